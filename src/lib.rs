@@ -1,0 +1,4 @@
+//! fz: compile, simulate and generate code from FlowZap Code diagrams.
+
+pub mod model;
+pub mod syntax;
