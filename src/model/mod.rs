@@ -4,10 +4,12 @@ mod build;
 mod diagram;
 mod lint;
 mod query;
+pub mod roles;
 
 pub use build::KNOWN_KEYS;
 pub use diagram::*;
 pub use lint::{is_invisible_or_emoji, MAX_LABEL_CHARS};
+pub use roles::{Role, RoleAssignment, Roles, ViewKind};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::syntax::{self, ast::SourceFile, Span};
