@@ -232,7 +232,7 @@ impl Roles {
         for (ix, n) in d.nodes() {
             let text = n.display().to_lowercase();
             let last = text.trim_end().rsplit(' ').next().unwrap_or("");
-            if matches!(last, "projector" | "projection" | "projectors") {
+            if matches!(last, "projector" | "projection") {
                 roles[ix.index()] = Some((
                     Role::Projector,
                     format!("label \"{}\" ends with \"{last}\"", n.display()),
