@@ -1,5 +1,12 @@
 //! fz: compile, simulate and generate code from FlowZap Code diagrams.
+//!
+//! The flow is one-directional, like a compiler: [`syntax`] (pest grammar → AST with spans)
+//! → [`model`] (resolved [`model::Diagram`] in petgraph, diagnostics, roles) → backends
+//! ([`export`], …). The [`cli`] is a thin layer on top; nothing depends on it.
 
+pub mod cli;
+pub mod diagnostic;
+pub mod export;
 pub mod model;
 pub mod sim;
 pub mod syntax;

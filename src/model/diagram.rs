@@ -29,7 +29,12 @@ pub enum Shape {
 }
 
 impl Shape {
-    pub const ALL: [Shape; 4] = [Shape::Circle, Shape::Rectangle, Shape::Diamond, Shape::Taskbox];
+    pub const ALL: [Shape; 4] = [
+        Shape::Circle,
+        Shape::Rectangle,
+        Shape::Diamond,
+        Shape::Taskbox,
+    ];
 
     pub fn parse(s: &str) -> Option<Shape> {
         match s {

@@ -1,0 +1,86 @@
+//! `fz check`: report every problem in a diagram.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use crate::diagnostic::{self, ReportOptions};
+use crate::model;
+use crate::syntax::LineIndex;
+
+use super::input;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// rustc-style report on stderr
+    Human,
+    /// a JSON array of diagnostics on stdout
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Diagram files (`-` for standard input)
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format of the diagnostics
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// Treat warnings as errors
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let mut worst = 0u8;
+    let mut all_json = Vec::new();
+    for path in &args.files {
+        let input = match input::read(path) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("{e}");
+                worst = worst.max(2);
+                continue;
+            }
+        };
+        let checked = model::check(&input.text);
+        match args.format {
+            CheckFormat::Json => {
+                let index = LineIndex::new(&input.text);
+                all_json.extend(diagnostic::to_json(
+                    &input.name,
+                    &input.text,
+                    &index,
+                    &checked.diagnostics,
+                ));
+            }
+            CheckFormat::Human => {
+                let opts = ReportOptions {
+                    color: input::stderr_color(),
+                    unicode: true,
+                };
+                let mut err = std::io::stderr().lock();
+                let _ = diagnostic::render(
+                    &input.name,
+                    &input.text,
+                    &checked.diagnostics,
+                    opts,
+                    &mut err,
+                );
+            }
+        }
+        let failed = checked.has_errors() || (args.deny_warnings && checked.warning_count() > 0);
+        if failed {
+            worst = worst.max(1);
+        }
+    }
+    if args.format == CheckFormat::Json {
+        let text = serde_json::to_string_pretty(&all_json).unwrap_or_else(|_| "[]".into());
+        if let Err(e) = input::write_output(None, &(text + "\n")) {
+            eprintln!("{e}");
+            worst = worst.max(2);
+        }
+    }
+    ExitCode::from(worst)
+}

@@ -1,0 +1,80 @@
+//! Reading diagrams from files or standard input, and writing outputs.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A diagram's text and the name to report it under.
+pub struct Input {
+    pub name: String,
+    pub text: String,
+}
+
+/// Read `path`, or standard input when it is `-`. Errors are ready to print.
+pub fn read(path: &Path) -> Result<Input, String> {
+    let (name, bytes) = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("error: cannot read standard input: {e}"))?;
+        ("<stdin>".to_string(), buf)
+    } else {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+        (path.display().to_string(), bytes)
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "error: `{name}` is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(Input { name, text })
+}
+
+/// Whether to colour output on stderr: only on a terminal, never with `NO_COLOR`.
+pub fn stderr_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Write `text` to `out`, or to stdout when `out` is `None` or `-`. The file is written
+/// atomically (temporary file, then rename), so an interrupted run leaves no half-written file.
+pub fn write_output(out: Option<&PathBuf>, text: &str) -> Result<(), String> {
+    match out {
+        Some(p) if p.as_os_str() != "-" => write_atomic(p, text.as_bytes())
+            .map_err(|e| format!("error: cannot write `{}`: {e}", p.display())),
+        _ => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush())
+            {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(format!("error: cannot write to standard output: {e}")),
+            }
+        }
+    }
+}
+
+/// Write a file atomically: a temporary file in the same folder, then rename over the target.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.fz-tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,45 @@
+//! The command line: parse arguments, call the library, print. Nothing else depends on it.
+
+pub mod check;
+pub mod export;
+pub mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// fz: compile, simulate and generate code from FlowZap Code (.fz) diagrams.
+#[derive(Debug, Parser)]
+#[command(name = "fz", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report every problem in a diagram (exit 1 on errors)
+    Check(check::CheckArgs),
+    /// Export a diagram as JSON, Graphviz DOT or Mermaid
+    Export(export::ExportArgs),
+}
+
+/// Run the command line; exit 2 on usage errors.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    match &cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Export(a) => export::run(a),
+    }
+}
