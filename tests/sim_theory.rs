@@ -43,7 +43,12 @@ fn mmc(lam: f64, mu: f64, c: u32) -> (f64, f64, f64) {
 
 /// Jackson network from the bench JSON form: traffic equations, then M/M/c per node.
 fn jackson(model: &serde_json::Value) -> Exact {
-    let nodes: Vec<String> = model["nodes"].as_object().unwrap().keys().cloned().collect();
+    let nodes: Vec<String> = model["nodes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     let k = nodes.len();
     let idx = |n: &str| nodes.iter().position(|x| x == n).unwrap();
     let mut a = vec![vec![0.0; k + 1]; k];
@@ -53,17 +58,23 @@ fn jackson(model: &serde_json::Value) -> Exact {
     let gamma = model["arrival"]["rate"].as_f64().unwrap();
     a[idx(model["arrival"]["node"].as_str().unwrap())][k] = gamma;
     for e in model["edges"].as_array().unwrap() {
-        let (f, t) = (idx(e["from"].as_str().unwrap()), idx(e["to"].as_str().unwrap()));
+        let (f, t) = (
+            idx(e["from"].as_str().unwrap()),
+            idx(e["to"].as_str().unwrap()),
+        );
         a[t][f] -= e["p"].as_f64().unwrap();
     }
     for c in 0..k {
-        let piv = (c..k).max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs())).unwrap();
+        let piv = (c..k)
+            .max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs()))
+            .unwrap();
         a.swap(c, piv);
-        for r in 0..k {
+        let pivot = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != c {
-                let f = a[r][c] / a[c][c];
-                for j in 0..=k {
-                    a[r][j] -= f * a[c][j];
+                let f = row[c] / pivot[c];
+                for (x, y) in row.iter_mut().zip(&pivot) {
+                    *x -= f * y;
                 }
             }
         }
@@ -78,7 +89,10 @@ fn jackson(model: &serde_json::Value) -> Exact {
         l_total += l;
         out.insert(n.clone(), (lam, rho, w));
     }
-    Exact { nodes: out, end_to_end: l_total / gamma }
+    Exact {
+        nodes: out,
+        end_to_end: l_total / gamma,
+    }
 }
 
 fn simulate(name: &str, duration_s: u64, reps: usize, seed: u64) -> Report {
@@ -89,10 +103,20 @@ fn simulate(name: &str, duration_s: u64, reps: usize, seed: u64) -> Report {
     let profile = Profile::parse(name, &ptext).unwrap();
     let lowered = lower(&checked.diagram, &profile, &LowerOptions::default()).unwrap();
     let warmup = 20_000_000_000;
-    let cfg = RunConfig { duration: duration_s * 1_000_000_000 + warmup, warmup, series_points: 0 };
+    let cfg = RunConfig {
+        duration: duration_s * 1_000_000_000 + warmup,
+        warmup,
+        series_points: 0,
+    };
     let net = Arc::new(lowered.network);
     let reps_out = run_replications(Arc::clone(&net), &cfg, seed, reps, Some(2), None).unwrap();
-    let meta = Meta { model: name.into(), seed, duration: cfg.duration, warmup, stable: true };
+    let meta = Meta {
+        model: name.into(),
+        seed,
+        duration: cfg.duration,
+        warmup,
+        stable: true,
+    };
     Report::build(&net, &reps_out, &meta)
 }
 
@@ -103,11 +127,24 @@ fn rel(sim: f64, exact: f64) -> f64 {
 fn check(name: &str, r: &Report, exact: &Exact) {
     let mut failures = Vec::new();
     for (id, (lam, rho, w)) in &exact.nodes {
-        let n = r.nodes.iter().find(|n| &n.id == id).unwrap_or_else(|| panic!("{name}: no node {id}"));
+        let n = r
+            .nodes
+            .iter()
+            .find(|n| &n.id == id)
+            .unwrap_or_else(|| panic!("{name}: no node {id}"));
         let e_w = rel(n.response.mean.v(), *w);
         let e_u = rel(n.utilization.v(), *rho);
         let e_x = rel(n.throughput.v(), *lam);
-        eprintln!("{name} {id}: W {:.4}ms vs {:.4}ms ({:+.2}%), util {:.4} vs {:.4} ({:+.2}%), X {:+.2}%", n.response.mean.v() * 1e3, w * 1e3, e_w * 100.0, n.utilization.v(), rho, e_u * 100.0, e_x * 100.0);
+        eprintln!(
+            "{name} {id}: W {:.4}ms vs {:.4}ms ({:+.2}%), util {:.4} vs {:.4} ({:+.2}%), X {:+.2}%",
+            n.response.mean.v() * 1e3,
+            w * 1e3,
+            e_w * 100.0,
+            n.utilization.v(),
+            rho,
+            e_u * 100.0,
+            e_x * 100.0
+        );
         if e_w.abs() > 0.02 {
             failures.push(format!("{id} mean response {:+.2}%", e_w * 100.0));
         }
@@ -119,7 +156,12 @@ fn check(name: &str, r: &Report, exact: &Exact) {
         }
     }
     let e = rel(r.end_to_end.mean.v(), exact.end_to_end);
-    eprintln!("{name} end to end: {:.4}ms vs {:.4}ms ({:+.2}%)", r.end_to_end.mean.v() * 1e3, exact.end_to_end * 1e3, e * 100.0);
+    eprintln!(
+        "{name} end to end: {:.4}ms vs {:.4}ms ({:+.2}%)",
+        r.end_to_end.mean.v() * 1e3,
+        exact.end_to_end * 1e3,
+        e * 100.0
+    );
     if e.abs() > 0.02 {
         failures.push(format!("end to end {:+.2}%", e * 100.0));
     }
@@ -137,7 +179,12 @@ fn mm1_mean_p99_and_utilisation() {
     let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
     let p99 = 100f64.ln() / (1000.0 - 900.0);
     let e = rel(n2.response.p99.unwrap(), p99);
-    eprintln!("mm1 p99 {:.3}ms vs {:.3}ms ({:+.2}%)", n2.response.p99.unwrap() * 1e3, p99 * 1e3, e * 100.0);
+    eprintln!(
+        "mm1 p99 {:.3}ms vs {:.3}ms ({:+.2}%)",
+        n2.response.p99.unwrap() * 1e3,
+        p99 * 1e3,
+        e * 100.0
+    );
     assert!(e.abs() < 0.03, "p99 {:+.2}%", e * 100.0);
     // Little's law at the station: L = lambda W.
     let l = n2.mean_queue.v();
@@ -172,7 +219,10 @@ fn copy_fanout_each_branch_sees_every_token() {
         .collect();
     let w = |id: &str| nodes[id].2;
     // End to end over both sinks: half the completions go each way.
-    let exact = Exact { end_to_end: (w("n2") * 2.0 + w("n3") + w("n4")) / 2.0, nodes: nodes.clone() };
+    let exact = Exact {
+        end_to_end: (w("n2") * 2.0 + w("n3") + w("n4")) / 2.0,
+        nodes: nodes.clone(),
+    };
     check("copyfanout", &r, &exact);
     for (sink, path) in [("n5", w("n2") + w("n3")), ("n6", w("n2") + w("n4"))] {
         let l = &r.sinks.iter().find(|(id, _)| id == sink).unwrap().1;

@@ -34,7 +34,9 @@ pub enum SimFormat {
 }
 
 fn duration_arg(s: &str) -> Result<Nanos, String> {
-    parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration; write a number with ns, us, ms or s, e.g. 60s"))
+    parse_duration(s).ok_or_else(|| {
+        format!("`{s}` is not a duration; write a number with ns, us, ms or s, e.g. 60s")
+    })
 }
 
 fn positive(s: &str) -> Result<f64, String> {
@@ -124,9 +126,18 @@ pub fn run(args: &SimArgs) -> ExitCode {
     };
     let checked = model::check(&input.text);
     if checked.has_errors() {
-        let opts = ReportOptions { color: input::stderr_color(), unicode: true };
+        let opts = ReportOptions {
+            color: input::stderr_color(),
+            unicode: true,
+        };
         let mut err = std::io::stderr().lock();
-        let _ = diagnostic::render(&input.name, &input.text, &checked.diagnostics, opts, &mut err);
+        let _ = diagnostic::render(
+            &input.name,
+            &input.text,
+            &checked.diagnostics,
+            opts,
+            &mut err,
+        );
         return ExitCode::from(1);
     }
     let profile = match profile_path(&args.file, args.profile.as_ref()) {
@@ -148,7 +159,11 @@ pub fn run(args: &SimArgs) -> ExitCode {
             }
         }
     };
-    let opts = LowerOptions { no_infer: args.no_infer, rate: args.rate, hop_limit: args.hop_limit };
+    let opts = LowerOptions {
+        no_infer: args.no_infer,
+        rate: args.rate,
+        hop_limit: args.hop_limit,
+    };
     let lowered = match lower(&checked.diagram, &profile, &opts) {
         Ok(l) => l,
         Err(e) => {
@@ -176,10 +191,14 @@ pub fn run(args: &SimArgs) -> ExitCode {
         if args.format == SimFormat::Json {
             eprint!("{}", lowered.explain);
         } else {
-            print!("{}\n", lowered.explain);
+            println!("{}", lowered.explain);
         }
     }
-    let cfg = RunConfig { duration, warmup, series_points: if args.report.is_some() { 200 } else { 0 } };
+    let cfg = RunConfig {
+        duration,
+        warmup,
+        series_points: if args.report.is_some() { 200 } else { 0 },
+    };
     let net = Arc::new(lowered.network);
     let results = if let Some(factor) = args.realtime {
         match realtime::run(&net, &cfg, seed, factor) {
@@ -194,8 +213,10 @@ pub fn run(args: &SimArgs) -> ExitCode {
         let bar = (std::io::stderr().is_terminal() && duration >= 5_000_000_000).then(|| {
             let pb = indicatif::ProgressBar::new(reps as u64 * PROGRESS_STEPS);
             pb.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} simulating [{bar:40}] {percent}% {elapsed_precise}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} simulating [{bar:40}] {percent}% {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             pb
         });
@@ -212,7 +233,14 @@ pub fn run(args: &SimArgs) -> ExitCode {
             })
         });
         let threads = args.threads.map(|t| t as usize);
-        let r = run_replications(Arc::clone(&net), &cfg, seed, reps, threads, Some(Arc::clone(&progress)));
+        let r = run_replications(
+            Arc::clone(&net),
+            &cfg,
+            seed,
+            reps,
+            threads,
+            Some(Arc::clone(&progress)),
+        );
         if let Some(t) = ticker {
             let _ = t.join();
         }
@@ -227,7 +255,13 @@ pub fn run(args: &SimArgs) -> ExitCode {
             }
         }
     };
-    let meta = Meta { model: input.name.clone(), seed, duration, warmup, stable: args.stable };
+    let meta = Meta {
+        model: input.name.clone(),
+        seed,
+        duration,
+        warmup,
+        stable: args.stable,
+    };
     let report = Report::build(&net, &results, &meta);
     let text = match args.format {
         SimFormat::Json => report.to_json().to_pretty() + "\n",

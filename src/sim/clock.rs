@@ -132,7 +132,7 @@ impl<E> EventQueue<E> {
 
     /// Move the clock forward to `t` when nothing is pending before it.
     pub fn advance_to(&mut self, t: Nanos) {
-        if t > self.now && self.peek_time().map_or(true, |p| p >= t) {
+        if t > self.now && self.peek_time().is_none_or(|p| p >= t) {
             self.now = t;
         }
     }
@@ -162,7 +162,15 @@ mod tests {
         }
         assert_eq!(
             out,
-            vec![(0, "now"), (5, "a"), (5, "a0"), (10, "b"), (10, "c"), (10, "d"), (10, "b0")]
+            vec![
+                (0, "now"),
+                (5, "a"),
+                (5, "a0"),
+                (10, "b"),
+                (10, "c"),
+                (10, "d"),
+                (10, "b0")
+            ]
         );
     }
 

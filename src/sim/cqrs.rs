@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use super::stats::LatStats;
 use super::time::Nanos;
+use super::token::Token;
 
 /// Results of the CQRS lens for one replication.
 #[derive(Debug, Clone, Default)]
@@ -52,7 +53,11 @@ impl CqrsState {
         CqrsState {
             nviews,
             tracked,
-            all: if tracked == 64 { u64::MAX } else { (1u64 << tracked) - 1 },
+            all: if tracked == 64 {
+                u64::MAX
+            } else {
+                (1u64 << tracked) - 1
+            },
             next: 0,
             base: 0,
             log: VecDeque::new(),
@@ -73,7 +78,10 @@ impl CqrsState {
         self.next += 1;
         self.stats.commits += 1;
         if self.tracked > 0 {
-            self.log.push_back(LogEntry { commit: now, done: 0 });
+            self.log.push_back(LogEntry {
+                commit: now,
+                done: 0,
+            });
         }
         let kseq = match self.key_next.get_mut(key as usize) {
             Some(k) => {
@@ -106,7 +114,8 @@ impl CqrsState {
 
     /// View `v` applied event `cseq` of `key` (per-key number `kseq`) at `now`, committed at
     /// `commit`. `record` says whether the lag counts (committed after warmup).
-    pub fn apply(&mut self, v: usize, now: Nanos, commit: Nanos, cseq: u64, key: u32, kseq: u32, record: bool) {
+    pub fn apply(&mut self, v: usize, now: Nanos, tok: &Token, record: bool) {
+        let (commit, cseq, key, kseq) = (tok.commit, tok.cseq, tok.key, tok.kseq);
         if record {
             self.stats.lag[v].record(now - commit);
         }
@@ -154,6 +163,16 @@ impl CqrsState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::token::TokenKind;
+
+    fn tok(commit: Nanos, cseq: u64, key: u32, kseq: u32) -> Token {
+        Token {
+            commit,
+            cseq,
+            kseq,
+            ..Token::new(0, key, TokenKind::Message)
+        }
+    }
 
     #[test]
     fn staleness_and_order() {
@@ -161,15 +180,15 @@ mod tests {
         let (a, ka) = c.commit(100, 3);
         let (b, kb) = c.commit(200, 3);
         assert_eq!(c.staleness(0, 250), 150);
-        c.apply(0, 300, 200, b, 3, kb, true); // b before a: out of order when a comes
+        c.apply(0, 300, &tok(200, b, 3, kb), true); // b before a: out of order when a comes
         assert_eq!(c.staleness(0, 300), 200);
-        c.apply(0, 310, 100, a, 3, ka, true);
+        c.apply(0, 310, &tok(100, a, 3, ka), true);
         assert_eq!(c.stats.violations[0], 1);
         assert_eq!(c.staleness(0, 400), 0);
         assert_eq!(c.staleness(1, 400), 300);
         c.lost(a);
         assert_eq!(c.staleness(1, 400), 200);
-        c.apply(1, 500, 200, b, 3, kb, true);
+        c.apply(1, 500, &tok(200, b, 3, kb), true);
         assert_eq!(c.staleness(1, 600), 0);
         assert_eq!(c.stats.violations[1], 0);
         assert!(c.log.is_empty());

@@ -20,14 +20,30 @@ pub struct DistError(pub String);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dist {
     Const(Nanos),
-    Exp { mean: f64 },
-    Uniform { lo: f64, hi: f64 },
+    Exp {
+        mean: f64,
+    },
+    Uniform {
+        lo: f64,
+        hi: f64,
+    },
     /// Normal, truncated at 0 (negative draws become 0).
-    Normal { mean: f64, sd: f64 },
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
     /// Log-normal with the given mean and standard deviation of the variable itself.
-    LogNormal { mean: f64, sd: f64, mu: f64, sigma: f64 },
+    LogNormal {
+        mean: f64,
+        sd: f64,
+        mu: f64,
+        sigma: f64,
+    },
     /// Sum of `k` exponentials with total mean `mean`.
-    Erlang { k: u32, mean: f64 },
+    Erlang {
+        k: u32,
+        mean: f64,
+    },
 }
 
 fn split_call(s: &str) -> Option<(&str, Vec<&str>)> {
@@ -95,13 +111,19 @@ impl Dist {
                 let lo = dur(args[0], "uniform low")?;
                 let hi = dur(args[1], "uniform high")?;
                 if hi < lo {
-                    return Err(DistError(format!("uniform({}, {}): high is below low", args[0], args[1])));
+                    return Err(DistError(format!(
+                        "uniform({}, {}): high is below low",
+                        args[0], args[1]
+                    )));
                 }
                 Dist::Uniform { lo, hi }
             }
             "normal" => {
                 arity(name, &args, 2)?;
-                Dist::Normal { mean: dur(args[0], "normal mean")?, sd: dur(args[1], "normal sd")? }
+                Dist::Normal {
+                    mean: dur(args[0], "normal mean")?,
+                    sd: dur(args[1], "normal sd")?,
+                }
             }
             "lognormal" => {
                 arity(name, &args, 2)?;
@@ -111,16 +133,22 @@ impl Dist {
                     return Err(DistError("lognormal: the mean must be positive".into()));
                 }
                 let sigma2 = (1.0 + (sd * sd) / (mean * mean)).ln();
-                Dist::LogNormal { mean, sd, mu: mean.ln() - sigma2 / 2.0, sigma: sigma2.sqrt() }
+                Dist::LogNormal {
+                    mean,
+                    sd,
+                    mu: mean.ln() - sigma2 / 2.0,
+                    sigma: sigma2.sqrt(),
+                }
             }
             "erlang" => {
                 arity(name, &args, 2)?;
-                let k: u32 = args[0]
-                    .parse()
-                    .ok()
-                    .filter(|&k| k >= 1)
-                    .ok_or_else(|| DistError(format!("erlang: k = `{}` must be an integer >= 1", args[0])))?;
-                Dist::Erlang { k, mean: dur(args[1], "erlang mean")? }
+                let k: u32 = args[0].parse().ok().filter(|&k| k >= 1).ok_or_else(|| {
+                    DistError(format!("erlang: k = `{}` must be an integer >= 1", args[0]))
+                })?;
+                Dist::Erlang {
+                    k,
+                    mean: dur(args[1], "erlang mean")?,
+                }
             }
             other => {
                 return Err(DistError(format!(
@@ -185,7 +213,9 @@ impl std::fmt::Display for Dist {
             Dist::Const(c) => write!(f, "const({})", format_ns(c as f64)),
             Dist::Exp { mean } => write!(f, "exp({})", format_ns(mean)),
             Dist::Uniform { lo, hi } => write!(f, "uniform({}, {})", format_ns(lo), format_ns(hi)),
-            Dist::Normal { mean, sd } => write!(f, "normal({}, {})", format_ns(mean), format_ns(sd)),
+            Dist::Normal { mean, sd } => {
+                write!(f, "normal({}, {})", format_ns(mean), format_ns(sd))
+            }
             Dist::LogNormal { mean, sd, .. } => {
                 write!(f, "lognormal({}, {})", format_ns(mean), format_ns(sd))
             }
@@ -210,7 +240,11 @@ impl KeyDist {
         if s.trim() == "unique" {
             return Ok(KeyDist::Unique);
         }
-        let bad = || DistError(format!("`{s}` is not a key distribution; valid: {KEY_CHOICES}"));
+        let bad = || {
+            DistError(format!(
+                "`{s}` is not a key distribution; valid: {KEY_CHOICES}"
+            ))
+        };
         let (name, args) = split_call(s).ok_or_else(bad)?;
         let n = |a: &str| -> Result<u32, DistError> {
             a.parse::<u32>()
@@ -275,27 +309,55 @@ mod tests {
         assert_eq!(Dist::parse("const(2ms)").unwrap(), Dist::Const(2_000_000));
         assert_eq!(Dist::parse("exp(1ms)").unwrap(), Dist::Exp { mean: 1e6 });
         assert_eq!(Dist::parse("exp(0)").unwrap(), Dist::ZERO);
-        assert!(matches!(Dist::parse("uniform(1ms, 3ms)").unwrap(), Dist::Uniform { .. }));
-        assert!(matches!(Dist::parse("normal(5ms,1ms)").unwrap(), Dist::Normal { .. }));
-        assert!(matches!(Dist::parse("lognormal(2ms, 1ms)").unwrap(), Dist::LogNormal { .. }));
-        assert_eq!(Dist::parse("erlang(3, 6ms)").unwrap(), Dist::Erlang { k: 3, mean: 6e6 });
+        assert!(matches!(
+            Dist::parse("uniform(1ms, 3ms)").unwrap(),
+            Dist::Uniform { .. }
+        ));
+        assert!(matches!(
+            Dist::parse("normal(5ms,1ms)").unwrap(),
+            Dist::Normal { .. }
+        ));
+        assert!(matches!(
+            Dist::parse("lognormal(2ms, 1ms)").unwrap(),
+            Dist::LogNormal { .. }
+        ));
+        assert_eq!(
+            Dist::parse("erlang(3, 6ms)").unwrap(),
+            Dist::Erlang { k: 3, mean: 6e6 }
+        );
         assert_eq!(Dist::parse("3ms").unwrap(), Dist::Const(3_000_000));
     }
 
     #[test]
     fn rejects_bad_forms_naming_the_choices() {
-        for bad in ["gamma(1ms)", "exp(1ms, 2ms)", "exp(fast)", "uniform(3ms,1ms)", "erlang(0,1ms)", "exp(1ms"] {
+        for bad in [
+            "gamma(1ms)",
+            "exp(1ms, 2ms)",
+            "exp(fast)",
+            "uniform(3ms,1ms)",
+            "erlang(0,1ms)",
+            "exp(1ms",
+        ] {
             let e = Dist::parse(bad).unwrap_err();
             assert!(!e.0.is_empty(), "{bad}");
         }
-        assert!(Dist::parse("gamma(1ms)").unwrap_err().0.contains("erlang(k,mean)"));
+        assert!(Dist::parse("gamma(1ms)")
+            .unwrap_err()
+            .0
+            .contains("erlang(k,mean)"));
     }
 
     #[test]
     fn sample_means() {
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
         let n = 200_000;
-        for s in ["exp(1ms)", "uniform(1ms, 3ms)", "lognormal(2ms, 1ms)", "erlang(4, 2ms)", "normal(5ms, 1ms)"] {
+        for s in [
+            "exp(1ms)",
+            "uniform(1ms, 3ms)",
+            "lognormal(2ms, 1ms)",
+            "erlang(4, 2ms)",
+            "normal(5ms, 1ms)",
+        ] {
             let d = Dist::parse(s).unwrap();
             let mean = (0..n).map(|_| d.sample(&mut rng) as f64).sum::<f64>() / n as f64;
             let rel = (mean - d.mean_ns()) / d.mean_ns();

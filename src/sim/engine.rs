@@ -104,7 +104,11 @@ impl<'n> Engine<'n> {
             net,
             q,
             rng,
-            st: net.stations.iter().map(|_| StationState::default()).collect(),
+            st: net
+                .stations
+                .iter()
+                .map(|_| StationState::default())
+                .collect(),
             sinks: net
                 .stations
                 .iter()
@@ -292,7 +296,9 @@ impl<'n> Engine<'n> {
         match spec.role {
             SimRole::Plain => {}
             SimRole::Commit => {
-                if let (Some(c), TokenKind::Message, false) = (&mut self.cqrs, tok.kind, tok.committed()) {
+                if let (Some(c), TokenKind::Message, false) =
+                    (&mut self.cqrs, tok.kind, tok.committed())
+                {
                     if tok.origin >= warmup {
                         c.stats.command.record(now - tok.origin);
                     }
@@ -306,7 +312,7 @@ impl<'n> Engine<'n> {
                 if let Some(c) = &mut self.cqrs {
                     if tok.committed() {
                         let rec = tok.commit >= warmup;
-                        c.apply(v as usize, now, tok.commit, tok.cseq, tok.key, tok.kseq, rec);
+                        c.apply(v as usize, now, &tok, rec);
                     }
                 }
             }

@@ -10,7 +10,6 @@ use super::dist::{Dist, KeyDist};
 use super::network::{CqrsSpec, Hop, LoopBack, Network, Routing, SimRole, Source, Station};
 use super::profile::{Profile, ProfileError};
 
-
 /// Arrivals per second at each source when nothing says otherwise.
 pub const DEFAULT_RATE: f64 = 500.0;
 /// Service time of rectangles and taskboxes when nothing says otherwise.
@@ -50,7 +49,9 @@ pub struct Lowered {
 
 fn is_fanout_label(label: &str) -> bool {
     let l = label.to_lowercase();
-    ["fan-out", "fanout", "fan out", "broadcast"].iter().any(|k| l.contains(k))
+    ["fan-out", "fanout", "fan out", "broadcast"]
+        .iter()
+        .any(|k| l.contains(k))
 }
 
 fn node_list(d: &Diagram) -> String {
@@ -69,7 +70,10 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         d.node_index(id).ok_or_else(|| {
             LowerError::Profile(profile.error_at(
                 span,
-                format!("{what}: no node `{id}` in the diagram; its nodes are {}", node_list(d)),
+                format!(
+                    "{what}: no node `{id}` in the diagram; its nodes are {}",
+                    node_list(d)
+                ),
             ))
         })
     };
@@ -92,13 +96,22 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         out[s.index()].push((t, Some(e.index())));
         has_in[t.index()] = true;
     }
-    let orig_has_in: Vec<bool> = (0..n).map(|i| d.graph.neighbors_directed(NodeIx::new(i), petgraph::Direction::Incoming).next().is_some()).collect();
+    let orig_has_in: Vec<bool> = (0..n)
+        .map(|i| {
+            d.graph
+                .neighbors_directed(NodeIx::new(i), petgraph::Direction::Incoming)
+                .next()
+                .is_some()
+        })
+        .collect();
 
     // Lane fan-out inference.
     let mut inferences = Vec::new();
     if !opts.no_infer {
         for (_, s, t, edge) in d.edges() {
-            let Some(label) = edge.label.as_deref() else { continue };
+            let Some(label) = edge.label.as_deref() else {
+                continue;
+            };
             if !is_fanout_label(label) {
                 continue;
             }
@@ -150,28 +163,45 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         }
         let mut st = Station::new(node.id.clone(), service);
         st.label = node.display().to_string();
-        st.servers = np.and_then(|p| p.servers).or(profile.defaults.servers).unwrap_or(1);
+        st.servers = np
+            .and_then(|p| p.servers)
+            .or(profile.defaults.servers)
+            .unwrap_or(1);
         st.capacity = np.and_then(|p| p.queue).or(profile.defaults.queue);
         let succ = &out[ix.index()];
-        let hops: Vec<Hop> = succ.iter().map(|(t, _)| Hop::new(t.index() as u32)).collect();
+        let hops: Vec<Hop> = succ
+            .iter()
+            .map(|(t, _)| Hop::new(t.index() as u32))
+            .collect();
         let branch = np.and_then(|p| p.branch.as_ref());
         st.routing = if hops.is_empty() {
             if let (Some(_), Some(p)) = (branch, np) {
-                return Err(profile.error_at(&p.span, format!("[node.{}] branch: {} has no outgoing edge", node.id, node.id)).into());
+                return Err(profile
+                    .error_at(
+                        &p.span,
+                        format!(
+                            "[node.{}] branch: {} has no outgoing edge",
+                            node.id, node.id
+                        ),
+                    )
+                    .into());
             }
             Routing::Sink
         } else if node.shape == Shape::Diamond {
             let mut probs: Vec<Option<f64>> = vec![None; hops.len()];
             if let Some(b) = branch {
                 for (to, p, span) in b {
-                    let targets: Vec<&str> = succ.iter().map(|(t, _)| d.node(*t).id.as_str()).collect();
+                    let targets: Vec<&str> =
+                        succ.iter().map(|(t, _)| d.node(*t).id.as_str()).collect();
                     let Some(k) = targets.iter().position(|t| t == to) else {
                         return Err(profile
                             .error_at(span, format!("[node.{}] branch: `{to}` is not a target of {}; its targets are {}", node.id, node.id, targets.join(", ")))
                             .into());
                     };
                     // Several edges to the same target share its probability.
-                    let same: Vec<usize> = (0..hops.len()).filter(|&i| targets[i] == targets[k]).collect();
+                    let same: Vec<usize> = (0..hops.len())
+                        .filter(|&i| targets[i] == targets[k])
+                        .collect();
                     for i in &same {
                         probs[*i] = Some(p / same.len() as f64);
                     }
@@ -179,7 +209,11 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             }
             let given: f64 = probs.iter().flatten().sum();
             let unset = probs.iter().filter(|p| p.is_none()).count();
-            let share = if unset > 0 { ((1.0 - given) / unset as f64).max(0.0) } else { 0.0 };
+            let share = if unset > 0 {
+                ((1.0 - given) / unset as f64).max(0.0)
+            } else {
+                0.0
+            };
             let mut cum = Vec::with_capacity(hops.len());
             let mut acc = 0.0;
             for p in &probs {
@@ -200,13 +234,29 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
 
     // Edge delays.
     for ep in &profile.edges {
-        let s = find(&ep.from, &ep.span, &format!("[edge.\"{}->{}\"]", ep.from, ep.to))?;
-        let t = find(&ep.to, &ep.span, &format!("[edge.\"{}->{}\"]", ep.from, ep.to))?;
+        let s = find(
+            &ep.from,
+            &ep.span,
+            &format!("[edge.\"{}->{}\"]", ep.from, ep.to),
+        )?;
+        let t = find(
+            &ep.to,
+            &ep.span,
+            &format!("[edge.\"{}->{}\"]", ep.from, ep.to),
+        )?;
         let st = &mut stations[s.index()];
         let hops = match &mut st.routing {
             Routing::All(h) | Routing::Choose { hops: h, .. } => h,
             Routing::Sink => {
-                return Err(profile.error_at(&ep.span, format!("[edge.\"{}->{}\"]: {} has no outgoing edge", ep.from, ep.to, ep.from)).into())
+                return Err(profile
+                    .error_at(
+                        &ep.span,
+                        format!(
+                            "[edge.\"{}->{}\"]: {} has no outgoing edge",
+                            ep.from, ep.to, ep.from
+                        ),
+                    )
+                    .into())
             }
         };
         let mut hit = false;
@@ -215,8 +265,22 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             hit = true;
         }
         if !hit {
-            let targets: Vec<String> = hops.iter().map(|h| format!("\"{}->{}\"", ep.from, d.node(NodeIx::new(h.to as usize)).id)).collect();
-            return Err(profile.error_at(&ep.span, format!("[edge.\"{}->{}\"]: no such edge; edges from {} are {}", ep.from, ep.to, ep.from, targets.join(", "))).into());
+            let targets: Vec<String> = hops
+                .iter()
+                .map(|h| format!("\"{}->{}\"", ep.from, d.node(NodeIx::new(h.to as usize)).id))
+                .collect();
+            return Err(profile
+                .error_at(
+                    &ep.span,
+                    format!(
+                        "[edge.\"{}->{}\"]: no such edge; edges from {} are {}",
+                        ep.from,
+                        ep.to,
+                        ep.from,
+                        targets.join(", ")
+                    ),
+                )
+                .into());
         }
     }
 
@@ -224,12 +288,24 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     for lp in &profile.loops {
         let Some(l) = d.loops.get(lp.index - 1) else {
             return Err(profile
-                .error_at(&lp.span, format!("[loop.{}]: the diagram declares {} loop{}", lp.index, d.loops.len(), if d.loops.len() == 1 { "" } else { "s" }))
+                .error_at(
+                    &lp.span,
+                    format!(
+                        "[loop.{}]: the diagram declares {} loop{}",
+                        lp.index,
+                        d.loops.len(),
+                        if d.loops.len() == 1 { "" } else { "s" }
+                    ),
+                )
                 .into());
         };
         if let (Some(first), Some(last)) = (l.nodes.first(), l.nodes.last()) {
             if lp.repeat > 0.0 && lp.max > 0 {
-                stations[last.index()].loop_back = Some(LoopBack { to: first.index() as u32, p: lp.repeat, max: lp.max });
+                stations[last.index()].loop_back = Some(LoopBack {
+                    to: first.index() as u32,
+                    p: lp.repeat,
+                    max: lp.max,
+                });
             }
         }
     }
@@ -242,13 +318,23 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         source_nodes.insert(ix);
     }
     for (ix, node) in d.nodes() {
-        if node.shape == Shape::Circle && !has_in[ix.index()] && !(cqrs && role(ix) == Some(Role::QueryApi)) {
+        if node.shape == Shape::Circle
+            && !has_in[ix.index()]
+            && !(cqrs && role(ix) == Some(Role::QueryApi))
+        {
             source_nodes.insert(ix);
         }
     }
     for ix in &source_nodes {
-        let sp = profile.sources.iter().find(|s| d.node_index(&s.node) == Some(*ix));
-        let interarrival = match (opts.rate, sp.and_then(|s| s.interarrival.clone()), sp.and_then(|s| s.rate)) {
+        let sp = profile
+            .sources
+            .iter()
+            .find(|s| d.node_index(&s.node) == Some(*ix));
+        let interarrival = match (
+            opts.rate,
+            sp.and_then(|s| s.interarrival.clone()),
+            sp.and_then(|s| s.rate),
+        ) {
             (Some(r), _, _) => rate_dist(r),
             (None, Some(ia), _) => ia,
             (None, None, Some(r)) => rate_dist(r),
@@ -257,8 +343,15 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         if interarrival.is_zero() {
             continue; // rate 0: no arrivals
         }
-        let key = sp.and_then(|s| s.key.clone()).unwrap_or(KeyDist::Uniform(DEFAULT_KEYS));
-        sources.push(Source { station: ix.index() as u32, interarrival, key, reads: None });
+        let key = sp
+            .and_then(|s| s.key.clone())
+            .unwrap_or(KeyDist::Uniform(DEFAULT_KEYS));
+        sources.push(Source {
+            station: ix.index() as u32,
+            interarrival,
+            key,
+            reads: None,
+        });
     }
     if sources.is_empty() {
         return Err(LowerError::Diagram(
@@ -308,10 +401,21 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                         let mut v = Vec::new();
                         for (id, span) in list {
                             let ix = find(id, span, "[reads] views")?;
-                            let k = spec.views.iter().position(|(s, _)| *s == ix.index() as u32).ok_or_else(|| {
-                                let names: Vec<&str> = spec.views.iter().map(|(_, s)| s.as_str()).collect();
-                                LowerError::Profile(profile.error_at(span, format!("[reads] views: `{id}` is not a view; the views are {}", names.join(", "))))
-                            })?;
+                            let k = spec
+                                .views
+                                .iter()
+                                .position(|(s, _)| *s == ix.index() as u32)
+                                .ok_or_else(|| {
+                                    let names: Vec<&str> =
+                                        spec.views.iter().map(|(_, s)| s.as_str()).collect();
+                                    LowerError::Profile(profile.error_at(
+                                        span,
+                                        format!(
+                                            "[reads] views: `{id}` is not a view; the views are {}",
+                                            names.join(", ")
+                                        ),
+                                    ))
+                                })?;
                             v.push(k as u16);
                         }
                         v
@@ -321,7 +425,11 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                             .views
                             .iter()
                             .enumerate()
-                            .filter(|(_, (s, _))| read_edges.iter().any(|(v, q)| v.index() as u32 == *s && *q == qix))
+                            .filter(|(_, (s, _))| {
+                                read_edges
+                                    .iter()
+                                    .any(|(v, q)| v.index() as u32 == *s && *q == qix)
+                            })
                             .map(|(k, _)| k as u16)
                             .collect();
                         if feeding.is_empty() {
@@ -331,24 +439,44 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                         }
                     }
                 };
-                sources.push(Source { station: qa, interarrival: rate_dist(r.rate), key: KeyDist::Unique, reads: Some(views) });
+                sources.push(Source {
+                    station: qa,
+                    interarrival: rate_dist(r.rate),
+                    key: KeyDist::Unique,
+                    reads: Some(views),
+                });
             }
         }
         cqrs_spec = Some(spec);
     } else if let Some(r) = &profile.reads {
         if r.rate > 0.0 {
             let missing = roles.missing_for_cqrs().join("; ");
-            return Err(profile.error_at(&r.span, format!("[reads]: the CQRS lens does not apply to this diagram; it lacks {missing}")).into());
+            return Err(profile
+                .error_at(
+                    &r.span,
+                    format!(
+                        "[reads]: the CQRS lens does not apply to this diagram; it lacks {missing}"
+                    ),
+                )
+                .into());
         }
     }
 
     let mut network = Network::new(stations, sources);
-    network.hop_limit = opts.hop_limit.or(profile.run.hop_limit).unwrap_or(network.hop_limit);
+    network.hop_limit = opts
+        .hop_limit
+        .or(profile.run.hop_limit)
+        .unwrap_or(network.hop_limit);
     network.cqrs = cqrs_spec;
     check_cycles(d, &network)?;
 
     let explain = explain(d, &roles, &network, &inferences, &read_edges, cqrs);
-    Ok(Lowered { network, explain, inferences, roles })
+    Ok(Lowered {
+        network,
+        explain,
+        inferences,
+        roles,
+    })
 }
 
 fn rate_dist(rate: f64) -> Dist {
@@ -394,7 +522,10 @@ fn check_cycles(d: &Diagram, net: &Network) -> Result<(), LowerError> {
     sccs.sort();
     for comp in sccs {
         let members: Vec<usize> = comp.iter().map(|x| x.index()).collect();
-        let cyclic = members.len() > 1 || w[members[0]].iter().any(|(t, p)| *t == members[0] && *p > 0.0);
+        let cyclic = members.len() > 1
+            || w[members[0]]
+                .iter()
+                .any(|(t, p)| *t == members[0] && *p > 0.0);
         if !cyclic {
             continue;
         }
@@ -420,9 +551,15 @@ fn check_cycles(d: &Diagram, net: &Network) -> Result<(), LowerError> {
             v = nv.iter().map(|x| x / norm * members.len() as f64).collect();
         }
         if growth >= 1.0 - 1e-9 {
-            let names: Vec<&str> = members.iter().map(|&m| d.node(NodeIx::new(m)).id.as_str()).collect();
-            let why = if growth > 1.0 + 1e-9 {
-                "multiplies tokens (a node in it sends a copy down several edges that come back)"
+            let names: Vec<&str> = members
+                .iter()
+                .map(|&m| d.node(NodeIx::new(m)).id.as_str())
+                .collect();
+            let copies_out = members.iter().any(|&m| {
+                matches!(net.stations[m].routing, Routing::All(ref h) if h.len() > 1 && h.iter().any(|h| pos(h.to as usize).is_none()))
+            });
+            let why = if growth > 1.0 + 1e-9 || copies_out {
+                "multiplies tokens (a node in it sends a copy down every edge, and one comes back every time)"
             } else {
                 "never lets a token out (no diamond in it offers a way out)"
             };
@@ -436,16 +573,37 @@ fn check_cycles(d: &Diagram, net: &Network) -> Result<(), LowerError> {
     Ok(())
 }
 
-fn explain(d: &Diagram, roles: &Roles, net: &Network, inferences: &[String], reads: &[(NodeIx, NodeIx)], cqrs: bool) -> String {
+fn explain(
+    d: &Diagram,
+    roles: &Roles,
+    net: &Network,
+    inferences: &[String],
+    reads: &[(NodeIx, NodeIx)],
+    cqrs: bool,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Roles:");
     if roles.assigned.is_empty() {
         let _ = writeln!(s, "  (none detected)");
     }
     for a in &roles.assigned {
-        let _ = writeln!(s, "  {:<6} {:<16} {}", d.node(a.node).id, a.role.as_str(), a.reason);
+        let _ = writeln!(
+            s,
+            "  {:<6} {:<16} {}",
+            d.node(a.node).id,
+            a.role.as_str(),
+            a.reason
+        );
     }
-    let _ = writeln!(s, "CQRS lens: {}", if cqrs { "on".to_string() } else { format!("off (lacks {})", roles.missing_for_cqrs().join("; ")) });
+    let _ = writeln!(
+        s,
+        "CQRS lens: {}",
+        if cqrs {
+            "on".to_string()
+        } else {
+            format!("off (lacks {})", roles.missing_for_cqrs().join("; "))
+        }
+    );
     let _ = writeln!(s, "Inferences:");
     if inferences.is_empty() && reads.is_empty() {
         let _ = writeln!(s, "  (none)");
@@ -454,28 +612,59 @@ fn explain(d: &Diagram, roles: &Roles, net: &Network, inferences: &[String], rea
         let _ = writeln!(s, "  lane fan-out: {i}");
     }
     for (v, q) in reads {
-        let _ = writeln!(s, "  read edge: {} -> {} is a read (view into query API), not message flow", d.node(*v).id, d.node(*q).id);
+        let _ = writeln!(
+            s,
+            "  read edge: {} -> {} is a read (view into query API), not message flow",
+            d.node(*v).id,
+            d.node(*q).id
+        );
     }
     let _ = writeln!(s, "Sources:");
     for src in &net.sources {
         let st = &net.stations[src.station as usize];
         let what = match &src.reads {
             Some(v) => {
-                let names: Vec<&str> = v.iter().filter_map(|k| net.cqrs.as_ref().and_then(|c| c.views.get(*k as usize)).map(|x| x.1.as_str())).collect();
+                let names: Vec<&str> = v
+                    .iter()
+                    .filter_map(|k| {
+                        net.cqrs
+                            .as_ref()
+                            .and_then(|c| c.views.get(*k as usize))
+                            .map(|x| x.1.as_str())
+                    })
+                    .collect();
                 format!("reads of {}", names.join(", "))
             }
             None => format!("keys {}", src.key),
         };
-        let _ = writeln!(s, "  {:<6} interarrival {} ({:.1}/s), {what}", st.id, src.interarrival, 1e9 / src.interarrival.mean_ns());
+        let _ = writeln!(
+            s,
+            "  {:<6} interarrival {} ({:.1}/s), {what}",
+            st.id,
+            src.interarrival,
+            1e9 / src.interarrival.mean_ns()
+        );
     }
     let _ = writeln!(s, "Routing table:");
     for st in &net.stations {
         let name = |t: u32| net.stations[t as usize].id.clone();
-        let delay = |h: &Hop| if h.delay.is_zero() { String::new() } else { format!(" after {}", h.delay) };
+        let delay = |h: &Hop| {
+            if h.delay.is_zero() {
+                String::new()
+            } else {
+                format!(" after {}", h.delay)
+            }
+        };
         let route = match &st.routing {
             Routing::Sink => "sink (records end-to-end latency)".to_string(),
             Routing::All(h) if h.len() == 1 => format!("-> {}{}", name(h[0].to), delay(&h[0])),
-            Routing::All(h) => format!("copy to each of {}", h.iter().map(|h| format!("{}{}", name(h.to), delay(h))).collect::<Vec<_>>().join(", ")),
+            Routing::All(h) => format!(
+                "copy to each of {}",
+                h.iter()
+                    .map(|h| format!("{}{}", name(h.to), delay(h)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Routing::Choose { cum, hops } => {
                 let mut prev = 0.0;
                 let parts: Vec<String> = cum
@@ -488,13 +677,23 @@ fn explain(d: &Diagram, roles: &Roles, net: &Network, inferences: &[String], rea
                     })
                     .collect();
                 let rest = 1.0 - cum.last().copied().unwrap_or(0.0);
-                let leave = if rest > 1e-9 { format!(", leaves p={rest:.3}") } else { String::new() };
+                let leave = if rest > 1e-9 {
+                    format!(", leaves p={rest:.3}")
+                } else {
+                    String::new()
+                };
                 format!("one of {}{leave}", parts.join(", "))
             }
         };
         let mut extra = String::new();
         if let Some(lb) = &st.loop_back {
-            let _ = write!(extra, "; loop back to {} p={} max {}", name(lb.to), lb.p, lb.max);
+            let _ = write!(
+                extra,
+                "; loop back to {} p={} max {}",
+                name(lb.to),
+                lb.p,
+                lb.max
+            );
         }
         if st.keyed {
             extra.push_str("; one token per key in service (after an ordering step)");
@@ -505,9 +704,20 @@ fn explain(d: &Diagram, roles: &Roles, net: &Network, inferences: &[String], rea
             SimRole::QueryApi => extra.push_str("; query API"),
             SimRole::Plain => {}
         }
-        let cap = st.capacity.map(|c| format!(" queue {c}")).unwrap_or_default();
-        let svc = if st.service.is_zero() { "0".to_string() } else { st.service.to_string() };
-        let _ = writeln!(s, "  {:<6} servers {} service {}{cap}: {route}{extra}", st.id, st.servers, svc);
+        let cap = st
+            .capacity
+            .map(|c| format!(" queue {c}"))
+            .unwrap_or_default();
+        let svc = if st.service.is_zero() {
+            "0".to_string()
+        } else {
+            st.service.to_string()
+        };
+        let _ = writeln!(
+            s,
+            "  {:<6} servers {} service {}{cap}: {route}{extra}",
+            st.id, st.servers, svc
+        );
     }
     let _ = writeln!(s, "Hop limit: {} per token", net.hop_limit);
     s

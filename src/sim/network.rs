@@ -24,7 +24,10 @@ pub struct Hop {
 
 impl Hop {
     pub fn new(to: u32) -> Hop {
-        Hop { to, delay: Dist::ZERO }
+        Hop {
+            to,
+            delay: Dist::ZERO,
+        }
     }
 }
 
@@ -119,61 +122,18 @@ pub const DEFAULT_HOP_LIMIT: u32 = 10_000;
 
 impl Network {
     pub fn new(stations: Vec<Station>, sources: Vec<Source>) -> Network {
-        Network { stations, sources, hop_limit: DEFAULT_HOP_LIMIT, cqrs: None }
+        Network {
+            stations,
+            sources,
+            hop_limit: DEFAULT_HOP_LIMIT,
+            cqrs: None,
+        }
     }
 
     pub fn station_index(&self, id: &str) -> Option<u32> {
-        self.stations.iter().position(|s| s.id == id).map(|i| i as u32)
-    }
-
-    /// Exact visit rates per station (tokens per second) for this network when it is a Jackson
-    /// network: solves `lambda = gamma + lambda P` where fan-out edges count 1 each. Ignores
-    /// loop repeats. `None` when singular.
-    pub fn visit_rates(&self) -> Option<Vec<f64>> {
-        let k = self.stations.len();
-        let mut a = vec![vec![0.0; k + 1]; k];
-        for (i, row) in a.iter_mut().enumerate() {
-            row[i] = 1.0;
-        }
-        for s in &self.sources {
-            if s.reads.is_none() {
-                a[s.station as usize][k] += 1e9 / s.interarrival.mean_ns();
-            }
-        }
-        for (i, st) in self.stations.iter().enumerate() {
-            match &st.routing {
-                Routing::Sink => {}
-                Routing::All(h) => {
-                    for hop in h {
-                        a[hop.to as usize][i] -= 1.0;
-                    }
-                }
-                Routing::Choose { cum, hops } => {
-                    let mut prev = 0.0;
-                    for (c, hop) in cum.iter().zip(hops) {
-                        a[hop.to as usize][i] -= c - prev;
-                        prev = *c;
-                    }
-                }
-            }
-        }
-        for c in 0..k {
-            let piv = (c..k).max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs()))?;
-            if a[piv][c].abs() < 1e-12 {
-                return None;
-            }
-            a.swap(c, piv);
-            for r in 0..k {
-                if r != c {
-                    let f = a[r][c] / a[c][c];
-                    if f != 0.0 {
-                        for j in c..=k {
-                            a[r][j] -= f * a[c][j];
-                        }
-                    }
-                }
-            }
-        }
-        Some((0..k).map(|i| a[i][k] / a[i][i]).collect())
+        self.stations
+            .iter()
+            .position(|s| s.id == id)
+            .map(|i| i as u32)
     }
 }

@@ -103,7 +103,9 @@ pub struct Profile {
     pub roles: Vec<(String, Role, Span)>,
 }
 
-const TOP: &[&str] = &["run", "defaults", "source", "node", "edge", "loop", "reads", "roles"];
+const TOP: &[&str] = &[
+    "run", "defaults", "source", "node", "edge", "loop", "reads", "roles",
+];
 const RUN_KEYS: &[&str] = &["duration", "warmup", "seed", "replications", "hop_limit"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key"];
@@ -145,7 +147,7 @@ fn key_span(key: &toml_edit::Key, item: &Item) -> Span {
 }
 
 /// `(key, key span, item, value span)` of a table's entries, in file order.
-fn entries<'t>(t: &'t dyn TableLike) -> Vec<(&'t str, Span, &'t Item, Span)> {
+fn entries(t: &dyn TableLike) -> Vec<(&str, Span, &Item, Span)> {
     t.iter()
         .filter_map(|(k, _)| t.get_key_value(k))
         .map(|(k, item)| (k.get(), key_span(k, item), item, item_span(Some(k), item)))
@@ -155,15 +157,26 @@ fn entries<'t>(t: &'t dyn TableLike) -> Vec<(&'t str, Span, &'t Item, Span)> {
 impl Profile {
     /// Parse a profile's text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Profile, ProfileError> {
-        let cx = Cx { file, text, index: LineIndex::new(text) };
+        let cx = Cx {
+            file,
+            text,
+            index: LineIndex::new(text),
+        };
         let doc = ImDocument::parse(text.to_string()).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             cx.err(&span, format!("invalid TOML: {}", e.message()))
         })?;
-        let mut p = Profile { file: file.to_string(), text: text.to_string(), ..Profile::default() };
+        let mut p = Profile {
+            file: file.to_string(),
+            text: text.to_string(),
+            ..Profile::default()
+        };
         for (key, kspan, item, _) in entries(doc.as_table()) {
             let table = item.as_table_like().ok_or_else(|| {
-                cx.err(&kspan, format!("`{key}` must be a table; valid tables: {}", choices(TOP)))
+                cx.err(
+                    &kspan,
+                    format!("`{key}` must be a table; valid tables: {}", choices(TOP)),
+                )
             })?;
             match key {
                 "run" => p.run = parse_run(&cx, table)?,
@@ -196,9 +209,10 @@ impl Profile {
                 "roles" => {
                     for (node, span, item, vspan) in entries(table) {
                         let s = str_value(&cx, "roles", node, item, &vspan)?;
-                        let role: Role = s.parse().map_err(|e: crate::model::roles::UnknownRole| {
-                            cx.err(&vspan, format!("[roles] {node}: {e}"))
-                        })?;
+                        let role: Role =
+                            s.parse().map_err(|e: crate::model::roles::UnknownRole| {
+                                cx.err(&vspan, format!("[roles] {node}: {e}"))
+                            })?;
                         p.roles.push((node.to_string(), role, span));
                     }
                 }
@@ -215,7 +229,11 @@ impl Profile {
 
     /// An error at `span` of this profile.
     pub fn error_at(&self, span: &Span, message: impl Into<String>) -> ProfileError {
-        let cx = Cx { file: &self.file, text: &self.text, index: LineIndex::new(&self.text) };
+        let cx = Cx {
+            file: &self.file,
+            text: &self.text,
+            index: LineIndex::new(&self.text),
+        };
         cx.err(span, message)
     }
 
@@ -233,39 +251,101 @@ fn sub_table<'t>(
     item: &'t Item,
 ) -> Result<&'t dyn TableLike, ProfileError> {
     item.as_table_like().ok_or_else(|| {
-        cx.err(span, format!("[{section}.{name}] must be a table, e.g. [{section}.{name}] ..."))
+        cx.err(
+            span,
+            format!("[{section}.{name}] must be a table, e.g. [{section}.{name}] ..."),
+        )
     })
 }
 
 fn unknown(cx: &Cx<'_>, section: &str, key: &str, span: &Span, valid: &[&str]) -> ProfileError {
-    cx.err(span, format!("unknown key `{key}` in [{section}]; valid keys: {}", choices(valid)))
+    cx.err(
+        span,
+        format!(
+            "unknown key `{key}` in [{section}]; valid keys: {}",
+            choices(valid)
+        ),
+    )
 }
 
-fn str_value<'i>(cx: &Cx<'_>, section: &str, key: &str, item: &'i Item, span: &Span) -> Result<&'i str, ProfileError> {
-    item.as_str()
-        .ok_or_else(|| cx.err(span, format!("[{section}] {key} must be a string, found {}", item.type_name())))
+fn str_value<'i>(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &'i Item,
+    span: &Span,
+) -> Result<&'i str, ProfileError> {
+    item.as_str().ok_or_else(|| {
+        cx.err(
+            span,
+            format!(
+                "[{section}] {key} must be a string, found {}",
+                item.type_name()
+            ),
+        )
+    })
 }
 
-fn number(cx: &Cx<'_>, section: &str, key: &str, item: &Item, span: &Span) -> Result<f64, ProfileError> {
+fn number(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+) -> Result<f64, ProfileError> {
     let v = item
         .as_float()
         .or_else(|| item.as_integer().map(|i| i as f64))
-        .ok_or_else(|| cx.err(span, format!("[{section}] {key} must be a number, found {}", item.type_name())))?;
+        .ok_or_else(|| {
+            cx.err(
+                span,
+                format!(
+                    "[{section}] {key} must be a number, found {}",
+                    item.type_name()
+                ),
+            )
+        })?;
     if !v.is_finite() || v < 0.0 {
-        return Err(cx.err(span, format!("[{section}] {key} must be a non-negative number")));
+        return Err(cx.err(
+            span,
+            format!("[{section}] {key} must be a non-negative number"),
+        ));
     }
     Ok(v)
 }
 
-fn integer(cx: &Cx<'_>, section: &str, key: &str, item: &Item, span: &Span, min: i64, max: i64) -> Result<i64, ProfileError> {
+fn integer(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+    min: i64,
+    max: i64,
+) -> Result<i64, ProfileError> {
     match item.as_integer() {
         Some(i) if (min..=max).contains(&i) => Ok(i),
-        Some(i) => Err(cx.err(span, format!("[{section}] {key} = {i} is out of range {min}..={max}"))),
-        None => Err(cx.err(span, format!("[{section}] {key} must be an integer, found {}", item.type_name()))),
+        Some(i) => Err(cx.err(
+            span,
+            format!("[{section}] {key} = {i} is out of range {min}..={max}"),
+        )),
+        None => Err(cx.err(
+            span,
+            format!(
+                "[{section}] {key} must be an integer, found {}",
+                item.type_name()
+            ),
+        )),
     }
 }
 
-fn duration(cx: &Cx<'_>, section: &str, key: &str, item: &Item, span: &Span) -> Result<Nanos, ProfileError> {
+fn duration(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+) -> Result<Nanos, ProfileError> {
     if let Some(s) = item.as_str() {
         return parse_duration(s).ok_or_else(|| {
             cx.err(span, format!("[{section}] {key} = \"{s}\" is not a duration; write a number with ns, us, ms or s, e.g. \"60s\""))
@@ -275,9 +355,20 @@ fn duration(cx: &Cx<'_>, section: &str, key: &str, item: &Item, span: &Span) -> 
     Ok((secs * 1e9).round() as Nanos)
 }
 
-fn dist(cx: &Cx<'_>, section: &str, key: &str, item: &Item, span: &Span) -> Result<Dist, ProfileError> {
+fn dist(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+) -> Result<Dist, ProfileError> {
     let s = item.as_str().ok_or_else(|| {
-        cx.err(span, format!("[{section}] {key} must be a string such as \"exp(1ms)\"; valid: {DIST_CHOICES}"))
+        cx.err(
+            span,
+            format!(
+                "[{section}] {key} must be a string such as \"exp(1ms)\"; valid: {DIST_CHOICES}"
+            ),
+        )
     })?;
     Dist::parse(s).map_err(|e| cx.err(span, format!("[{section}] {key}: {e}")))
 }
@@ -289,8 +380,12 @@ fn parse_run(cx: &Cx<'_>, t: &dyn TableLike) -> Result<RunSection, ProfileError>
             "duration" => r.duration = Some(duration(cx, "run", key, item, &vs)?),
             "warmup" => r.warmup = Some(duration(cx, "run", key, item, &vs)?),
             "seed" => r.seed = Some(integer(cx, "run", key, item, &vs, 0, i64::MAX)? as u64),
-            "replications" => r.replications = Some(integer(cx, "run", key, item, &vs, 1, 10_000)? as u32),
-            "hop_limit" => r.hop_limit = Some(integer(cx, "run", key, item, &vs, 1, u32::MAX as i64)? as u32),
+            "replications" => {
+                r.replications = Some(integer(cx, "run", key, item, &vs, 1, 10_000)? as u32)
+            }
+            "hop_limit" => {
+                r.hop_limit = Some(integer(cx, "run", key, item, &vs, 1, u32::MAX as i64)? as u32)
+            }
             _ => return Err(unknown(cx, "run", key, &kspan, RUN_KEYS)),
         }
     }
@@ -302,8 +397,12 @@ fn parse_defaults(cx: &Cx<'_>, t: &dyn TableLike) -> Result<Defaults, ProfileErr
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "service" => d.service = Some(dist(cx, "defaults", key, item, &vs)?),
-            "servers" => d.servers = Some(integer(cx, "defaults", key, item, &vs, 1, 1_000_000)? as u32),
-            "queue" => d.queue = Some(integer(cx, "defaults", key, item, &vs, 0, u32::MAX as i64)? as u32),
+            "servers" => {
+                d.servers = Some(integer(cx, "defaults", key, item, &vs, 1, 1_000_000)? as u32)
+            }
+            "queue" => {
+                d.queue = Some(integer(cx, "defaults", key, item, &vs, 0, u32::MAX as i64)? as u32)
+            }
             "rate" => d.rate = Some(number(cx, "defaults", key, item, &vs)?),
             _ => return Err(unknown(cx, "defaults", key, &kspan, DEFAULT_KEYS)),
         }
@@ -311,34 +410,63 @@ fn parse_defaults(cx: &Cx<'_>, t: &dyn TableLike) -> Result<Defaults, ProfileErr
     Ok(d)
 }
 
-fn parse_source(cx: &Cx<'_>, node: &str, span: Span, t: &dyn TableLike) -> Result<SourceProfile, ProfileError> {
+fn parse_source(
+    cx: &Cx<'_>,
+    node: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<SourceProfile, ProfileError> {
     let sec = format!("source.{node}");
-    let mut s = SourceProfile { node: node.to_string(), span, rate: None, interarrival: None, key: None };
+    let mut s = SourceProfile {
+        node: node.to_string(),
+        span,
+        rate: None,
+        interarrival: None,
+        key: None,
+    };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "rate" => s.rate = Some(number(cx, &sec, key, item, &vs)?),
             "interarrival" => s.interarrival = Some(dist(cx, &sec, key, item, &vs)?),
             "key" => {
                 let v = str_value(cx, &sec, key, item, &vs)?;
-                s.key = Some(KeyDist::parse(v).map_err(|e| cx.err(&vs, format!("[{sec}] key: {e}")))?);
+                s.key =
+                    Some(KeyDist::parse(v).map_err(|e| cx.err(&vs, format!("[{sec}] key: {e}")))?);
             }
             _ => return Err(unknown(cx, &sec, key, &kspan, SOURCE_KEYS)),
         }
     }
     if s.rate.is_some() && s.interarrival.is_some() {
-        return Err(cx.err(&s.span, format!("[{sec}] gives both rate and interarrival; give one")));
+        return Err(cx.err(
+            &s.span,
+            format!("[{sec}] gives both rate and interarrival; give one"),
+        ));
     }
     Ok(s)
 }
 
-fn parse_node(cx: &Cx<'_>, node: &str, span: Span, t: &dyn TableLike) -> Result<NodeProfile, ProfileError> {
+fn parse_node(
+    cx: &Cx<'_>,
+    node: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<NodeProfile, ProfileError> {
     let sec = format!("node.{node}");
-    let mut n = NodeProfile { node: node.to_string(), span, service: None, servers: None, queue: None, branch: None };
+    let mut n = NodeProfile {
+        node: node.to_string(),
+        span,
+        service: None,
+        servers: None,
+        queue: None,
+        branch: None,
+    };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "service" => n.service = Some(dist(cx, &sec, key, item, &vs)?),
             "servers" => n.servers = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000)? as u32),
-            "queue" => n.queue = Some(integer(cx, &sec, key, item, &vs, 0, u32::MAX as i64)? as u32),
+            "queue" => {
+                n.queue = Some(integer(cx, &sec, key, item, &vs, 0, u32::MAX as i64)? as u32)
+            }
             "branch" => {
                 let bt = item.as_table_like().ok_or_else(|| {
                     cx.err(&vs, format!("[{sec}] branch must be a table of target node ids to probabilities, e.g. {{ n4 = 0.8, n5 = 0.2 }}"))
@@ -347,13 +475,19 @@ fn parse_node(cx: &Cx<'_>, node: &str, span: Span, t: &dyn TableLike) -> Result<
                 for (to, tspan, pitem, pspan) in entries(bt) {
                     let p = number(cx, &format!("{sec}.branch"), to, pitem, &pspan)?;
                     if p > 1.0 {
-                        return Err(cx.err(&pspan, format!("[{sec}] branch {to} = {p}: a probability is at most 1")));
+                        return Err(cx.err(
+                            &pspan,
+                            format!("[{sec}] branch {to} = {p}: a probability is at most 1"),
+                        ));
                     }
                     v.push((to.to_string(), p, tspan));
                 }
                 let total: f64 = v.iter().map(|(_, p, _)| p).sum();
                 if total > 1.0 + 1e-9 {
-                    return Err(cx.err(&vs, format!("[{sec}] branch probabilities sum to {total}, more than 1")));
+                    return Err(cx.err(
+                        &vs,
+                        format!("[{sec}] branch probabilities sum to {total}, more than 1"),
+                    ));
                 }
                 n.branch = Some(v);
             }
@@ -363,12 +497,22 @@ fn parse_node(cx: &Cx<'_>, node: &str, span: Span, t: &dyn TableLike) -> Result<
     Ok(n)
 }
 
-fn parse_edge(cx: &Cx<'_>, name: &str, span: Span, t: &dyn TableLike) -> Result<EdgeProfile, ProfileError> {
+fn parse_edge(
+    cx: &Cx<'_>,
+    name: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<EdgeProfile, ProfileError> {
     let sec = format!("edge.\"{name}\"");
     let (from, to) = name.split_once("->").ok_or_else(|| {
         cx.err(&span, format!("[edge.\"{name}\"]: an edge is named \"FROM->TO\" by node ids, e.g. [edge.\"n5->n6\"]"))
     })?;
-    let mut e = EdgeProfile { from: from.trim().to_string(), to: to.trim().to_string(), span, delay: Dist::ZERO };
+    let mut e = EdgeProfile {
+        from: from.trim().to_string(),
+        to: to.trim().to_string(),
+        span,
+        delay: Dist::ZERO,
+    };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "delay" => e.delay = dist(cx, &sec, key, item, &vs)?,
@@ -378,18 +522,31 @@ fn parse_edge(cx: &Cx<'_>, name: &str, span: Span, t: &dyn TableLike) -> Result<
     Ok(e)
 }
 
-fn parse_loop(cx: &Cx<'_>, name: &str, span: Span, t: &dyn TableLike) -> Result<LoopProfile, ProfileError> {
+fn parse_loop(
+    cx: &Cx<'_>,
+    name: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<LoopProfile, ProfileError> {
     let sec = format!("loop.{name}");
     let index: usize = name.parse().ok().filter(|&i| i >= 1).ok_or_else(|| {
         cx.err(&span, format!("[loop.{name}]: loops are numbered from 1 in the order the diagram declares them, e.g. [loop.1]"))
     })?;
-    let mut l = LoopProfile { index, span, repeat: 0.0, max: 1 };
+    let mut l = LoopProfile {
+        index,
+        span,
+        repeat: 0.0,
+        max: 1,
+    };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "repeat" => {
                 let p = number(cx, &sec, key, item, &vs)?;
                 if p > 1.0 {
-                    return Err(cx.err(&vs, format!("[{sec}] repeat = {p}: a probability is at most 1")));
+                    return Err(cx.err(
+                        &vs,
+                        format!("[{sec}] repeat = {p}: a probability is at most 1"),
+                    ));
                 }
                 l.repeat = p;
             }
@@ -401,18 +558,26 @@ fn parse_loop(cx: &Cx<'_>, name: &str, span: Span, t: &dyn TableLike) -> Result<
 }
 
 fn parse_reads(cx: &Cx<'_>, span: Span, t: &dyn TableLike) -> Result<ReadsProfile, ProfileError> {
-    let mut r = ReadsProfile { span, ..ReadsProfile::default() };
+    let mut r = ReadsProfile {
+        span,
+        ..ReadsProfile::default()
+    };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "rate" => r.rate = number(cx, "reads", key, item, &vs)?,
             "views" => {
                 let arr = item.as_array().ok_or_else(|| {
-                    cx.err(&vs, "[reads] views must be an array of view node ids, e.g. [\"n13\", \"n14\"]")
+                    cx.err(
+                        &vs,
+                        "[reads] views must be an array of view node ids, e.g. [\"n13\", \"n14\"]",
+                    )
                 })?;
                 let mut v = Vec::new();
                 for x in arr.iter() {
                     let xs = x.span().unwrap_or(vs.clone());
-                    let s = x.as_str().ok_or_else(|| cx.err(&xs, "[reads] views: each entry is a node id string"))?;
+                    let s = x.as_str().ok_or_else(|| {
+                        cx.err(&xs, "[reads] views: each entry is a node id string")
+                    })?;
                     v.push((s.to_string(), xs));
                 }
                 r.views = Some(v);
@@ -493,7 +658,11 @@ n7 = "ordering"
     fn errors_carry_line_and_choices() {
         let e = err("[run]\nduration = \"60s\"\nspeed = 3\n");
         assert_eq!((e.line, e.file.as_str()), (3, "p.sim.toml"));
-        assert!(e.message.contains("valid keys: duration, warmup"), "{}", e.message);
+        assert!(
+            e.message.contains("valid keys: duration, warmup"),
+            "{}",
+            e.message
+        );
 
         let e = err("[node.n2]\nservice = \"gamma(1ms)\"\n");
         assert_eq!(e.line, 2);

@@ -15,7 +15,9 @@ use super::time::{format_ns, secs};
 const TICK: Duration = Duration::from_millis(100);
 
 pub fn run(net: &Network, cfg: &RunConfig, seed: u64, factor: f64) -> std::io::Result<RepResult> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
     rt.block_on(async {
         let mut eng = Engine::new(net, cfg, replication_seed(seed, 0));
         let start = tokio::time::Instant::now();

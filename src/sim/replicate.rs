@@ -40,7 +40,9 @@ pub fn run_replications(
                 let mut eng = Engine::new(&net, &cfg, replication_seed(seed, rep as u64));
                 let d = eng.duration();
                 for step in 1..=PROGRESS_STEPS {
-                    eng.run_until(d / PROGRESS_STEPS * step + if step == PROGRESS_STEPS { d } else { 0 });
+                    eng.run_until(
+                        d / PROGRESS_STEPS * step + if step == PROGRESS_STEPS { d } else { 0 },
+                    );
                     if let Some(p) = &progress {
                         p.fetch_add(1, Ordering::Relaxed);
                     }

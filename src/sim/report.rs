@@ -155,13 +155,18 @@ impl Report {
                     servers: spec.servers,
                     arrivals: per(&|x| x.stations[i].arrivals as f64),
                     throughput: per(&|x| x.stations[i].done as f64 / win(x)),
-                    utilization: per(&|x| x.stations[i].area_busy as f64 / 1e9 / (servers * win(x))),
+                    utilization: per(&|x| {
+                        x.stations[i].area_busy as f64 / 1e9 / (servers * win(x))
+                    }),
                     offered_load: per(&|x| x.stations[i].arrivals as f64 / win(x) * svc / servers),
                     mean_queue: per(&|x| x.stations[i].area_n as f64 / 1e9 / win(x)),
                     wait: Lat::of(reps.iter().map(|x| &x.stations[i].wait)),
                     response: Lat::of(reps.iter().map(|x| &x.stations[i].response)),
                     drops: reps.iter().map(|x| x.stations[i].drops).sum(),
-                    series: reps.first().map(|x| x.stations[i].series.clone()).unwrap_or_default(),
+                    series: reps
+                        .first()
+                        .map(|x| x.stations[i].series.clone())
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -170,7 +175,12 @@ impl Report {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.is_sink())
-            .map(|(i, s)| (s.id.clone(), Lat::of(reps.iter().filter_map(|x| x.sinks[i].as_ref()))))
+            .map(|(i, s)| {
+                (
+                    s.id.clone(),
+                    Lat::of(reps.iter().filter_map(|x| x.sinks[i].as_ref())),
+                )
+            })
             .collect();
         let bottleneck = nodes
             .iter()
@@ -259,7 +269,8 @@ impl Report {
             est(&mut o, "mean_wait", &n.wait.mean);
             o.set("p50_wait", n.wait.p50).set("p99_wait", n.wait.p99);
             est(&mut o, "mean_response", &n.response.mean);
-            o.set("p50_response", n.response.p50).set("p99_response", n.response.p99);
+            o.set("p50_response", n.response.p50)
+                .set("p99_response", n.response.p99);
             est(&mut o, "mean_queue", &n.mean_queue);
             o.set("drops", n.drops);
             nodes.set(n.id.as_str(), o);
@@ -271,20 +282,32 @@ impl Report {
         }
         root.set("sinks", sinks);
         root.set("end_to_end", self.end_to_end.json(Some("completed"), ci));
-        root.set("bottleneck", self.bottleneck.clone().map_or(J::Null, J::Str));
-        root.set("unstable", J::Arr(self.unstable.iter().map(|s| J::Str(s.clone())).collect()));
-        root.set("hop_limit", self.hop_limit).set("hop_limit_hits", self.hop_limit_hits);
+        root.set(
+            "bottleneck",
+            self.bottleneck.clone().map_or(J::Null, J::Str),
+        );
+        root.set(
+            "unstable",
+            J::Arr(self.unstable.iter().map(|s| J::Str(s.clone())).collect()),
+        );
+        root.set("hop_limit", self.hop_limit)
+            .set("hop_limit_hits", self.hop_limit_hits);
         root.set("exits", self.exits);
         if let Some(c) = &self.cqrs {
             let mut o = J::obj();
             o.set("command_latency", c.command.json(None, ci));
             o.set("commits", c.commits);
-            o.set("ordering", J::Arr(c.ordering.iter().map(|s| J::Str(s.clone())).collect()));
+            o.set(
+                "ordering",
+                J::Arr(c.ordering.iter().map(|s| J::Str(s.clone())).collect()),
+            );
             let mut views = J::obj();
             for (id, lag, viol) in &c.views {
                 let mut v = J::obj();
                 est(&mut v, "lag_mean", &lag.mean);
-                v.set("lag_p50", lag.p50).set("lag_p99", lag.p99).set("lag_max", lag.max);
+                v.set("lag_p50", lag.p50)
+                    .set("lag_p99", lag.p99)
+                    .set("lag_max", lag.max);
                 v.set("order_violations", *viol);
                 views.set(id.as_str(), v);
             }
@@ -297,10 +320,18 @@ impl Report {
         }
         root.set("events", self.events);
         if self.stable {
-            root.set("wall_seconds", J::Null).set("events_per_second", J::Null);
+            root.set("wall_seconds", J::Null)
+                .set("events_per_second", J::Null);
         } else {
             root.set("wall_seconds", self.wall_seconds);
-            root.set("events_per_second", if self.wall_seconds > 0.0 { self.events as f64 / self.wall_seconds } else { f64::NAN });
+            root.set(
+                "events_per_second",
+                if self.wall_seconds > 0.0 {
+                    self.events as f64 / self.wall_seconds
+                } else {
+                    f64::NAN
+                },
+            );
         }
         root
     }
@@ -323,7 +354,19 @@ impl Report {
         let _ = writeln!(
             s,
             "{:<6} {:<28} {:>9} {:>9} {:>6} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>6}",
-            "node", "label", "arrivals", "thru/s", "util", "queue", "wait", "wait p50", "wait p99", "resp", "resp p50", "resp p99", "drops"
+            "node",
+            "label",
+            "arrivals",
+            "thru/s",
+            "util",
+            "queue",
+            "wait",
+            "wait p50",
+            "wait p99",
+            "resp",
+            "resp p50",
+            "resp p99",
+            "drops"
         );
         let t = |x: Option<f64>| x.map_or("-".to_string(), format_secs);
         for n in &self.nodes {
@@ -351,41 +394,100 @@ impl Report {
             );
         }
         if ci {
-            let _ = writeln!(s, "\n95% confidence intervals over {} replications:", self.replications);
+            let _ = writeln!(
+                s,
+                "\n95% confidence intervals over {} replications:",
+                self.replications
+            );
             for n in &self.nodes {
                 if let (Some([a, b]), Some([c, d])) = (n.utilization.ci95, n.response.mean.ci95) {
-                    let _ = writeln!(s, "  {:<6} util [{a:.4}, {b:.4}]  mean response [{}, {}]", n.id, format_secs(c), format_secs(d));
+                    let _ = writeln!(
+                        s,
+                        "  {:<6} util [{a:.4}, {b:.4}]  mean response [{}, {}]",
+                        n.id,
+                        format_secs(c),
+                        format_secs(d)
+                    );
                 }
             }
         }
         let _ = writeln!(s, "\nEnd to end (from the origin arrival):");
         let line = |name: &str, l: &Lat| {
-            let ci = l.mean.ci95.map(|[a, b]| format!(" [{}, {}]", format_secs(a), format_secs(b))).unwrap_or_default();
-            format!("  {:<8} mean {}{ci}  p50 {}  p99 {}  completed {}\n", name, t(l.mean.mean), t(l.p50), t(l.p99), l.count)
+            let ci = l
+                .mean
+                .ci95
+                .map(|[a, b]| format!(" [{}, {}]", format_secs(a), format_secs(b)))
+                .unwrap_or_default();
+            format!(
+                "  {:<8} mean {}{ci}  p50 {}  p99 {}  completed {}\n",
+                name,
+                t(l.mean.mean),
+                t(l.p50),
+                t(l.p99),
+                l.count
+            )
         };
         for (id, l) in &self.sinks {
             s.push_str(&line(id, l));
         }
         s.push_str(&line("all", &self.end_to_end));
         if let Some(b) = &self.bottleneck {
-            let u = self.nodes.iter().find(|n| &n.id == b).map_or(f64::NAN, |n| n.utilization.v());
+            let u = self
+                .nodes
+                .iter()
+                .find(|n| &n.id == b)
+                .map_or(f64::NAN, |n| n.utilization.v());
             let _ = writeln!(s, "\nBottleneck: {b} (utilisation {u:.3})");
         }
         if !self.unstable.is_empty() {
-            let _ = writeln!(s, "UNSTABLE (offered load >= 1, queues grow without bound): {}", self.unstable.join(", "));
+            let _ = writeln!(
+                s,
+                "UNSTABLE (offered load >= 1, queues grow without bound): {}",
+                self.unstable.join(", ")
+            );
         }
         if self.hop_limit_hits > 0 {
-            let _ = writeln!(s, "Hop limit ({}) hit by {} tokens: they were dropped", self.hop_limit, self.hop_limit_hits);
+            let _ = writeln!(
+                s,
+                "Hop limit ({}) hit by {} tokens: they were dropped",
+                self.hop_limit, self.hop_limit_hits
+            );
         }
         if self.exits > 0 {
-            let _ = writeln!(s, "{} tokens left the system by a diamond's remaining probability", self.exits);
+            let _ = writeln!(
+                s,
+                "{} tokens left the system by a diamond's remaining probability",
+                self.exits
+            );
         }
         if let Some(c) = &self.cqrs {
-            let _ = writeln!(s, "\nCQRS lens ({} commits; ordering step: {}):", c.commits, if c.ordering.is_empty() { "none".to_string() } else { c.ordering.join(", ") });
+            let _ = writeln!(
+                s,
+                "\nCQRS lens ({} commits; ordering step: {}):",
+                c.commits,
+                if c.ordering.is_empty() {
+                    "none".to_string()
+                } else {
+                    c.ordering.join(", ")
+                }
+            );
             s.push_str(&line("command", &c.command).replacen("command ", "command latency", 1));
-            let _ = writeln!(s, "  {:<8} {:>10} {:>10} {:>10} {:>10} {:>17}", "view", "lag mean", "lag p50", "lag p99", "lag max", "order violations");
+            let _ = writeln!(
+                s,
+                "  {:<8} {:>10} {:>10} {:>10} {:>10} {:>17}",
+                "view", "lag mean", "lag p50", "lag p99", "lag max", "order violations"
+            );
             for (id, lag, v) in &c.views {
-                let _ = writeln!(s, "  {:<8} {:>10} {:>10} {:>10} {:>10} {:>17}", id, t(lag.mean.mean), t(lag.p50), t(lag.p99), t(lag.max), v);
+                let _ = writeln!(
+                    s,
+                    "  {:<8} {:>10} {:>10} {:>10} {:>10} {:>17}",
+                    id,
+                    t(lag.mean.mean),
+                    t(lag.p50),
+                    t(lag.p99),
+                    t(lag.max),
+                    v
+                );
             }
             if c.reads.count > 0 {
                 let _ = writeln!(
@@ -407,7 +509,11 @@ impl Report {
             "\n{} events in {:.3}s of event loop ({:.1}M events/s)",
             self.events,
             self.wall_seconds,
-            if self.wall_seconds > 0.0 { self.events as f64 / self.wall_seconds / 1e6 } else { 0.0 }
+            if self.wall_seconds > 0.0 {
+                self.events as f64 / self.wall_seconds / 1e6
+            } else {
+                0.0
+            }
         );
         s
     }

@@ -52,7 +52,11 @@ impl StationState {
     #[inline]
     pub fn tick(&mut self, now: Nanos, warmup: Nanos) {
         if now > warmup {
-            let a = if self.last > warmup { self.last } else { warmup };
+            let a = if self.last > warmup {
+                self.last
+            } else {
+                warmup
+            };
             let dt = (now - a) as u128;
             self.stats.area_n += self.n_in as u128 * dt;
             self.stats.area_busy += self.busy as u128 * dt;
@@ -75,7 +79,9 @@ impl StationState {
         } else if !keyed {
             Some(0)
         } else {
-            self.queue.iter().position(|(t, _)| !self.keys.contains(&t.key))
+            self.queue
+                .iter()
+                .position(|(t, _)| !self.keys.contains(&t.key))
         }
     }
 }

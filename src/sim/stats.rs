@@ -26,7 +26,12 @@ pub struct LatStats {
 
 impl Default for LatStats {
     fn default() -> Self {
-        LatStats { count: 0, sum: 0, max: 0, hist: new_hist() }
+        LatStats {
+            count: 0,
+            sum: 0,
+            max: 0,
+            hist: new_hist(),
+        }
     }
 }
 
