@@ -1,8 +1,9 @@
 //! Syntax: the pest grammar, the AST with spans, and the error-recovering parser.
 
 pub mod ast;
+mod fast;
 mod parser;
 mod span;
 
-pub use parser::{parse, Parsed, MAX_SOURCE_LEN};
+pub use parser::{parse, parse_with_grammar_only, Parsed, MAX_SOURCE_LEN};
 pub use span::{LineCol, LineIndex, Span};

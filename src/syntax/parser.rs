@@ -30,8 +30,18 @@ pub const MAX_SOURCE_LEN: usize = u32::MAX as usize;
 ///
 /// Sources longer than [`MAX_SOURCE_LEN`] must be refused by the caller.
 pub fn parse(source: &str) -> Parsed<'_> {
+    parse_with(source, true)
+}
+
+/// Parse with pest alone, without the fast path (for tests and benchmarks).
+pub fn parse_with_grammar_only(source: &str) -> Parsed<'_> {
+    parse_with(source, false)
+}
+
+fn parse_with(source: &str, fast: bool) -> Parsed<'_> {
     let mut p = Driver {
         source,
+        fast,
         items: Vec::new(),
         lane: None,
         diagnostics: Vec::new(),
@@ -56,6 +66,8 @@ pub fn parse(source: &str) -> Parsed<'_> {
 
 struct Driver<'a> {
     source: &'a str,
+    /// Try the byte scanner before pest (off only to test that both agree).
+    fast: bool,
     items: Vec<Item<'a>>,
     lane: Option<Lane<'a>>,
     diagnostics: Vec<Diagnostic>,
@@ -63,6 +75,12 @@ struct Driver<'a> {
 
 impl<'a> Driver<'a> {
     fn line(&mut self, line: &'a str, base: usize) {
+        if self.fast {
+            if let Some(s) = super::fast::statement(line, base) {
+                self.push(s);
+                return;
+            }
+        }
         let pairs = match Grammar::parse(Rule::line, line) {
             Ok(mut pairs) => pairs.next().and_then(|l| l.into_inner().next()),
             Err(e) => {
