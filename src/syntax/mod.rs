@@ -5,5 +5,5 @@ mod fast;
 mod parser;
 mod span;
 
-pub use parser::{parse, parse_with_grammar_only, Parsed, MAX_SOURCE_LEN};
+pub use parser::{parse, parse_events, parse_with_grammar_only, Event, Parsed, MAX_SOURCE_LEN};
 pub use span::{LineCol, LineIndex, Span};
