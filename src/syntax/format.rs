@@ -124,10 +124,16 @@ pub fn format(file: &SourceFile<'_>, source: &str) -> String {
                 }
                 out.push('\n');
                 let (groups, trailing) = groups(&lane.body);
-                for g in groups.iter().filter(|g| matches!(g.last(), Some(Statement::Node(_)))) {
+                for g in groups
+                    .iter()
+                    .filter(|g| matches!(g.last(), Some(Statement::Node(_))))
+                {
                     emit(&mut out, g, source);
                 }
-                for g in groups.iter().filter(|g| !matches!(g.last(), Some(Statement::Node(_)))) {
+                for g in groups
+                    .iter()
+                    .filter(|g| !matches!(g.last(), Some(Statement::Node(_))))
+                {
                     emit(&mut out, g, source);
                 }
                 emit(&mut out, trailing, source);
