@@ -10,7 +10,17 @@ use fz::model;
 use fz::syntax::LineIndex;
 
 /// file, lanes, nodes, edges, loops, cross-lane edges, warning codes in order.
-const EXPECTED: &[(&str, usize, usize, usize, usize, usize, &[&str])] = &[
+type Expected = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    &'static [&'static str],
+);
+
+const EXPECTED: &[Expected] = &[
     ("all-handles.fz", 1, 2, 16, 0, 0, &[]),
     ("attribute-forms.fz", 1, 5, 5, 0, 0, &["W101", "W102"]),
     ("crlf.fz", 2, 3, 3, 0, 2, &[]),
