@@ -4,6 +4,10 @@
 //! → [`model`] (resolved [`model::Diagram`] in petgraph, diagnostics, roles) → backends
 //! ([`export`], …). The [`cli`] is a thin layer on top; nothing depends on it.
 
+// The pest-generated parser names `alloc` (pest is built without its `std` feature, which
+// would add a per-rule stack probe costing a third of parse time).
+extern crate alloc;
+
 pub mod cli;
 pub mod diagnostic;
 pub mod export;
