@@ -86,6 +86,17 @@ impl<E> EventQueue<E> {
         self.schedule(self.now.saturating_add(delay), ev);
     }
 
+    /// True when nothing is due at the current instant: an event scheduled now would be the
+    /// very next one, so running it at once keeps the `(time, seq)` order.
+    #[inline]
+    pub fn idle_now(&self) -> bool {
+        self.now_q.is_empty()
+            && self
+                .heap
+                .peek()
+                .is_none_or(|top| (top.key >> 64) as Nanos > self.now)
+    }
+
     /// Time of the next event, if any.
     #[inline]
     pub fn peek_time(&self) -> Option<Nanos> {

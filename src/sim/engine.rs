@@ -57,7 +57,9 @@ pub struct Engine<'n> {
     rng: Pcg64Mcg,
     st: Vec<StationState>,
     sinks: Vec<Option<LatStats>>,
-    e2e: LatStats,
+    /// End-to-end count and sum so far (the histogram is the sinks' merged at the end).
+    e2e_n: u64,
+    e2e_sum: u128,
     warmup: Nanos,
     duration: Nanos,
     events: u64,
@@ -68,7 +70,12 @@ pub struct Engine<'n> {
     next_sample: Nanos,
     series_dt: Nanos,
     wall: std::time::Duration,
+    /// Nesting of inline (queue-skipping) zero-time steps.
+    depth: u32,
 }
+
+/// Zero-time steps run inline at most this deep (then they go through the queue).
+const MAX_INLINE: u32 = 64;
 
 /// Seed of replication `rep` derived from the run seed (SplitMix64 finaliser).
 pub fn replication_seed(seed: u64, rep: u64) -> u64 {
@@ -114,7 +121,8 @@ impl<'n> Engine<'n> {
                 .iter()
                 .map(|s| s.is_sink().then(LatStats::default))
                 .collect(),
-            e2e: LatStats::default(),
+            e2e_n: 0,
+            e2e_sum: 0,
             warmup: cfg.warmup,
             duration: cfg.duration,
             events: 0,
@@ -125,6 +133,7 @@ impl<'n> Engine<'n> {
             next_sample: if series_dt > 0 { 0 } else { Nanos::MAX },
             series_dt,
             wall: std::time::Duration::ZERO,
+            depth: 0,
         }
     }
 
@@ -147,9 +156,10 @@ impl<'n> Engine<'n> {
         &self.st
     }
 
-    /// End-to-end statistics so far.
-    pub fn end_to_end(&self) -> &LatStats {
-        &self.e2e
+    /// End-to-end completions so far and their mean in seconds.
+    pub fn end_to_end(&self) -> (u64, Option<f64>) {
+        let mean = (self.e2e_n > 0).then(|| self.e2e_sum as f64 / self.e2e_n as f64 / 1e9);
+        (self.e2e_n, mean)
     }
 
     /// Process every event due before `limit` (capped at the run's duration).
@@ -162,8 +172,8 @@ impl<'n> Engine<'n> {
             }
             match ev {
                 Ev::Source(i) => self.source(i),
-                Ev::Arrive(s, tok) => self.arrive(s, tok),
-                Ev::Depart(s, tok, arrived, started) => self.depart(s, tok, arrived, started),
+                Ev::Arrive(s, tok) => self.arrive(s, tok, true),
+                Ev::Depart(s, tok, arrived, started) => self.depart(s, tok, arrived, started, true),
             }
         }
         self.q.advance_to(limit);
@@ -184,11 +194,26 @@ impl<'n> Engine<'n> {
         }
         for s in &mut self.st {
             s.tick(end, self.warmup);
+            s.stats.wait.flush();
+            s.stats.response.flush();
+        }
+        let mut end_to_end = LatStats::default();
+        for k in self.sinks.iter_mut().flatten() {
+            k.flush();
+            end_to_end.merge(k);
+        }
+        if let Some(c) = &mut self.cqrs {
+            c.stats.command.flush();
+            c.stats.reads.flush();
+            c.stats.staleness.flush();
+            for l in &mut c.stats.lag {
+                l.flush();
+            }
         }
         RepResult {
             stations: self.st.into_iter().map(|s| s.stats).collect(),
             sinks: self.sinks,
-            end_to_end: self.e2e,
+            end_to_end,
             events: self.events,
             hop_limit_hits: self.hop_limit_hits,
             exits: self.exits,
@@ -221,11 +246,11 @@ impl<'n> Engine<'n> {
         };
         let key = src.key.sample(&mut self.rng, self.serial);
         self.serial += 1;
-        self.arrive(src.station, Token::new(now, key, kind));
+        self.arrive(src.station, Token::new(now, key, kind), true);
     }
 
     #[inline]
-    fn arrive(&mut self, s: u32, tok: Token) {
+    fn arrive(&mut self, s: u32, tok: Token, tail: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
         let st = &mut self.st[s as usize];
@@ -237,7 +262,7 @@ impl<'n> Engine<'n> {
         st.tick(now, self.warmup);
         if st.busy < spec.servers && !(spec.keyed && st.key_busy(tok.key)) {
             st.n_in += 1;
-            self.start(s, tok, now);
+            self.start(s, tok, now, tail);
         } else if spec.capacity.is_some_and(|c| st.queue.len() >= c as usize) {
             if now >= self.warmup {
                 st.stats.drops += 1;
@@ -250,7 +275,7 @@ impl<'n> Engine<'n> {
     }
 
     #[inline]
-    fn start(&mut self, s: u32, tok: Token, arrived: Nanos) {
+    fn start(&mut self, s: u32, tok: Token, arrived: Nanos, tail: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
         let st = &mut self.st[s as usize];
@@ -261,11 +286,18 @@ impl<'n> Engine<'n> {
             st.keys.push(tok.key);
         }
         let d = spec.service.sample(&mut self.rng);
-        self.q.schedule(now + d, Ev::Depart(s, tok, arrived, now));
+        if d == 0 && tail && self.depth < MAX_INLINE && self.q.idle_now() {
+            // The departure would be the very next event: run it now, skipping the queue.
+            self.depth += 1;
+            self.depart(s, tok, arrived, now, true);
+            self.depth -= 1;
+        } else {
+            self.q.schedule(now + d, Ev::Depart(s, tok, arrived, now));
+        }
     }
 
     #[inline]
-    fn depart(&mut self, s: u32, mut tok: Token, arrived: Nanos, started: Nanos) {
+    fn depart(&mut self, s: u32, mut tok: Token, arrived: Nanos, started: Nanos, tail: bool) {
         let now = self.q.now();
         let net = self.net;
         let spec = &net.stations[s as usize];
@@ -288,10 +320,13 @@ impl<'n> Engine<'n> {
                 st.keys.swap_remove(i);
             }
         }
-        if let Some(i) = st.next_eligible(spec.keyed) {
-            if let Some((next, arr)) = st.queue.remove(i) {
-                self.start(s, next, arr);
-            }
+        let next = if spec.keyed {
+            st.next_eligible(true).and_then(|i| st.queue.remove(i))
+        } else {
+            st.queue.pop_front()
+        };
+        if let Some((next, arr)) = next {
+            self.start(s, next, arr, false);
         }
         match spec.role {
             SimRole::Plain => {}
@@ -325,17 +360,17 @@ impl<'n> Engine<'n> {
                 }
             }
         }
-        self.route(s, tok);
+        self.route(s, tok, tail);
     }
 
     #[inline]
-    fn route(&mut self, s: u32, mut tok: Token) {
+    fn route(&mut self, s: u32, mut tok: Token, tail: bool) {
         let net = self.net;
         let spec = &net.stations[s as usize];
         if let Some(lb) = &spec.loop_back {
             if tok.repeats < lb.max && self.rng.gen::<f64>() < lb.p {
                 tok.repeats += 1;
-                self.send(&Hop::new(lb.to), tok);
+                self.send(&Hop::new(lb.to), tok, tail);
                 return;
             }
             tok.repeats = 0;
@@ -343,14 +378,15 @@ impl<'n> Engine<'n> {
         match &spec.routing {
             Routing::Sink => self.sink(s, tok),
             Routing::All(hops) => {
-                for h in hops {
-                    self.send(h, tok);
+                let last = hops.len().saturating_sub(1);
+                for (i, h) in hops.iter().enumerate() {
+                    self.send(h, tok, tail && i == last);
                 }
             }
             Routing::Choose { cum, hops } => {
                 let u: f64 = self.rng.gen();
                 match cum.iter().position(|&c| u < c) {
-                    Some(i) => self.send(&hops[i], tok),
+                    Some(i) => self.send(&hops[i], tok, tail),
                     None => {
                         self.exits += 1;
                         self.lost(tok);
@@ -361,7 +397,7 @@ impl<'n> Engine<'n> {
     }
 
     #[inline]
-    fn send(&mut self, h: &Hop, mut tok: Token) {
+    fn send(&mut self, h: &Hop, mut tok: Token, tail: bool) {
         tok.hops += 1;
         if tok.hops > self.net.hop_limit {
             self.hop_limit_hits += 1;
@@ -369,8 +405,15 @@ impl<'n> Engine<'n> {
             return;
         }
         let d = h.delay.sample(&mut self.rng);
-        let at = self.q.now() + d;
-        self.q.schedule(at, Ev::Arrive(h.to, tok));
+        if d == 0 && tail && self.depth < MAX_INLINE && self.q.idle_now() {
+            // The arrival would be the very next event: run it now.
+            self.depth += 1;
+            self.arrive(h.to, tok, true);
+            self.depth -= 1;
+        } else {
+            let at = self.q.now() + d;
+            self.q.schedule(at, Ev::Arrive(h.to, tok));
+        }
     }
 
     fn sink(&mut self, s: u32, tok: Token) {
@@ -380,7 +423,8 @@ impl<'n> Engine<'n> {
             if let Some(Some(k)) = self.sinks.get_mut(s as usize) {
                 k.record(lat);
             }
-            self.e2e.record(lat);
+            self.e2e_n += 1;
+            self.e2e_sum += lat as u128;
             if let (TokenKind::Read { .. }, Some(c)) = (tok.kind, &mut self.cqrs) {
                 c.stats.reads.record(lat);
             }

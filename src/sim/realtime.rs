@@ -30,7 +30,7 @@ pub fn run(net: &Network, cfg: &RunConfig, seed: u64, factor: f64) -> std::io::R
             let virt = (real.as_secs_f64() * factor * 1e9).min(eng.duration() as f64) as u64;
             eng.run_until(virt);
             if k % 10 == 0 || virt >= eng.duration() {
-                let e2e = eng.end_to_end();
+                let (count, mean) = eng.end_to_end();
                 let (busiest, n_in) = eng
                     .station_states()
                     .iter()
@@ -38,7 +38,7 @@ pub fn run(net: &Network, cfg: &RunConfig, seed: u64, factor: f64) -> std::io::R
                     .max_by_key(|(_, s)| s.n_in)
                     .map(|(i, s)| (net.stations[i].id.as_str(), s.n_in))
                     .unwrap_or(("-", 0));
-                let mean = e2e.mean_s().map_or("-".to_string(), |m| format_ns(m * 1e9));
+                let mean = mean.map_or("-".to_string(), |m| format_ns(m * 1e9));
                 let _ = writeln!(
                     err,
                     "[realtime x{factor}] t={:.1}s  events {} (+{}/s)  end-to-end mean {} over {}  fullest {} ({} in system)",
@@ -46,7 +46,7 @@ pub fn run(net: &Network, cfg: &RunConfig, seed: u64, factor: f64) -> std::io::R
                     eng.events(),
                     eng.events() - last_events,
                     mean,
-                    e2e.count,
+                    count,
                     busiest,
                     n_in
                 );

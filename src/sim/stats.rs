@@ -19,6 +19,9 @@ fn new_hist() -> Histogram<u64> {
 #[derive(Debug, Clone)]
 pub struct LatStats {
     pub count: u64,
+    /// Zero samples not yet added to `hist` (zero-time stations record only these; adding them
+    /// in bulk keeps the per-event cost to a counter).
+    zeros: u64,
     pub sum: u128,
     pub max: Nanos,
     pub hist: Histogram<u64>,
@@ -28,6 +31,7 @@ impl Default for LatStats {
     fn default() -> Self {
         LatStats {
             count: 0,
+            zeros: 0,
             sum: 0,
             max: 0,
             hist: new_hist(),
@@ -39,12 +43,24 @@ impl LatStats {
     #[inline]
     pub fn record(&mut self, v: Nanos) {
         self.count += 1;
+        if v == 0 {
+            self.zeros += 1;
+            return;
+        }
         self.sum += v as u128;
         if v > self.max {
             self.max = v;
         }
         // Auto-resizing histogram: recording cannot fail short of memory exhaustion.
         let _ = self.hist.record(v);
+    }
+
+    /// Move pending zero samples into the histogram (before reading quantiles).
+    pub fn flush(&mut self) {
+        if self.zeros > 0 {
+            let _ = self.hist.record_n(0, self.zeros);
+            self.zeros = 0;
+        }
     }
 
     /// Mean in seconds, `None` without samples.
@@ -54,7 +70,17 @@ impl LatStats {
 
     /// Nearest-rank quantile (0..1) in seconds, `None` without samples.
     pub fn quantile_s(&self, q: f64) -> Option<f64> {
-        (self.count > 0).then(|| self.hist.value_at_quantile(q) as f64 / 1e9)
+        if self.count == 0 {
+            return None;
+        }
+        // Pending zeros sort first: the rank falls among them or shifts into the histogram.
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        if rank <= self.zeros {
+            return Some(0.0);
+        }
+        let rest = self.count - self.zeros;
+        let q2 = (rank - self.zeros) as f64 / rest as f64;
+        Some(self.hist.value_at_quantile(q2) as f64 / 1e9)
     }
 
     pub fn max_s(&self) -> Option<f64> {
@@ -63,6 +89,7 @@ impl LatStats {
 
     pub fn merge(&mut self, other: &LatStats) {
         self.count += other.count;
+        self.zeros += other.zeros;
         self.sum += other.sum;
         self.max = self.max.max(other.max);
         let _ = self.hist.add(&other.hist);
@@ -113,6 +140,15 @@ mod tests {
             s.record(v * 1000);
         }
         let p99 = s.quantile_s(0.99).unwrap();
+        let mut z = LatStats::default();
+        for v in 0..100u64 {
+            z.record(if v < 60 { 0 } else { 1_000_000 });
+        }
+        assert_eq!(z.quantile_s(0.5), Some(0.0));
+        assert!((z.quantile_s(0.99).unwrap() - 1e-3).abs() < 2e-6);
+        z.flush();
+        assert!((z.quantile_s(0.99).unwrap() - 1e-3).abs() < 2e-6);
+        assert_eq!(z.quantile_s(0.6), Some(0.0));
         assert!((p99 - 990e-6).abs() / 990e-6 < 0.002, "{p99}");
         assert_eq!(s.max_s(), Some(1e-3));
         let (m, ci) = mean_ci(&[Some(1.0), Some(3.0), None]);
