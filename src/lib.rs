@@ -12,4 +12,5 @@ pub mod cli;
 pub mod diagnostic;
 pub mod export;
 pub mod model;
+pub mod render;
 pub mod syntax;

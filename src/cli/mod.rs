@@ -3,6 +3,7 @@
 pub mod check;
 pub mod export;
 pub mod input;
+pub mod render;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Export a diagram as JSON, Graphviz DOT or Mermaid
     Export(export::ExportArgs),
+    /// Draw a diagram as SVG or PNG (workflow or sequence view)
+    Render(render::RenderArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -41,5 +44,6 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
+        Command::Render(a) => render::run(a),
     }
 }
