@@ -1,8 +1,8 @@
 //! Layered layout of the workflow view: which column and which row of its lane each node
 //! takes.
 //!
-//! 1. Back edges are found by a depth-first search in declaration order and left out, which
-//!    makes the rest acyclic.
+//! 1. Back edges: inside each strongly connected component, the edges that go against the
+//!    author's node numbering (`n5 -> n3`) are left out, which makes the rest acyclic.
 //! 2. Each forward edge asks for a minimum column distance: 0 when it leaves by the top or
 //!    bottom and enters another lane by the top or bottom (the target sits straight above or
 //!    below), 1 otherwise (the target sits to the right).
@@ -57,35 +57,23 @@ pub fn grid(d: &Diagram) -> Grid {
     if n == 0 {
         return g;
     }
-    // Adjacency in source order.
-    let mut out: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n]; // (target, edge)
-    for (e, s, t, _) in d.edges() {
-        out[s.index()].push((t.index(), e.index()));
-    }
-    // 1. Back edges: iterative DFS in declaration order.
-    let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
-    for start in 0..n {
-        if state[start] != 0 {
-            continue;
+    // 1. Back edges: inside each strongly connected component, an edge whose target comes
+    //    before its source in the author's numbering (`n3` before `n5`; declaration order
+    //    when ids carry no number) points back. Edges outside cycles are never reversed.
+    let key: Vec<(u64, usize)> = d
+        .nodes()
+        .map(|(ix, node)| (id_number(&node.id), ix.index()))
+        .collect();
+    let mut scc_of = vec![usize::MAX; n];
+    for (i, comp) in d.strongly_connected_components().iter().enumerate() {
+        for v in comp {
+            scc_of[v.index()] = i;
         }
-        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-        state[start] = 1;
-        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
-            if *i < out[v].len() {
-                let (t, e) = out[v][*i];
-                *i += 1;
-                match state[t] {
-                    0 => {
-                        state[t] = 1;
-                        stack.push((t, 0));
-                    }
-                    1 => g.back[e] = true,
-                    _ => {}
-                }
-            } else {
-                state[v] = 2;
-                stack.pop();
-            }
+    }
+    for (e, s, t, _) in d.edges() {
+        let (s, t) = (s.index(), t.index());
+        if scc_of[s] == scc_of[t] && key[t] <= key[s] {
+            g.back[e.index()] = true;
         }
     }
     // 2. Forward edges with their minimum column distance.
@@ -283,6 +271,19 @@ pub fn grid(d: &Diagram) -> Grid {
     g.row = rows;
     g.lane_rows = lane_rows;
     g
+}
+
+/// The number in an id like `n12`, or `u64::MAX` when it has none.
+fn id_number(id: &str) -> u64 {
+    let digits: String = id
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().unwrap_or(u64::MAX)
 }
 
 /// Inside one cell, a same-lane edge leaving by the bottom (or entering by the top) must have

@@ -224,6 +224,9 @@ impl Router<'_> {
             cost += (b.x - a.x).abs() + (b.y - a.y).abs();
             for &(c, d) in &self.routed {
                 cost += 40.0 * overlap(a, b, c, d).min(1.0);
+                if crosses(a, b, c, d) {
+                    cost += 15.0;
+                }
             }
         }
         cost += 30.0 * (n as f64 - 2.0);
@@ -299,6 +302,20 @@ fn overlap(a: Point, b: Point, c: Point, d: Point) -> f64 {
     } else {
         0.0
     }
+}
+
+/// True when a horizontal and a vertical segment cross at a point inside both.
+fn crosses(a: Point, b: Point, c: Point, d: Point) -> bool {
+    let h1 = (a.y - b.y).abs() < 1e-9;
+    let h2 = (c.y - d.y).abs() < 1e-9;
+    let (h, v) = match (h1, h2) {
+        (true, false) => ((a, b), (c, d)),
+        (false, true) => ((c, d), (a, b)),
+        _ => return false,
+    };
+    let (hx0, hx1) = (h.0.x.min(h.1.x), h.0.x.max(h.1.x));
+    let (vy0, vy1) = (v.0.y.min(v.1.y), v.0.y.max(v.1.y));
+    v.0.x > hx0 && v.0.x < hx1 && h.0.y > vy0 && h.0.y < vy1
 }
 
 fn nearest(values: &[f64], v: f64, k: usize) -> Vec<f64> {

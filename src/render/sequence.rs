@@ -55,7 +55,12 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
             .as_deref()
             .map(|l| Block::new(l, MSG_FONT, 220.0))
             .filter(|b| !b.is_empty());
-        let sub = Block::new(d.graph[t].display(), SUB_FONT, 220.0);
+        let sub = if from == to {
+            let text = format!("{} \u{2192} {}", d.graph[s].display(), d.graph[t].display());
+            Block::new(&text, SUB_FONT, 220.0)
+        } else {
+            Block::new(d.graph[t].display(), SUB_FONT, 220.0)
+        };
         let width = title.as_ref().map_or(0.0, |b| b.width).max(sub.width);
         let height = title.as_ref().map_or(0.0, |b| b.height) + sub.height;
         messages.push(Message {
@@ -326,7 +331,14 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
         ));
         if m.from == m.to {
             let x = xs[m.from];
-            let bar = Rect::new(x - 5.0, top + 2.0, 10.0, row_h[i] - 4.0);
+            let self_in = |j: usize| messages.get(j).is_some_and(|o| o.from == m.from && o.to == m.from);
+            let y_start = if i > 0 && self_in(i - 1) { top } else { top + 2.0 };
+            let y_end = if self_in(i + 1) {
+                row_top[i + 1]
+            } else {
+                top + row_h[i] - 2.0
+            };
+            let bar = Rect::new(x - 5.0, y_start, 10.0, y_end - y_start);
             out.raw("<g class=\"activation\">");
             out.rect(
                 bar,
@@ -362,6 +374,8 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
             out.arrow_path(&pts, pal.edge, "");
             let cx = (x0 + x1) / 2.0;
             let mut ty = y - 4.0 - m.height;
+            let bg = Rect::new(cx - m.width / 2.0 - 4.0, ty, m.width + 8.0, m.height);
+            out.rect(bg, 3.0, pal.background, "none", " fill-opacity=\"0.9\" class=\"message-label\"");
             if let Some(t) = &m.title {
                 out.text_lines(t, cx, ty, "middle", pal.node_text);
                 ty += t.height;

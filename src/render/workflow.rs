@@ -261,22 +261,27 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
         edges.push((e.ordinal, pts, sh, th));
     }
 
-    // Loops: a dashed box around their nodes.
-    let mut loop_boxes: Vec<(Rect, Block)> = Vec::new();
+    // Loops: a dashed box around their nodes, or around each of them when one box would
+    // also hold nodes outside the loop.
+    let mut loop_boxes: Vec<(Vec<Rect>, Block)> = Vec::new();
     for (i, lp) in d.loops.iter().enumerate() {
-        let mut bx: Option<Rect> = None;
-        for v in &lp.nodes {
-            if let Some(r) = rects.get(v.index()) {
-                bx = Some(bx.map_or(*r, |b| b.union(r)));
-            }
-        }
-        if let Some(b) = bx {
-            let text = format!("loop [{}]", super::text::clean(&lp.condition));
-            loop_boxes.push((
-                b.inflate(12.0 + 4.0 * (i % 3) as f64),
-                Block::new(&text, SMALL_FONT, 220.0),
-            ));
-        }
+        let pad = 10.0 + 4.0 * (i % 3) as f64;
+        let members: Vec<usize> = lp.nodes.iter().map(|v| v.index()).filter(|&v| v < n).collect();
+        let Some(first) = members.first() else {
+            continue;
+        };
+        let bx = members
+            .iter()
+            .fold(rects[*first], |b, &v| b.union(&rects[v]))
+            .inflate(pad);
+        let foreign = (0..n).any(|v| !members.contains(&v) && rects[v].intersects(&bx));
+        let outlines = if foreign {
+            members.iter().map(|&v| rects[v].inflate(pad)).collect()
+        } else {
+            vec![bx]
+        };
+        let text = format!("loop [{}]", super::text::clean(&lp.condition));
+        loop_boxes.push((outlines, Block::new(&text, SMALL_FONT, 220.0)));
     }
 
     // Labels, edges first then loops, each where it covers no node.
@@ -290,7 +295,8 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
         }
     }
     let mut loop_label_rects = Vec::new();
-    for (bx, b) in &loop_boxes {
+    for (outlines, b) in &loop_boxes {
+        let bx = outlines[0];
         let (w, h) = (b.width + 10.0, b.height + 4.0);
         let path = [
             Point::new(bx.x + w / 2.0 + 6.0, bx.y),
@@ -303,7 +309,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
 
     // Canvas.
     let mut bounds = Rect::new(0.0, 0.0, content_right + MARGIN, lanes_bottom + MARGIN);
-    for r in labels.iter().chain(loop_boxes.iter().map(|(b, _)| b)) {
+    for r in labels.iter().chain(loop_boxes.iter().flat_map(|(b, _)| b)) {
         bounds = bounds.union(&r.inflate(MARGIN));
     }
     for (_, pts, _, _) in &edges {
@@ -347,7 +353,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
     out.close_group();
 
     out.open_group("class=\"loops\"");
-    for (bx, _) in &loop_boxes {
+    for bx in loop_boxes.iter().flat_map(|(b, _)| b) {
         out.rect(
             *bx,
             10.0,
