@@ -2,6 +2,7 @@
 
 pub mod ast;
 mod fast;
+pub mod format;
 mod parser;
 mod span;
 
