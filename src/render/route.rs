@@ -84,8 +84,7 @@ impl Router<'_> {
             }
         };
         let big = self.obstacles.len() > BIG;
-        // Straight and one bend.
-        consider(vec![s1, t1], &mut best, self);
+        // Straight (when aligned) and one bend.
         consider(vec![s1, Point::new(t1.x, s1.y), t1], &mut best, self);
         consider(vec![s1, Point::new(s1.x, t1.y), t1], &mut best, self);
         // Two bends through a channel.

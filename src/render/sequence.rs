@@ -331,8 +331,16 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
         ));
         if m.from == m.to {
             let x = xs[m.from];
-            let self_in = |j: usize| messages.get(j).is_some_and(|o| o.from == m.from && o.to == m.from);
-            let y_start = if i > 0 && self_in(i - 1) { top } else { top + 2.0 };
+            let self_in = |j: usize| {
+                messages
+                    .get(j)
+                    .is_some_and(|o| o.from == m.from && o.to == m.from)
+            };
+            let y_start = if i > 0 && self_in(i - 1) {
+                top
+            } else {
+                top + 2.0
+            };
             let y_end = if self_in(i + 1) {
                 row_top[i + 1]
             } else {
@@ -375,7 +383,13 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
             let cx = (x0 + x1) / 2.0;
             let mut ty = y - 4.0 - m.height;
             let bg = Rect::new(cx - m.width / 2.0 - 4.0, ty, m.width + 8.0, m.height);
-            out.rect(bg, 3.0, pal.background, "none", " fill-opacity=\"0.9\" class=\"message-label\"");
+            out.rect(
+                bg,
+                3.0,
+                pal.background,
+                "none",
+                " fill-opacity=\"0.9\" class=\"message-label\"",
+            );
             if let Some(t) = &m.title {
                 out.text_lines(t, cx, ty, "middle", pal.node_text);
                 ty += t.height;

@@ -266,7 +266,12 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
     let mut loop_boxes: Vec<(Vec<Rect>, Block)> = Vec::new();
     for (i, lp) in d.loops.iter().enumerate() {
         let pad = 10.0 + 4.0 * (i % 3) as f64;
-        let members: Vec<usize> = lp.nodes.iter().map(|v| v.index()).filter(|&v| v < n).collect();
+        let members: Vec<usize> = lp
+            .nodes
+            .iter()
+            .map(|v| v.index())
+            .filter(|&v| v < n)
+            .collect();
         let Some(first) = members.first() else {
             continue;
         };
