@@ -13,4 +13,5 @@ pub mod diagnostic;
 pub mod export;
 pub mod model;
 pub mod sim;
+pub mod render;
 pub mod syntax;

@@ -4,6 +4,7 @@ pub mod check;
 pub mod export;
 pub mod input;
 pub mod sim;
+pub mod render;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Run a diagram as a discrete-event simulation
     Sim(sim::SimArgs),
+    /// Draw a diagram as SVG or PNG (workflow or sequence view)
+    Render(render::RenderArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -45,5 +48,6 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Render(a) => render::run(a),
     }
 }
