@@ -13,3 +13,4 @@ pub mod diagnostic;
 pub mod export;
 pub mod model;
 pub mod syntax;
+pub mod tools;

@@ -1,7 +1,10 @@
 //! The command line: parse arguments, call the library, print. Nothing else depends on it.
 
 pub mod check;
+pub mod diff;
 pub mod export;
+pub mod fix;
+pub mod fmt;
 pub mod input;
 
 use std::process::ExitCode;
@@ -22,6 +25,12 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Export a diagram as JSON, Graphviz DOT or Mermaid
     Export(export::ExportArgs),
+    /// Rewrite diagrams in canonical layout (`--check`: report, write nothing)
+    Fmt(fmt::FmtArgs),
+    /// Repair mechanical mistakes (ids, prefixes, handles, `=`/`:`, labels, emoji)
+    Fix(fix::FixArgs),
+    /// Compare two diagrams structurally (exit 0 equal, 1 different)
+    Diff(diff::DiffArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -41,5 +50,8 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
+        Command::Fmt(a) => fmt::run(a),
+        Command::Fix(a) => fix::run(a),
+        Command::Diff(a) => diff::run(a),
     }
 }
