@@ -8,6 +8,7 @@
 //! k-th, preferring one with the same label and handles). Layout and comments are not
 //! compared: two diagrams that `fz fmt` makes equal have no differences.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -67,8 +68,8 @@ pub struct NodeInfo {
     pub lane: String,
     pub shape: &'static str,
     pub label: Option<String>,
-    /// The other attributes, in source order.
-    pub attributes: Vec<(String, String)>,
+    /// The other attributes, by key.
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -249,6 +250,39 @@ fn match_nodes(a: &Diagram, b: &Diagram) -> HashMap<NodeIx, NodeIx> {
             }
         }
     }
+    // 5. Renumbered and changed: an unmatched node whose id is gone from the new diagram,
+    // at the same place among its lane's nodes as an unmatched node whose id is new.
+    fn places(d: &Diagram) -> Vec<(String, usize)> {
+        let mut seen = vec![0usize; d.lanes.len()];
+        d.nodes()
+            .map(|(_, n)| {
+                let k = seen.get(n.lane).copied().unwrap_or(0);
+                if let Some(c) = seen.get_mut(n.lane) {
+                    *c += 1;
+                }
+                (d.lanes.get(n.lane).map(|l| l.id.clone()).unwrap_or_default(), k)
+            })
+            .collect()
+    }
+    let (pa, pb) = (places(a), places(b));
+    let place = |p: &[(String, usize)], ix: NodeIx| p[ix.index()].clone();
+    let mut free: HashMap<(String, usize), NodeIx> = HashMap::default();
+    for (ib, nb) in b.nodes() {
+        if !taken.contains(&ib) && a.node_index(&nb.id).is_none() {
+            free.insert(place(&pb, ib), ib);
+        }
+    }
+    if !free.is_empty() {
+        for (ia, na) in a.nodes() {
+            if fwd.contains_key(&ia) || b.node_index(&na.id).is_some() {
+                continue;
+            }
+            if let Some(ib) = free.remove(&place(&pa, ia)) {
+                fwd.insert(ia, ib);
+                taken.insert(ib);
+            }
+        }
+    }
     fwd
 }
 
@@ -326,7 +360,7 @@ fn node_changes(
         let (x, y) = (node_info(a, ia), node_info(b, ib));
         let mut attributes = Vec::new();
         for (k, v) in &x.attributes {
-            let new = y.attributes.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v);
+            let new = y.attributes.get(k);
             if new != Some(v) {
                 attributes.push(AttributeChange {
                     key: k.clone(),
@@ -336,7 +370,7 @@ fn node_changes(
             }
         }
         for (k, v) in &y.attributes {
-            if !x.attributes.iter().any(|(k2, _)| k2 == k) {
+            if !x.attributes.contains_key(k) {
                 attributes.push(AttributeChange {
                     key: k.clone(),
                     old: None,
