@@ -37,7 +37,12 @@ fn renumbered_nodes_are_matched_by_label_and_position() {
     assert!(d.nodes.added.is_empty() && d.nodes.removed.is_empty());
     assert!(d.edges.is_empty() && d.loops.is_empty() && !d.edge_order_changed);
     assert_eq!(d.nodes.changed.len(), 7);
-    let relabelled: Vec<_> = d.nodes.changed.iter().filter(|c| c.label.is_some()).collect();
+    let relabelled: Vec<_> = d
+        .nodes
+        .changed
+        .iter()
+        .filter(|c| c.label.is_some())
+        .collect();
     assert_eq!(relabelled.len(), 1);
     assert_eq!(relabelled[0].id, "n17");
     insta::assert_snapshot!("diff_old_renumbered_text", d.to_text());
@@ -49,7 +54,11 @@ fn swapped_ids_are_a_renumbering_not_two_relabels() {
     let b = "A { # A\nn2: circle label:\"x\"\nn1: rectangle label:\"y\"\nn2.handle(right) -> n1.handle(left)\n}\n";
     let d = diff_of(a, b);
     assert!(d.edges.is_empty());
-    assert!(d.nodes.changed.iter().all(|c| c.renumbered.is_some() && c.label.is_none()));
+    assert!(d
+        .nodes
+        .changed
+        .iter()
+        .all(|c| c.renumbered.is_some() && c.label.is_none()));
 }
 
 #[test]
@@ -121,5 +130,8 @@ fn cli_exit_codes() {
     assert_eq!(code, 2);
     assert!(err.contains("has errors"), "{err}");
     let missing = path("missing.fz");
-    assert_eq!(run(&["diff".as_ref(), old.as_os_str(), missing.as_os_str()]).0, 2);
+    assert_eq!(
+        run(&["diff".as_ref(), old.as_os_str(), missing.as_os_str()]).0,
+        2
+    );
 }

@@ -77,10 +77,17 @@ fn repairs(name: &str, code: Code) -> (String, fix::Fixed) {
     );
     assert!(fixed.repairs.iter().any(|r| r.code == code));
     assert!(!fixed.checked.has_errors());
-    insta::assert_snapshot!(format!("fix_{}", name.trim_end_matches(".fz")), report(&src, &fixed));
+    insta::assert_snapshot!(
+        format!("fix_{}", name.trim_end_matches(".fz")),
+        report(&src, &fixed)
+    );
     // Fixing again changes nothing.
     let again = fix::fix(&fixed.source).unwrap();
-    assert!(again.repairs.is_empty(), "{name}: second fix repaired {:?}", again.repairs);
+    assert!(
+        again.repairs.is_empty(),
+        "{name}: second fix repaired {:?}",
+        again.repairs
+    );
     assert_eq!(again.source, fixed.source);
     (src, fixed)
 }
@@ -88,32 +95,47 @@ fn repairs(name: &str, code: Code) -> (String, fix::Fixed) {
 #[test]
 fn w101_attribute_equals_keeps_the_model() {
     let (src, fixed) = repairs("fix-w101.fz", Code::AttributeEquals);
-    assert_eq!(tools::model_key_of(&src), tools::model_key_of(&fixed.source));
+    assert_eq!(
+        tools::model_key_of(&src),
+        tools::model_key_of(&fixed.source)
+    );
 }
 
 #[test]
 fn w102_edge_label_colon_keeps_the_model() {
     let (src, fixed) = repairs("fix-w102.fz", Code::EdgeLabelColon);
-    assert_eq!(tools::model_key_of(&src), tools::model_key_of(&fixed.source));
+    assert_eq!(
+        tools::model_key_of(&src),
+        tools::model_key_of(&fixed.source)
+    );
 }
 
 #[test]
 fn w103_missing_prefix_keeps_the_model() {
     let (src, fixed) = repairs("fix-w103.fz", Code::MissingLanePrefix);
-    assert_eq!(tools::model_key_of(&src), tools::model_key_of(&fixed.source));
+    assert_eq!(
+        tools::model_key_of(&src),
+        tools::model_key_of(&fixed.source)
+    );
 }
 
 #[test]
 fn w104_wrong_prefix_keeps_the_model() {
     let (src, fixed) = repairs("fix-w104.fz", Code::WrongLanePrefix);
-    assert_eq!(tools::model_key_of(&src), tools::model_key_of(&fixed.source));
+    assert_eq!(
+        tools::model_key_of(&src),
+        tools::model_key_of(&fixed.source)
+    );
 }
 
 #[test]
 fn w111_lane_label_keeps_the_model() {
     // The JSON export shows a lane's display label, which is its id when it has none.
     let (src, fixed) = repairs("fix-w111.fz", Code::LaneWithoutLabel);
-    assert_eq!(tools::model_key_of(&src), tools::model_key_of(&fixed.source));
+    assert_eq!(
+        tools::model_key_of(&src),
+        tools::model_key_of(&fixed.source)
+    );
 }
 
 #[test]
@@ -144,7 +166,10 @@ fn w112_adds_handles_by_position_and_changes_nothing_else() {
     for c in &d.edges.changed {
         assert!(c.label.is_none());
         for h in [&c.source_handle, &c.target_handle].into_iter().flatten() {
-            assert!(h.old.is_none() && h.new.is_some(), "a written handle changed");
+            assert!(
+                h.old.is_none() && h.new.is_some(),
+                "a written handle changed"
+            );
         }
     }
     let handles: Vec<(Option<&str>, Option<&str>)> = b
@@ -160,12 +185,12 @@ fn w112_adds_handles_by_position_and_changes_nothing_else() {
     assert_eq!(
         handles,
         [
-            (Some("right"), Some("left")),    // n1 -> n2: declaration order
-            (Some("left"), Some("right")),    // n2 -> n1: back in the lane
-            (Some("bottom"), Some("top")),    // given bottom, target lane below
-            (Some("right"), Some("left")),    // n1 -> n1
-            (Some("top"), Some("bottom")),    // target lane above, given bottom kept
-            (Some("top"), Some("bottom")),    // target lane above
+            (Some("right"), Some("left")), // n1 -> n2: declaration order
+            (Some("left"), Some("right")), // n2 -> n1: back in the lane
+            (Some("bottom"), Some("top")), // given bottom, target lane below
+            (Some("right"), Some("left")), // n1 -> n1
+            (Some("top"), Some("bottom")), // target lane above, given bottom kept
+            (Some("top"), Some("bottom")), // target lane above
         ]
     );
 }
@@ -203,7 +228,11 @@ fn all_repairs_at_once_keep_comments_and_blank_lines() {
     let src = fixture("fix-all.fz");
     let fixed = fix::fix(&src).unwrap();
     assert!(fix::unrepaired(&fixed.checked.diagnostics).is_empty());
-    assert!(fixed.checked.diagnostics.is_empty(), "{:?}", fixed.checked.diagnostics);
+    assert!(
+        fixed.checked.diagnostics.is_empty(),
+        "{:?}",
+        fixed.checked.diagnostics
+    );
     assert!(fixed.source.contains("\n\n  // bare edges\n"));
     insta::assert_snapshot!("fix_fix-all", report(&src, &fixed));
     let fixed_codes: std::collections::BTreeSet<&str> =
@@ -220,10 +249,18 @@ fn with_errors_only_text_repairs_are_made() {
     let fixed = fix::fix(&src).unwrap();
     assert!(fixed.checked.has_errors());
     let after = codes(&fixed.source);
-    for gone in [Code::AttributeEquals, Code::EdgeLabelColon, Code::LaneWithoutLabel] {
+    for gone in [
+        Code::AttributeEquals,
+        Code::EdgeLabelColon,
+        Code::LaneWithoutLabel,
+    ] {
         assert!(!after.contains(&gone), "{gone:?} remains");
     }
-    for kept in [Code::NodeNumbering, Code::MissingHandle, Code::UndeclaredNode] {
+    for kept in [
+        Code::NodeNumbering,
+        Code::MissingHandle,
+        Code::UndeclaredNode,
+    ] {
         assert!(after.contains(&kept), "{kept:?} was touched");
     }
     assert_eq!(fixed.notes.len(), 1);
@@ -290,8 +327,15 @@ fn cli_prints_without_write_and_writes_with_it() {
     let (code, out, err) = run(&["fix".as_ref(), f.as_os_str()]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, want);
-    assert!(err.contains("fixed W105") && err.contains("fixed W112"), "{err}");
-    assert_eq!(std::fs::read_to_string(&f).unwrap(), src, "wrote without --write");
+    assert!(
+        err.contains("fixed W105") && err.contains("fixed W112"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        src,
+        "wrote without --write"
+    );
     let (code, out, _) = run(&["fix".as_ref(), f.as_os_str(), "--write".as_ref()]);
     assert_eq!((code, out.as_str()), (0, ""));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), want);

@@ -28,7 +28,9 @@ fn string_body() -> impl Strategy<Value = String> {
 /// Free text for comments and lane labels (no line ends).
 fn free_text() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        prop::sample::select(vec!["x", " ", "}", "{", "#", "//", "订", "->", "\"", "\\", "\t"]),
+        prop::sample::select(vec![
+            "x", " ", "}", "{", "#", "//", "订", "->", "\"", "\\", "\t",
+        ]),
         0..6,
     )
     .prop_map(|v| v.concat())
@@ -46,17 +48,22 @@ fn loop_text() -> impl Strategy<Value = String> {
 struct Spec {
     lanes: Vec<LaneSpec>,
     /// Node k: (lane, shape, attributes (key, colon, body)).
-    nodes: Vec<(usize, &'static str, Vec<(&'static str, bool, String)>)>,
+    nodes: Vec<NodeSpec>,
     /// (source, target, lane it stands in (None: after the last lane), prefix source,
     /// prefix target, source handle, target handle, label (colon, body)).
     edges: Vec<EdgeSpec>,
-    loops: Vec<(Option<usize>, String, Vec<(usize, bool)>)>,
+    loops: Vec<LoopSpec>,
     comments: Vec<(usize, String)>,
     ids: Vec<u32>,
     indent: Vec<&'static str>,
     crlf: bool,
     blank_every: usize,
 }
+
+/// (lane, shape, attributes (key, colon, body)).
+type NodeSpec = (usize, &'static str, Vec<(&'static str, bool, String)>);
+/// (lane it stands in (None: after the last lane), condition, (node, lane prefix)).
+type LoopSpec = (Option<usize>, String, Vec<(usize, bool)>);
 
 #[derive(Debug, Clone)]
 struct LaneSpec {
@@ -77,7 +84,10 @@ type EdgeSpec = (
 );
 
 fn handle() -> impl Strategy<Value = Option<&'static str>> {
-    prop::option::weighted(0.8, prop::sample::select(vec!["left", "right", "top", "bottom"]))
+    prop::option::weighted(
+        0.8,
+        prop::sample::select(vec!["left", "right", "top", "bottom"]),
+    )
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -172,16 +182,23 @@ fn render(s: &Spec, order_seed: u64) -> String {
             "{}{}->{}{}",
             end(*a, *pa, *ha),
             // `n1->` would read as the id `n1-`: a bare end needs a space before `->`.
-            if order_seed % 2 == 0 || ha.is_none() { " " } else { "" },
+            if order_seed % 2 == 0 || ha.is_none() {
+                " "
+            } else {
+                ""
+            },
             if order_seed % 3 == 0 { "" } else { " " },
             end(*b, *pb, *hb)
         );
         if let Some((colon, body)) = label {
-            t.push_str(&format!(" [label{}\"{body}\"]", if *colon { ":" } else { "=" }));
+            t.push_str(&format!(
+                " [label{}\"{body}\"]",
+                if *colon { ":" } else { "=" }
+            ));
         }
         t
     };
-    let loop_line = |(_, cond, refs): &(Option<usize>, String, Vec<(usize, bool)>)| {
+    let loop_line = |(_, cond, refs): &LoopSpec| {
         let mut t = format!("loop [{cond}]");
         for (k, p) in refs {
             t.push(' ');

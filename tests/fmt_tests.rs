@@ -159,7 +159,10 @@ fn cli_refuses_syntax_errors_and_reports_io_errors() {
     std::fs::write(&f, bad).unwrap();
     let (code, _, err) = run(fz().arg("fmt").arg(&f), None);
     assert_eq!(code, 1);
-    assert!(err.contains("E001") && err.contains("not formatted"), "{err}");
+    assert!(
+        err.contains("E001") && err.contains("not formatted"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), bad);
     let (code, _, _) = run(fz().arg("fmt").arg(dir.path().join("missing.fz")), None);
     assert_eq!(code, 2);

@@ -1,6 +1,6 @@
 //! `fz diff`: the structural differences between two diagrams.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -30,7 +30,7 @@ pub struct DiffArgs {
     pub format: DiffFormat,
 }
 
-fn load(path: &PathBuf) -> Result<Checked, ()> {
+fn load(path: &Path) -> Result<Checked, ()> {
     let input = input::read(path).map_err(|e| eprintln!("{e}"))?;
     let checked = model::check(&input.text);
     if checked.has_errors() {

@@ -1,6 +1,6 @@
 //! `fz fmt`: rewrite diagrams in canonical layout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -28,7 +28,7 @@ pub fn run(args: &FmtArgs) -> ExitCode {
     ExitCode::from(worst)
 }
 
-fn one(path: &PathBuf, check: bool) -> u8 {
+fn one(path: &Path, check: bool) -> u8 {
     let input = match input::read(path) {
         Ok(i) => i,
         Err(e) => {

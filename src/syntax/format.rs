@@ -115,8 +115,8 @@ pub fn format(file: &SourceFile<'_>, source: &str) -> String {
             Item::Lane(lane) => {
                 // A blank line between lanes; a top-level comment right before a lane stays
                 // attached to it.
-                let after_comment = i > 0
-                    && matches!(file.items[i - 1], Item::Statement(Statement::Comment(_)));
+                let after_comment =
+                    i > 0 && matches!(file.items[i - 1], Item::Statement(Statement::Comment(_)));
                 if i > 0 && !after_comment {
                     out.push('\n');
                 }
@@ -128,10 +128,16 @@ pub fn format(file: &SourceFile<'_>, source: &str) -> String {
                 }
                 out.push('\n');
                 let (groups, trailing) = groups(&lane.body);
-                for g in groups.iter().filter(|g| matches!(g.last(), Some(Statement::Node(_)))) {
+                for g in groups
+                    .iter()
+                    .filter(|g| matches!(g.last(), Some(Statement::Node(_))))
+                {
                     emit(&mut out, g, source);
                 }
-                for g in groups.iter().filter(|g| !matches!(g.last(), Some(Statement::Node(_)))) {
+                for g in groups
+                    .iter()
+                    .filter(|g| !matches!(g.last(), Some(Statement::Node(_))))
+                {
                     emit(&mut out, g, source);
                 }
                 emit(&mut out, trailing, source);

@@ -208,10 +208,16 @@ fn match_nodes(a: &Diagram, b: &Diagram) -> HashMap<NodeIx, NodeIx> {
     }
     // 2. and 3. Same label (with same lane and shape, then anywhere), k-th with k-th.
     for strict in [true, false] {
-        let key = |d: &'_ Diagram, ix: NodeIx| -> Option<(Option<String>, Option<&'static str>, String)> {
+        let key = |d: &'_ Diagram,
+                   ix: NodeIx|
+         -> Option<(Option<String>, Option<&'static str>, String)> {
             let text = match_text(d, ix)?.to_string();
             Some(if strict {
-                (Some(d.lane_of(ix).id.clone()), Some(d.node(ix).shape.as_str()), text)
+                (
+                    Some(d.lane_of(ix).id.clone()),
+                    Some(d.node(ix).shape.as_str()),
+                    text,
+                )
             } else {
                 (None, None, text)
             })
@@ -260,7 +266,13 @@ fn match_nodes(a: &Diagram, b: &Diagram) -> HashMap<NodeIx, NodeIx> {
                 if let Some(c) = seen.get_mut(n.lane) {
                     *c += 1;
                 }
-                (d.lanes.get(n.lane).map(|l| l.id.clone()).unwrap_or_default(), k)
+                (
+                    d.lanes
+                        .get(n.lane)
+                        .map(|l| l.id.clone())
+                        .unwrap_or_default(),
+                    k,
+                )
             })
             .collect()
     }
@@ -344,12 +356,7 @@ fn lanes(a: &Diagram, b: &Diagram, out: &mut DiagramDiff) {
     out.lane_order = change(common(a, b), common(b, a));
 }
 
-fn node_changes(
-    a: &Diagram,
-    b: &Diagram,
-    nodes: &HashMap<NodeIx, NodeIx>,
-    out: &mut DiagramDiff,
-) {
+fn node_changes(a: &Diagram, b: &Diagram, nodes: &HashMap<NodeIx, NodeIx>, out: &mut DiagramDiff) {
     let mut matched_b = rustc_hash::FxHashSet::default();
     for (ia, _) in a.nodes() {
         let Some(&ib) = nodes.get(&ia) else {
@@ -597,12 +604,7 @@ impl DiagramDiff {
                 );
             }
             if let Some(c) = &self.lane_order {
-                let _ = writeln!(
-                    o,
-                    "  ~ order: {} → {}",
-                    c.old.join(", "),
-                    c.new.join(", ")
-                );
+                let _ = writeln!(o, "  ~ order: {} → {}", c.old.join(", "), c.new.join(", "));
             }
         }
         if !self.nodes.is_empty() {
@@ -685,10 +687,38 @@ impl DiagramDiff {
         }
         let mut summary = Vec::new();
         for (what, c) in [
-            ("lane", (self.lanes.added.len(), self.lanes.removed.len(), self.lanes.changed.len())),
-            ("node", (self.nodes.added.len(), self.nodes.removed.len(), self.nodes.changed.len())),
-            ("edge", (self.edges.added.len(), self.edges.removed.len(), self.edges.changed.len())),
-            ("loop", (self.loops.added.len(), self.loops.removed.len(), self.loops.changed.len())),
+            (
+                "lane",
+                (
+                    self.lanes.added.len(),
+                    self.lanes.removed.len(),
+                    self.lanes.changed.len(),
+                ),
+            ),
+            (
+                "node",
+                (
+                    self.nodes.added.len(),
+                    self.nodes.removed.len(),
+                    self.nodes.changed.len(),
+                ),
+            ),
+            (
+                "edge",
+                (
+                    self.edges.added.len(),
+                    self.edges.removed.len(),
+                    self.edges.changed.len(),
+                ),
+            ),
+            (
+                "loop",
+                (
+                    self.loops.added.len(),
+                    self.loops.removed.len(),
+                    self.loops.changed.len(),
+                ),
+            ),
         ] {
             for (n, verb) in [(c.0, "added"), (c.1, "removed"), (c.2, "changed")] {
                 if n > 0 {

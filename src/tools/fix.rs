@@ -159,8 +159,7 @@ pub fn fix(source: &str) -> Result<Fixed, FixError> {
     let fixed = if edits.is_empty() {
         source.to_string()
     } else {
-        edit::apply(source, &edits)
-            .map_err(|e| FixError::Unsafe(format!("overlap ({e:?})")))?
+        edit::apply(source, &edits).map_err(|e| FixError::Unsafe(format!("overlap ({e:?})")))?
     };
     let checked = if edits.is_empty() {
         before.clone()
@@ -304,7 +303,8 @@ impl<'s> Fixer<'s> {
                     lane.header,
                     format!("gave lane `{id}` the display label `{id}`"),
                 );
-                self.edits.push(Edit::insert(lane.header.end, format!(" # {id}")));
+                self.edits
+                    .push(Edit::insert(lane.header.end, format!(" # {id}")));
             }
         }
     }
@@ -339,7 +339,10 @@ impl<'s> Fixer<'s> {
                 self.repair(
                     Code::AttributeEquals,
                     a.span,
-                    format!("wrote `{key}=\"…\"` as `{key}:\"…\"` on node `{}`", n.id.text),
+                    format!(
+                        "wrote `{key}=\"…\"` as `{key}:\"…\"` on node `{}`",
+                        n.id.text
+                    ),
                 );
             }
             if dirty {

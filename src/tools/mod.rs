@@ -16,8 +16,8 @@ use crate::syntax::LineIndex;
 /// attributes, handles, edge order and loops), whatever their layout and comments.
 pub fn model_key(d: &Diagram, source: &str) -> Value {
     let index = LineIndex::new(source);
-    let mut v = serde_json::to_value(crate::export::json::graph(d, source, &index))
-        .unwrap_or(Value::Null);
+    let mut v =
+        serde_json::to_value(crate::export::json::graph(d, source, &index)).unwrap_or(Value::Null);
     strip_spans(&mut v);
     v
 }
