@@ -535,6 +535,7 @@ fn syntax_error(line: &str, base: usize, e: &pest::error::Error<Rule>) -> Diagno
     let mut seen = std::collections::HashSet::new();
     expected.retain(|x| seen.insert(*x));
     let found = found_token(&line[pos..]);
+    let unterminated = line[pos..].starts_with('"') && !line[pos + 1..].contains('"');
     let list = match expected.len() {
         0 => "something else".to_string(),
         1 => expected[0].to_string(),
@@ -545,7 +546,11 @@ fn syntax_error(line: &str, base: usize, e: &pest::error::Error<Rule>) -> Diagno
     let mut d = Diagnostic::new(
         Code::Syntax,
         span,
-        format!("expected {list}, found {}", found.0),
+        if unterminated {
+            "unterminated string: this `\"` opens a string the line never closes".to_string()
+        } else {
+            format!("expected {list}, found {}", found.0)
+        },
     );
     if let Some(help) = syntax_help(&line[pos..], at_start, line) {
         d = d.with_help(help);
