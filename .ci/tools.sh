@@ -6,7 +6,16 @@
 # its output again changes nothing. Usage: .ci/tools.sh [FZ_BINARY] [CORPUS_DIR]
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-fz="${1:-$here/target/debug/fz}"
+fz="${1:-}"
+if [ -z "$fz" ]; then
+  for candidate in "$here/target/release/fz" "$here/target/debug/fz"; do
+    if [ -x "$candidate" ]; then fz="$candidate"; break; fi
+  done
+fi
+if [ -z "$fz" ]; then
+  (cd "$here" && cargo build -q) || exit 1
+  fz="$here/target/debug/fz"
+fi
 corpus="${2:-$here/../shared/corpus}"
 if [ ! -d "$corpus" ]; then
   echo "tools.sh: no corpus at $corpus; skipped"
