@@ -1,9 +1,11 @@
 //! `fz diff`: a structural comparison of two diagrams: lanes, nodes, edges and loops added,
 //! removed and changed.
 //!
-//! Lanes are matched by id. Nodes are matched by id and label first, then, where ids were
-//! renumbered, by label (same lane and shape first, then anywhere), the k-th unmatched node of
-//! a label in the old diagram with the k-th in the new; what is left is matched by id alone.
+//! Lanes are matched by id. Nodes are matched by id and label first; then by label (same
+//! lane and shape first, then anywhere; among nodes sharing a label, the one at the same
+//! place first, then the k-th with the k-th); then, when ids were reissued (an old id is gone
+//! and a new one appears, or a node matched by label changed id), by place: lane, index among
+//! the lane's nodes, shape; what is left is matched by id, in the same lane, then anywhere.
 //! Edges are matched through their matched end nodes (the k-th edge between a pair with the
 //! k-th, preferring one with the same label and handles). Layout and comments are not
 //! compared: two diagrams that `fz fmt` makes equal have no differences.
@@ -187,42 +189,67 @@ fn edge_info(d: &Diagram, ix: EdgeIx) -> EdgeInfo {
 }
 
 /// The text that names a node for matching: its label, or a taskbox's description; `None`
-/// when it has neither (such nodes are matched by id only).
+/// when it has neither or it is empty (such nodes are matched by id and place only).
 fn match_text(d: &Diagram, ix: NodeIx) -> Option<&str> {
     let n = d.node(ix);
-    n.label().or_else(|| n.attr("description"))
+    n.label()
+        .or_else(|| n.attr("description"))
+        .filter(|t| !t.is_empty())
+}
+
+/// Where a node stands: its lane, its index among the lane's nodes, its shape.
+type Place = (String, usize, &'static str);
+
+fn places(d: &Diagram) -> Vec<Place> {
+    let mut seen = vec![0usize; d.lanes.len()];
+    d.nodes()
+        .map(|(_, n)| {
+            let k = seen.get(n.lane).copied().unwrap_or(0);
+            if let Some(c) = seen.get_mut(n.lane) {
+                *c += 1;
+            }
+            let lane = d.lanes.get(n.lane).map(|l| l.id.clone());
+            (lane.unwrap_or_default(), k, n.shape.as_str())
+        })
+        .collect()
 }
 
 /// Match nodes of `a` to nodes of `b`: `a` index → `b` index.
 fn match_nodes(a: &Diagram, b: &Diagram) -> HashMap<NodeIx, NodeIx> {
     let mut fwd: HashMap<NodeIx, NodeIx> = HashMap::default();
     let mut taken: rustc_hash::FxHashSet<NodeIx> = Default::default();
-    // 1. Same id and same label.
+    let (pa, pb) = (places(a), places(b));
+    // Ids were handed out anew when an old id is gone and a new one appears: then an id
+    // alone says little, and places count.
+    let reissued = a.nodes().any(|(_, n)| b.node_index(&n.id).is_none())
+        && b.nodes().any(|(_, n)| a.node_index(&n.id).is_none());
+    // 1. Same id and same label (and, when ids were reissued, same place).
     for (ia, na) in a.nodes() {
         if let Some(ib) = b.node_index(&na.id) {
-            if match_text(a, ia) == match_text(b, ib) {
+            let text = match_text(a, ia);
+            if text.is_some()
+                && text == match_text(b, ib)
+                && (!reissued || pa[ia.index()] == pb[ib.index()])
+            {
                 fwd.insert(ia, ib);
                 taken.insert(ib);
             }
         }
     }
-    // 2. and 3. Same label (with same lane and shape, then anywhere), k-th with k-th.
+    // 2. and 3. Same label, with the same lane and shape, then anywhere. Among nodes sharing
+    // a label, one at the same place first, then the k-th with the k-th.
     for strict in [true, false] {
-        let key = |d: &'_ Diagram,
-                   ix: NodeIx|
-         -> Option<(Option<String>, Option<&'static str>, String)> {
+        type Key = (Option<String>, Option<&'static str>, String);
+        let key = |d: &Diagram, ix: NodeIx| -> Option<Key> {
             let text = match_text(d, ix)?.to_string();
             Some(if strict {
-                (
-                    Some(d.lane_of(ix).id.clone()),
-                    Some(d.node(ix).shape.as_str()),
-                    text,
-                )
+                let shape = d.node(ix).shape.as_str();
+                (Some(d.lane_of(ix).id.clone()), Some(shape), text)
             } else {
                 (None, None, text)
             })
         };
-        let mut pool: HashMap<_, Vec<NodeIx>> = HashMap::default();
+        let mut pool: HashMap<Key, Vec<NodeIx>> = HashMap::default();
         for (ib, _) in b.nodes() {
             if !taken.contains(&ib) {
                 if let Some(k) = key(b, ib) {
@@ -230,71 +257,75 @@ fn match_nodes(a: &Diagram, b: &Diagram) -> HashMap<NodeIx, NodeIx> {
                 }
             }
         }
-        for v in pool.values_mut() {
-            v.reverse();
+        let wanting: Vec<(NodeIx, Key)> = a
+            .nodes()
+            .filter(|(ia, _)| !fwd.contains_key(ia))
+            .filter_map(|(ia, _)| key(a, ia).map(|k| (ia, k)))
+            .collect();
+        for same_place in [true, false] {
+            for (ia, k) in &wanting {
+                if fwd.contains_key(ia) {
+                    continue;
+                }
+                let Some(candidates) = pool.get_mut(k) else {
+                    continue;
+                };
+                let found = if same_place {
+                    candidates
+                        .iter()
+                        .position(|ib| pb[ib.index()] == pa[ia.index()])
+                } else {
+                    (!candidates.is_empty()).then_some(0)
+                };
+                if let Some(i) = found {
+                    let ib = candidates.remove(i);
+                    fwd.insert(*ia, ib);
+                    taken.insert(ib);
+                }
+            }
+        }
+    }
+    // Match by id (in the same lane only, or anywhere).
+    let same_id = |fwd: &mut HashMap<NodeIx, NodeIx>,
+                   taken: &mut rustc_hash::FxHashSet<NodeIx>,
+                   same_lane: bool| {
+        for (ia, na) in a.nodes() {
+            if fwd.contains_key(&ia) {
+                continue;
+            }
+            if let Some(ib) = b.node_index(&na.id) {
+                if !taken.contains(&ib) && (!same_lane || a.lane_of(ia).id == b.lane_of(ib).id) {
+                    fwd.insert(ia, ib);
+                    taken.insert(ib);
+                }
+            }
+        }
+    };
+    // 4. When ids were reissued, or a node matched by label changed id, an unmatched node is
+    // matched to the unmatched node at the same place (lane, index among the lane's nodes,
+    // shape).
+    let renumbered = reissued || fwd.iter().any(|(&ia, &ib)| a.node(ia).id != b.node(ib).id);
+    if renumbered {
+        let mut free: HashMap<Place, NodeIx> = HashMap::default();
+        for (ib, _) in b.nodes() {
+            if !taken.contains(&ib) {
+                free.insert(pb[ib.index()].clone(), ib);
+            }
         }
         for (ia, _) in a.nodes() {
             if fwd.contains_key(&ia) {
                 continue;
             }
-            let Some(k) = key(a, ia) else { continue };
-            if let Some(ib) = pool.get_mut(&k).and_then(Vec::pop) {
+            if let Some(ib) = free.remove(&pa[ia.index()]) {
                 fwd.insert(ia, ib);
                 taken.insert(ib);
             }
         }
     }
-    // 4. Same id.
-    for (ia, na) in a.nodes() {
-        if fwd.contains_key(&ia) {
-            continue;
-        }
-        if let Some(ib) = b.node_index(&na.id) {
-            if !taken.contains(&ib) {
-                fwd.insert(ia, ib);
-                taken.insert(ib);
-            }
-        }
-    }
-    // 5. Renumbered and changed: an unmatched node whose id is gone from the new diagram,
-    // at the same place among its lane's nodes as an unmatched node whose id is new.
-    fn places(d: &Diagram) -> Vec<(String, usize)> {
-        let mut seen = vec![0usize; d.lanes.len()];
-        d.nodes()
-            .map(|(_, n)| {
-                let k = seen.get(n.lane).copied().unwrap_or(0);
-                if let Some(c) = seen.get_mut(n.lane) {
-                    *c += 1;
-                }
-                (
-                    d.lanes
-                        .get(n.lane)
-                        .map(|l| l.id.clone())
-                        .unwrap_or_default(),
-                    k,
-                )
-            })
-            .collect()
-    }
-    let (pa, pb) = (places(a), places(b));
-    let place = |p: &[(String, usize)], ix: NodeIx| p[ix.index()].clone();
-    let mut free: HashMap<(String, usize), NodeIx> = HashMap::default();
-    for (ib, nb) in b.nodes() {
-        if !taken.contains(&ib) && a.node_index(&nb.id).is_none() {
-            free.insert(place(&pb, ib), ib);
-        }
-    }
-    if !free.is_empty() {
-        for (ia, na) in a.nodes() {
-            if fwd.contains_key(&ia) || b.node_index(&na.id).is_some() {
-                continue;
-            }
-            if let Some(ib) = free.remove(&place(&pa, ia)) {
-                fwd.insert(ia, ib);
-                taken.insert(ib);
-            }
-        }
-    }
+    // 5. Same id, in the same lane.
+    same_id(&mut fwd, &mut taken, true);
+    // 6. Same id, moved to another lane.
+    same_id(&mut fwd, &mut taken, false);
     fwd
 }
 
