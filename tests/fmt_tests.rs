@@ -167,3 +167,23 @@ fn cli_refuses_syntax_errors_and_reports_io_errors() {
     let (code, _, _) = run(fz().arg("fmt").arg(dir.path().join("missing.fz")), None);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn model_digest_tells_what_model_key_tells() {
+    let base = "A { # a\nn1: circle label:\"x\" owner:\"o\"\nn2: rectangle label:\"y\"\nn1.handle(right) -> n2.handle(left) [label=\"go\"]\nloop [again] n1 n2\n}\n";
+    let digest = |s: &str| tools::model_digest(&fz::model::check(s).diagram);
+    let reformatted = fmt::format_source(base).unwrap();
+    assert_eq!(digest(base), digest(&reformatted));
+    for changed in [
+        base.replace("label:\"x\"", "label:\"X\""),
+        base.replace("owner:\"o\"", "owner:\"p\""),
+        base.replace("circle", "diamond"),
+        base.replace("[label=\"go\"]", ""),
+        base.replace("handle(left)", "handle(top)"),
+        base.replace("loop [again] n1 n2", "loop [again] n2 n1"),
+        base.replace("# a", "# b"),
+    ] {
+        assert_ne!(digest(base), digest(&changed), "{changed}");
+        assert_ne!(tools::model_key_of(base), tools::model_key_of(&changed));
+    }
+}

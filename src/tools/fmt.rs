@@ -56,7 +56,8 @@ pub fn format_source(source: &str) -> Result<String, FmtError> {
     if out == source {
         return Ok(out);
     }
-    if super::model_key_of(source) != super::model_key_of(&out) {
+    let digest = |s: &str| super::model_digest(&crate::model::check(s).diagram);
+    if digest(source) != digest(&out) {
         return Err(FmtError::Unsafe("would change the diagram's model"));
     }
     match format_unchecked(&out) {

@@ -22,6 +22,52 @@ pub fn model_key(d: &Diagram, source: &str) -> Value {
     v
 }
 
+/// A digest of everything [`model_key`] holds (and a little more: attribute order and the
+/// lane each loop stands in), computed without building the JSON: what `fz fmt` compares
+/// on every run, cheap enough for very large diagrams.
+pub fn model_digest(d: &Diagram) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut put = |s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    put("lanes");
+    for l in &d.lanes {
+        put(&l.id);
+        put(l.display());
+    }
+    put("nodes");
+    for (_, n) in d.nodes() {
+        put(&n.id);
+        put(&d.lanes[n.lane].id);
+        put(n.shape.as_str());
+        for a in &n.attributes {
+            put(&a.key);
+            put(&a.value);
+        }
+        put("");
+    }
+    put("edges");
+    for (_, s, t, e) in d.edges() {
+        put(&d.node(s).id);
+        put(&d.node(t).id);
+        put(e.label.as_deref().unwrap_or("\0none"));
+        put(e.source_handle.map_or("", |h| h.as_str()));
+        put(e.target_handle.map_or("", |h| h.as_str()));
+    }
+    put("loops");
+    for l in &d.loops {
+        put(&l.condition);
+        put(&l.lane.map_or(String::new(), |ix| d.lanes[ix].id.clone()));
+        for &n in &l.nodes {
+            put(&d.node(n).id);
+        }
+        put("");
+    }
+    h.finalize().into()
+}
+
 /// [`model_key`] of a source, checked first.
 pub fn model_key_of(source: &str) -> Value {
     let checked = model::check(source);
