@@ -52,7 +52,13 @@ pub fn model_digest(d: &Diagram) -> [u8; 32] {
     for (_, s, t, e) in d.edges() {
         put(&d.node(s).id);
         put(&d.node(t).id);
-        put(e.label.as_deref().unwrap_or("\0none"));
+        match &e.label {
+            Some(l) => {
+                put("label");
+                put(l);
+            }
+            None => put("no label"),
+        }
         put(e.source_handle.map_or("", |h| h.as_str()));
         put(e.target_handle.map_or("", |h| h.as_str()));
     }
