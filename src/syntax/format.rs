@@ -123,8 +123,11 @@ pub fn format(file: &SourceFile<'_>, source: &str) -> String {
                 out.push_str(lane.id.text);
                 out.push_str(" {");
                 if let Some(l) = &lane.label {
-                    out.push_str(" # ");
-                    out.push_str(l.text);
+                    out.push_str(" #");
+                    if !l.text.is_empty() {
+                        out.push(' ');
+                        out.push_str(l.text);
+                    }
                 }
                 out.push('\n');
                 let (groups, trailing) = groups(&lane.body);
