@@ -135,3 +135,33 @@ fn cli_exit_codes() {
         2
     );
 }
+
+#[test]
+fn what_fix_changes_in_each_fixture() {
+    let mut names: Vec<String> = std::fs::read_dir(path(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".fz"))
+        .collect();
+    names.sort();
+    for name in names {
+        let src = load(&name);
+        if model::check(&src).has_errors() {
+            continue;
+        }
+        let fixed = fix::fix(&src).unwrap().source;
+        let d = diff_of(&src, &fixed);
+        assert!(
+            d.nodes.added.is_empty() && d.nodes.removed.is_empty(),
+            "{name}"
+        );
+        assert!(
+            d.edges.added.is_empty() && d.edges.removed.is_empty(),
+            "{name}"
+        );
+        insta::assert_snapshot!(
+            format!("diff_fix_{}", name.trim_end_matches(".fz")),
+            d.to_text()
+        );
+    }
+}

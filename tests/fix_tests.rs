@@ -283,6 +283,11 @@ fn every_fixture_fixes_without_losing_structure_and_is_stable() {
         }
         let again = fix::fix(&fixed.source).unwrap();
         assert_eq!(again.source, fixed.source, "{}", path.display());
+        // The fix-* fixtures have their own snapshots.
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if !stem.starts_with("fix-") {
+            insta::assert_snapshot!(format!("fix_{stem}"), report(&src, &fixed));
+        }
     }
 }
 
@@ -352,4 +357,14 @@ fn cli_exits_1_when_errors_remain_and_2_on_io_errors() {
     assert!(err.contains("E003") && err.contains("note:"), "{err}");
     let missing = dir.path().join("missing.fz");
     assert_eq!(run(&["fix".as_ref(), missing.as_os_str()]).0, 2);
+}
+
+#[test]
+fn crlf_line_ends_survive_repairs() {
+    let src = "A {\r\n  n1: circle label=\"x\"\r\n  n2: circle label:\"y\"\r\n  n1 -> n2\r\n}\r\n";
+    let fixed = fix::fix(src).unwrap();
+    assert_eq!(
+        fixed.source,
+        "A { # A\r\n  n1: circle label:\"x\"\r\n  n2: circle label:\"y\"\r\n  n1.handle(right) -> n2.handle(left)\r\n}\r\n"
+    );
 }

@@ -132,10 +132,17 @@ pub struct LoopInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LoopChange {
+    /// The condition in the new diagram.
     pub condition: String,
-    /// Node ids: the old loop's translated to the new diagram's ids where matched.
-    pub nodes: Change<Vec<String>>,
+    /// The old condition, when it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_condition: Option<String>,
+    /// Node ids (the old loop's translated to the new diagram's ids where matched), when
+    /// they changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Change<Vec<String>>>,
 }
 
 /// Everything that differs between two diagrams.
@@ -517,49 +524,58 @@ fn loops(a: &Diagram, b: &Diagram, nodes: &HashMap<NodeIx, NodeIx>, out: &mut Di
             })
             .collect()
     };
+    let new_ids: Vec<Vec<String>> = b.loops.iter().map(|l| ids(b, l)).collect();
     let mut taken = vec![false; b.loops.len()];
-    let mut pending = Vec::new();
-    // Exact matches first, then same condition.
-    for la in &a.loops {
-        let t = translated(la);
-        match b
-            .loops
-            .iter()
-            .enumerate()
-            .find(|(i, lb)| !taken[*i] && lb.condition == la.condition && ids(b, lb) == t)
-        {
-            Some((i, _)) => taken[i] = true,
-            None => pending.push((la, t)),
+    let mut pending: Vec<(&crate::model::Loop, Vec<String>)> =
+        a.loops.iter().map(|la| (la, translated(la))).collect();
+    // Same condition and nodes; then same condition; then same nodes.
+    for pass in 0..3 {
+        let key = |condition: &str, nodes: &[String]| -> (String, Vec<String>) {
+            match pass {
+                0 => (condition.to_string(), nodes.to_vec()),
+                1 => (condition.to_string(), Vec::new()),
+                _ => (String::new(), nodes.to_vec()),
+            }
+        };
+        let mut free: HashMap<(String, Vec<String>), std::collections::VecDeque<usize>> =
+            HashMap::default();
+        for (i, lb) in b.loops.iter().enumerate() {
+            if !taken[i] && (pass < 2 || !new_ids[i].is_empty()) {
+                free.entry(key(&lb.condition, &new_ids[i]))
+                    .or_default()
+                    .push_back(i);
+            }
         }
-    }
-    for (la, t) in pending {
-        match b
-            .loops
-            .iter()
-            .enumerate()
-            .find(|(i, lb)| !taken[*i] && lb.condition == la.condition)
-        {
-            Some((i, lb)) => {
-                taken[i] = true;
+        pending.retain(|(la, t)| {
+            let Some(i) = free
+                .get_mut(&key(&la.condition, t))
+                .and_then(|q| q.pop_front())
+            else {
+                return true;
+            };
+            taken[i] = true;
+            if pass > 0 {
+                let lb = &b.loops[i];
                 out.loops.changed.push(LoopChange {
-                    condition: la.condition.clone(),
-                    nodes: Change {
-                        old: t,
-                        new: ids(b, lb),
-                    },
+                    condition: lb.condition.clone(),
+                    old_condition: (lb.condition != la.condition).then(|| la.condition.clone()),
+                    nodes: change(t.clone(), new_ids[i].clone()),
                 });
             }
-            None => out.loops.removed.push(LoopInfo {
-                condition: la.condition.clone(),
-                nodes: ids(a, la),
-            }),
-        }
+            false
+        });
+    }
+    for (la, _) in pending {
+        out.loops.removed.push(LoopInfo {
+            condition: la.condition.clone(),
+            nodes: ids(a, la),
+        });
     }
     for (i, lb) in b.loops.iter().enumerate() {
         if !taken[i] {
             out.loops.added.push(LoopInfo {
                 condition: lb.condition.clone(),
-                nodes: ids(b, lb),
+                nodes: new_ids[i].clone(),
             });
         }
     }
@@ -707,13 +723,14 @@ impl DiagramDiff {
                 let _ = writeln!(o, "  - [{}] {}", l.condition, l.nodes.join(" "));
             }
             for l in &self.loops.changed {
-                let _ = writeln!(
-                    o,
-                    "  ~ [{}]: nodes {} → {}",
-                    l.condition,
-                    l.nodes.old.join(" "),
-                    l.nodes.new.join(" ")
-                );
+                let mut parts = Vec::new();
+                if let Some(c) = &l.old_condition {
+                    parts.push(format!("condition {c:?} → {:?}", l.condition));
+                }
+                if let Some(c) = &l.nodes {
+                    parts.push(format!("nodes {} → {}", c.old.join(" "), c.new.join(" ")));
+                }
+                let _ = writeln!(o, "  ~ [{}]: {}", l.condition, parts.join("; "));
             }
         }
         let mut summary = Vec::new();
