@@ -187,3 +187,24 @@ fn model_digest_tells_what_model_key_tells() {
         assert_ne!(tools::model_key_of(base), tools::model_key_of(&changed));
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn cli_keeps_permissions_and_writes_through_symlinks() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.fz");
+    std::fs::write(&real, MESSY).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("link.fz");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (code, _, err) = run(fz().arg("fmt").arg(&link), None);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), TIDY);
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+}

@@ -56,7 +56,7 @@ pub fn run(args: &FixArgs) -> ExitCode {
     let stdio = args.file.as_os_str() == "-";
     let written = if args.write && !stdio {
         if fixed.changed() {
-            input::write_atomic(&args.file, fixed.source.as_bytes())
+            super::fmt::write_in_place(&args.file, fixed.source.as_bytes())
                 .map_err(|e| format!("error: cannot write `{}`: {e}", args.file.display()))
         } else {
             Ok(())

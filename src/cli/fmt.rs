@@ -87,11 +87,23 @@ fn one(path: &Path, check: bool) -> u8 {
     if formatted == input.text {
         return 0;
     }
-    match input::write_atomic(path, formatted.as_bytes()) {
+    match write_in_place(path, formatted.as_bytes()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: cannot write `{}`: {e}", path.display());
             2
         }
     }
+}
+
+/// Rewrite a diagram file atomically (temporary file, then rename), writing through a
+/// symbolic link to its target and keeping the file's permissions.
+pub(crate) fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let permissions = std::fs::metadata(&target).map(|m| m.permissions()).ok();
+    input::write_atomic(&target, bytes)?;
+    if let Some(p) = permissions {
+        std::fs::set_permissions(&target, p)?;
+    }
+    Ok(())
 }
