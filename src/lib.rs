@@ -15,3 +15,4 @@ pub mod model;
 pub mod sim;
 pub mod render;
 pub mod syntax;
+pub mod tools;

@@ -1,7 +1,10 @@
 //! The command line: parse arguments, call the library, print. Nothing else depends on it.
 
 pub mod check;
+pub mod diff;
 pub mod export;
+pub mod fix;
+pub mod fmt;
 pub mod input;
 pub mod sim;
 pub mod render;
@@ -28,6 +31,12 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Draw a diagram as SVG or PNG (workflow or sequence view)
     Render(render::RenderArgs),
+    /// Rewrite diagrams in canonical layout (`--check`: report, write nothing)
+    Fmt(fmt::FmtArgs),
+    /// Repair mechanical mistakes (ids, prefixes, handles, `=`/`:`, labels, emoji)
+    Fix(fix::FixArgs),
+    /// Compare two diagrams structurally (exit 0 equal, 1 different)
+    Diff(diff::DiffArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -49,5 +58,8 @@ pub fn main() -> ExitCode {
         Command::Export(a) => export::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Render(a) => render::run(a),
+        Command::Fmt(a) => fmt::run(a),
+        Command::Fix(a) => fix::run(a),
+        Command::Diff(a) => diff::run(a),
     }
 }
