@@ -11,5 +11,6 @@ extern crate alloc;
 pub mod cli;
 pub mod diagnostic;
 pub mod export;
+pub mod gen;
 pub mod model;
 pub mod syntax;

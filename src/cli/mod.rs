@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod export;
+pub mod gen;
 pub mod input;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Export a diagram as JSON, Graphviz DOT or Mermaid
     Export(export::ExportArgs),
+    /// Generate a runnable CQRS / event-sourced Rust project from a diagram
+    Gen(gen::GenArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -41,5 +44,6 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
+        Command::Gen(a) => gen::run(a),
     }
 }
