@@ -178,6 +178,18 @@ impl DomainFile {
         };
         for a in &self.aggregates {
             pascal("aggregate", &a.name)?;
+            let module = naming::words(&a.name)
+                .map(|w| naming::snake(&w))
+                .unwrap_or_default();
+            if !naming::is_snake_ident(&module) {
+                return Err(bad(format!(
+                    "aggregate {}: its module name {module:?} is a keyword or reserved",
+                    a.name
+                )));
+            }
+            for suffix in ["State", "Event"] {
+                types.insert(format!("{}{suffix}", a.name));
+            }
             snake(&format!("aggregate {} id", a.name), &a.id)?;
             if !types.insert(a.name.clone()) {
                 return Err(bad(format!("aggregate {} is defined twice", a.name)));
@@ -387,7 +399,10 @@ pub fn infer(labels: &[String]) -> (DomainFile, Vec<String>) {
             if let Some(first) = w.first() {
                 if !GENERIC.contains(&first.as_str()) {
                     let name = naming::pascal(std::slice::from_ref(first));
-                    if naming::is_pascal_ident(&name) && !names.contains(&name) {
+                    if naming::is_pascal_ident(&name)
+                        && naming::is_snake_ident(first)
+                        && !names.contains(&name)
+                    {
                         names.push(name);
                     }
                 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+#[allow(unused_imports)]
 use super::{append_text, rules, DomainError};
 #[allow(unused_imports)]
 use crate::error::{opt_version, req_id, req_int, req_str, ApiError};
