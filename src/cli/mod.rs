@@ -5,9 +5,10 @@ pub mod diff;
 pub mod export;
 pub mod fix;
 pub mod fmt;
+pub mod gen;
 pub mod input;
-pub mod sim;
 pub mod render;
+pub mod sim;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Fix(fix::FixArgs),
     /// Compare two diagrams structurally (exit 0 equal, 1 different)
     Diff(diff::DiffArgs),
+    /// Generate a runnable CQRS / event-sourced Rust project from a diagram
+    Gen(gen::GenArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -61,5 +64,6 @@ pub fn main() -> ExitCode {
         Command::Fmt(a) => fmt::run(a),
         Command::Fix(a) => fix::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Gen(a) => gen::run(a),
     }
 }
