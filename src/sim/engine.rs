@@ -260,6 +260,35 @@ impl<'n> Engine<'n> {
         let st = &mut self.st[s as usize];
         let tok = &mut self.toks.v[slot as usize];
         tok.arrived = now;
+        if spec.service.is_zero()
+            && spec.role == SimRole::Plain
+            && !spec.keyed
+            && st.busy < spec.servers
+            && tail
+            && self.depth < MAX_INLINE
+            && self.q.idle_now()
+        {
+            // A zero-time station with a free server whose departure would be the next event:
+            // arrival, start and end at once. Tokens at the station and busy servers are back
+            // where they were within the instant, so the time integrals do not change.
+            tok.started = now;
+            self.events += 3;
+            st.stats.arrivals_total += 1;
+            st.stats.starts_total += 1;
+            st.stats.completions_total += 1;
+            if now >= self.warmup {
+                st.stats.arrivals += 1;
+                st.stats.wait.record(0);
+                st.stats.response.record(0);
+            }
+            if now > self.warmup {
+                st.stats.done += 1;
+            }
+            self.depth += 1;
+            self.route(s, slot, true);
+            self.depth -= 1;
+            return;
+        }
         self.events += 1;
         st.stats.arrivals_total += 1;
         if now >= self.warmup {
