@@ -238,7 +238,7 @@ impl<'n> Engine<'n> {
         let src = &self.net.sources[i as usize];
         let now = self.q.now();
         let gap = src.interarrival.sample(&mut self.rng);
-        self.q.schedule(now + gap, Ev::Source(i));
+        self.q.schedule(now.saturating_add(gap), Ev::Source(i));
         let kind = match &src.reads {
             None => TokenKind::Message,
             Some(views) if views.is_empty() => TokenKind::Read { view: u16::MAX },
@@ -329,7 +329,7 @@ impl<'n> Engine<'n> {
             self.depart(s, slot, true);
             self.depth -= 1;
         } else {
-            self.q.schedule(now + d, Ev::Depart(s, slot));
+            self.q.schedule(now.saturating_add(d), Ev::Depart(s, slot));
         }
     }
 
@@ -461,7 +461,7 @@ impl<'n> Engine<'n> {
             self.arrive(h.to, slot, true);
             self.depth -= 1;
         } else {
-            let at = self.q.now() + d;
+            let at = self.q.now().saturating_add(d);
             self.q.schedule(at, Ev::Arrive(h.to, slot));
         }
     }
