@@ -12,5 +12,6 @@ pub mod cli;
 pub mod diagnostic;
 pub mod export;
 pub mod model;
+pub mod sim;
 pub mod syntax;
 pub mod tools;

@@ -6,6 +6,7 @@ pub mod export;
 pub mod fix;
 pub mod fmt;
 pub mod input;
+pub mod sim;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Export a diagram as JSON, Graphviz DOT or Mermaid
     Export(export::ExportArgs),
+    /// Run a diagram as a discrete-event simulation
+    Sim(sim::SimArgs),
     /// Rewrite diagrams in canonical layout (`--check`: report, write nothing)
     Fmt(fmt::FmtArgs),
     /// Repair mechanical mistakes (ids, prefixes, handles, `=`/`:`, labels, emoji)
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
+        Command::Sim(a) => sim::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Fix(a) => fix::run(a),
         Command::Diff(a) => diff::run(a),
