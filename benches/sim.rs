@@ -265,12 +265,21 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--engine-only") {
         // Interleaved engine vs bare loop on one model, for profiling and quick comparisons.
         let name = args.get(i + 1).map_or("mm1", String::as_str);
-        let (stations, lambda) = if name == "mm1" { (1, 900.0) } else { (5, 800.0) };
+        let (stations, lambda) = if name == "mm1" {
+            (1, 900.0)
+        } else {
+            (5, 800.0)
+        };
         let net = network(name);
         for _ in 0..3 {
             let (_, wb, _) = bare_loop(stations, lambda, 1000.0, 1000.0, 1);
             let (_, we, _) = fz_engine(&net, 1000.0, 1);
-            println!("{name}: bare {:.0} sim-s/s, fz {:.0} sim-s/s, ratio {:.2}", 1000.0 / wb, 1000.0 / we, we / wb);
+            println!(
+                "{name}: bare {:.0} sim-s/s, fz {:.0} sim-s/s, ratio {:.2}",
+                1000.0 / wb,
+                1000.0 / we,
+                we / wb
+            );
         }
         return;
     }

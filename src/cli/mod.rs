@@ -5,7 +5,9 @@ pub mod diff;
 pub mod export;
 pub mod fix;
 pub mod fmt;
+pub mod gen;
 pub mod input;
+pub mod render;
 pub mod sim;
 
 use std::process::ExitCode;
@@ -28,12 +30,16 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Run a diagram as a discrete-event simulation
     Sim(sim::SimArgs),
+    /// Draw a diagram as SVG or PNG (workflow or sequence view)
+    Render(render::RenderArgs),
     /// Rewrite diagrams in canonical layout (`--check`: report, write nothing)
     Fmt(fmt::FmtArgs),
     /// Repair mechanical mistakes (ids, prefixes, handles, `=`/`:`, labels, emoji)
     Fix(fix::FixArgs),
     /// Compare two diagrams structurally (exit 0 equal, 1 different)
     Diff(diff::DiffArgs),
+    /// Generate a runnable CQRS / event-sourced Rust project from a diagram
+    Gen(gen::GenArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -54,8 +60,10 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Render(a) => render::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Fix(a) => fix::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Gen(a) => gen::run(a),
     }
 }
