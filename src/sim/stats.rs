@@ -16,7 +16,7 @@ fn new_hist() -> Histogram<u64> {
 }
 
 /// Count, sum, max and a histogram of latencies in nanoseconds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LatStats {
     pub count: u64,
     /// Zero samples not yet added to `hist` (zero-time stations record only these; adding them
@@ -26,18 +26,6 @@ pub struct LatStats {
     pub max: Nanos,
     /// Non-zero samples (allocated at the first one) plus the flushed zeros.
     pub hist: Option<Histogram<u64>>,
-}
-
-impl Default for LatStats {
-    fn default() -> Self {
-        LatStats {
-            count: 0,
-            zeros: 0,
-            sum: 0,
-            max: 0,
-            hist: None,
-        }
-    }
 }
 
 impl LatStats {
