@@ -13,4 +13,7 @@ pub mod diagnostic;
 pub mod export;
 pub mod gen;
 pub mod model;
+pub mod render;
+pub mod sim;
 pub mod syntax;
+pub mod tools;

@@ -10,6 +10,8 @@ pub enum Format {
     Json,
     Dot,
     Mermaid,
+    /// The workflow view as SVG (`fz render` with its defaults)
+    Svg,
 }
 
 /// Export a diagram in `format`.
@@ -23,5 +25,6 @@ pub fn export(
         Format::Json => json::to_string(d, source, index),
         Format::Dot => dot::to_string(d),
         Format::Mermaid => mermaid::to_string(d),
+        Format::Svg => crate::render::render_svg(d, &crate::render::RenderOptions::default()),
     }
 }

@@ -3,7 +3,7 @@
 //! This is the only thing the backends (`export`, `render`, `sim`, `gen`) read. It knows
 //! nothing of them.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -155,6 +155,8 @@ pub struct Edge {
     pub source_handle: Option<Handle>,
     pub target_handle: Option<Handle>,
     pub label: Option<String>,
+    /// Span of the label's quoted text, when there is a label.
+    pub label_span: Option<Span>,
     /// True when the two ends are in different lanes.
     pub cross_lane: bool,
     pub span: Span,
@@ -180,14 +182,14 @@ pub struct Diagram {
     pub lanes: Vec<Lane>,
     pub graph: DiGraph<Node, Edge, u32>,
     pub loops: Vec<Loop>,
-    pub(crate) node_by_id: HashMap<String, NodeIx>,
-    pub(crate) lane_by_id: HashMap<String, LaneIx>,
+    pub(crate) node_by_id: super::ids::NodeIds,
+    pub(crate) lane_by_id: FxHashMap<String, LaneIx>,
 }
 
 impl Diagram {
     /// Node index of a node id.
     pub fn node_index(&self, id: &str) -> Option<NodeIx> {
-        self.node_by_id.get(id).copied()
+        self.node_by_id.get(id)
     }
 
     /// Lane index of a lane id.

@@ -1,9 +1,10 @@
 //! Whole-diagram warnings, run on the resolved model (plus the AST for text-level checks).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::syntax::ast::{self, Item, Statement};
 use crate::syntax::Span;
 
 use super::diagram::*;
@@ -11,12 +12,13 @@ use super::diagram::*;
 /// Longest label FlowZap draws without trouble.
 pub const MAX_LABEL_CHARS: usize = 50;
 
-pub fn lint(file: &ast::SourceFile<'_>, d: &Diagram, diags: &mut Vec<Diagnostic>) {
+/// Run every whole-diagram check.
+pub fn lint(d: &Diagram, diags: &mut Vec<Diagnostic>) {
     numbering(d, diags);
     orphans(d, diags);
     no_return_edge(d, diags);
     lanes_without_label(d, diags);
-    text(file, diags);
+    text(d, diags);
 }
 
 /// W105: node ids should be n1…nN with no gaps.
@@ -101,7 +103,7 @@ fn orphans(d: &Diagram, diags: &mut Vec<Diagnostic>) {
 fn no_return_edge(d: &Diagram, diags: &mut Vec<Diagnostic>) {
     let lane_id = |ix: NodeIx| d.lane_of(ix).id.as_str();
     let mut pairs: BTreeMap<(&str, &str), Span> = BTreeMap::new();
-    let mut present: HashSet<(&str, &str)> = HashSet::new();
+    let mut present: HashSet<(&str, &str)> = HashSet::default();
     for (_, s, t, e) in d.edges() {
         if !e.cross_lane {
             continue;
@@ -145,54 +147,40 @@ fn lanes_without_label(d: &Diagram, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// W107, W110, W114: checks on the text of labels, as written.
-fn text(file: &ast::SourceFile<'_>, diags: &mut Vec<Diagnostic>) {
-    for item in &file.items {
-        match item {
-            Item::Lane(lane) => {
-                if let Some(l) = &lane.label {
-                    invisible(l.text, l.span, diags);
-                }
-                for s in &lane.body {
-                    statement(s, diags);
-                }
-            }
-            Item::Statement(s) => statement(s, diags),
+/// W107, W110, W114: checks on the text of labels.
+fn text(d: &Diagram, diags: &mut Vec<Diagnostic>) {
+    for lane in &d.lanes {
+        if let Some(l) = &lane.label {
+            invisible(l, lane.span, diags);
         }
     }
-}
-
-fn statement(s: &Statement<'_>, diags: &mut Vec<Diagnostic>) {
-    match s {
-        Statement::Node(n) => {
-            let mut has_label = false;
-            for a in &n.attributes {
-                invisible(&a.value.value, a.value.span, diags);
-                if a.key.text == "label" {
-                    has_label = true;
-                    too_long(&a.value.value, a.value.span, diags);
-                }
-            }
-            let described = n.attributes.iter().any(|a| a.key.text == "description");
-            if !(has_label || n.shape.text == "taskbox" && described) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::EmptyLabel,
-                        n.span,
-                        format!("node `{}` has no label", n.id.text),
-                    )
-                    .with_help(format!("add `label:\"…\"` to `{}`", n.id.text)),
-                );
+    for (_, n) in d.nodes() {
+        for a in &n.attributes {
+            invisible(&a.value, a.span, diags);
+            if a.key == "label" {
+                too_long(&a.value, a.span, diags);
             }
         }
-        Statement::Edge(e) => {
-            if let Some(l) = &e.label {
-                invisible(&l.text.value, l.text.span, diags);
-                too_long(&l.text.value, l.text.span, diags);
-            }
+        let described = n.shape == Shape::Taskbox && n.attr("description").is_some();
+        if !(n.label().is_some() || described) {
+            diags.push(
+                Diagnostic::new(
+                    Code::EmptyLabel,
+                    n.span,
+                    format!("node `{}` has no label", n.id),
+                )
+                .with_help(format!("add `label:\"…\"` to `{}`", n.id)),
+            );
         }
-        Statement::Loop(l) => invisible(l.condition, l.condition_span, diags),
-        Statement::Comment(_) | Statement::Error(_) => {}
+    }
+    for (_, _, _, e) in d.edges() {
+        if let (Some(l), Some(span)) = (&e.label, e.label_span) {
+            invisible(l, span, diags);
+            too_long(l, span, diags);
+        }
+    }
+    for l in &d.loops {
+        invisible(&l.condition, l.span, diags);
     }
 }
 
@@ -223,6 +211,9 @@ pub fn is_invisible_or_emoji(c: char) -> bool {
 }
 
 fn invisible(text: &str, span: Span, diags: &mut Vec<Diagnostic>) {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return;
+    }
     if let Some(c) = text.chars().find(|&c| is_invisible_or_emoji(c)) {
         diags.push(
             Diagnostic::new(

@@ -2,6 +2,7 @@
 
 mod build;
 mod diagram;
+mod ids;
 mod lint;
 mod query;
 pub mod roles;
@@ -58,9 +59,9 @@ pub fn check(source: &str) -> Checked {
             diagnostics: vec![d],
         };
     }
-    let parsed = syntax::parse(source);
-    let mut diagnostics = parsed.diagnostics;
-    let diagram = lower(&parsed.file, &mut diagnostics);
+    let mut diagnostics = Vec::new();
+    let diagram = build::parse_and_lower(source, &mut diagnostics);
+    lint::lint(&diagram, &mut diagnostics);
     Checked {
         diagram,
         diagnostics: finish(diagnostics),
@@ -70,7 +71,7 @@ pub fn check(source: &str) -> Checked {
 /// Resolve and lint an already parsed file (diagnostics of the parse not included).
 pub fn lower(file: &SourceFile<'_>, diagnostics: &mut Vec<Diagnostic>) -> Diagram {
     let diagram = build::lower(file, diagnostics);
-    lint::lint(file, &diagram, diagnostics);
+    lint::lint(&diagram, diagnostics);
     diagram
 }
 

@@ -2,8 +2,9 @@
 
 pub mod ast;
 mod fast;
+pub mod format;
 mod parser;
 mod span;
 
-pub use parser::{parse, parse_with_grammar_only, Parsed, MAX_SOURCE_LEN};
+pub use parser::{parse, parse_events, parse_with_grammar_only, Event, Parsed, MAX_SOURCE_LEN};
 pub use span::{LineCol, LineIndex, Span};

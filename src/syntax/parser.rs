@@ -25,24 +25,78 @@ pub struct Parsed<'a> {
 /// Largest source the parser accepts (spans are 32-bit).
 pub const MAX_SOURCE_LEN: usize = u32::MAX as usize;
 
-/// Parse a whole `.fz` source. Never fails: bad lines become [`Statement::Error`] with an
-/// `E001` diagnostic, and parsing resumes at the next line.
+/// What the parser reports, in source order, as it reads the file line by line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    /// `Id {` (with the label when it is on the same line).
+    LaneOpen {
+        id: Ident<'a>,
+        label: Option<LaneLabel<'a>>,
+        header: Span,
+    },
+    /// A display label on its own line right after the lane header.
+    LaneLabel(LaneLabel<'a>),
+    /// A statement, inside the open lane if there is one.
+    Statement(Statement<'a>),
+    /// The open lane ends: at its `}`, or (`None`) unclosed, where the next lane or the file begins/ends.
+    LaneClose(Option<Span>),
+}
+
+/// Parse a whole `.fz` source into a tree. Never fails: bad lines become
+/// [`Statement::Error`] with an `E001` diagnostic, and parsing resumes at the next line.
 ///
 /// Sources longer than [`MAX_SOURCE_LEN`] must be refused by the caller.
 pub fn parse(source: &str) -> Parsed<'_> {
-    parse_with(source, true)
+    collect(source, true)
 }
 
 /// Parse with pest alone, without the fast path (for tests and benchmarks).
 pub fn parse_with_grammar_only(source: &str) -> Parsed<'_> {
-    parse_with(source, false)
+    collect(source, false)
 }
 
-fn parse_with(source: &str, fast: bool) -> Parsed<'_> {
+fn collect(source: &str, fast: bool) -> Parsed<'_> {
+    let mut items: Vec<Item<'_>> = Vec::new();
+    let mut lane: Option<Lane<'_>> = None;
+    let diagnostics = parse_events(source, fast, |e| match e {
+        Event::LaneOpen { id, label, header } => {
+            lane = Some(Lane {
+                id,
+                label,
+                header,
+                body: Vec::new(),
+                close: None,
+            })
+        }
+        Event::LaneLabel(l) => {
+            if let Some(lane) = &mut lane {
+                lane.label = Some(l);
+            }
+        }
+        Event::Statement(s) => match &mut lane {
+            Some(lane) => lane.body.push(s),
+            None => items.push(Item::Statement(s)),
+        },
+        Event::LaneClose(close) => {
+            if let Some(mut l) = lane.take() {
+                l.close = close;
+                items.push(Item::Lane(l));
+            }
+        }
+    });
+    Parsed {
+        file: SourceFile { items },
+        diagnostics,
+    }
+}
+
+/// Parse `source` line by line, handing every [`Event`] to `on` as it is read (so a caller
+/// can build what it needs without holding the whole tree), and return the syntax errors.
+/// `fast` lets the byte scanner take canonical node and edge lines before pest does.
+pub fn parse_events<'a>(source: &'a str, fast: bool, on: impl FnMut(Event<'a>)) -> Vec<Diagnostic> {
     let mut p = Driver {
-        source,
         fast,
-        items: Vec::new(),
+        on,
         lane: None,
         diagnostics: Vec::new(),
     };
@@ -57,23 +111,28 @@ fn parse_with(source: &str, fast: bool) -> Parsed<'_> {
         }
         p.line(line, start);
     }
-    p.finish(source.len());
-    Parsed {
-        file: SourceFile { items: p.items },
-        diagnostics: p.diagnostics,
-    }
+    p.finish();
+    p.diagnostics
 }
 
-struct Driver<'a> {
-    source: &'a str,
+/// What the driver remembers of the open lane.
+struct OpenLane<'a> {
+    id: &'a str,
+    header: Span,
+    has_label: bool,
+    /// True until the lane holds a statement other than a comment.
+    only_comments: bool,
+}
+
+struct Driver<'a, F> {
     /// Try the byte scanner before pest (off only to test that both agree).
     fast: bool,
-    items: Vec<Item<'a>>,
-    lane: Option<Lane<'a>>,
+    on: F,
+    lane: Option<OpenLane<'a>>,
     diagnostics: Vec<Diagnostic>,
 }
 
-impl<'a> Driver<'a> {
+impl<'a, F: FnMut(Event<'a>)> Driver<'a, F> {
     fn line(&mut self, line: &'a str, base: usize) {
         if self.fast {
             if let Some(s) = super::fast::statement(line, base) {
@@ -106,10 +165,12 @@ impl<'a> Driver<'a> {
     }
 
     fn push(&mut self, s: Statement<'a>) {
-        match &mut self.lane {
-            Some(lane) => lane.body.push(s),
-            None => self.items.push(Item::Statement(s)),
+        if let Some(lane) = &mut self.lane {
+            if !matches!(s, Statement::Comment(_)) {
+                lane.only_comments = false;
+            }
         }
+        (self.on)(Event::Statement(s));
     }
 
     fn open_lane(&mut self, c: &Convert, pair: Pair<'a, Rule>) {
@@ -123,24 +184,22 @@ impl<'a> Driver<'a> {
             end: brace.end,
         };
         if let Some(open) = self.lane.take() {
-            self.diagnostics.push(unclosed(&open, Some(header)));
-            self.items.push(Item::Lane(open));
+            self.diagnostics
+                .push(unclosed(open.id, open.header, Some(header)));
+            (self.on)(Event::LaneClose(None));
         }
-        self.lane = Some(Lane {
-            id,
-            label,
+        self.lane = Some(OpenLane {
+            id: id.text,
             header,
-            body: Vec::new(),
-            close: None,
+            has_label: label.is_some(),
+            only_comments: true,
         });
+        (self.on)(Event::LaneOpen { id, label, header });
     }
 
     fn close_lane(&mut self, span: Span) {
         match self.lane.take() {
-            Some(mut lane) => {
-                lane.close = Some(span);
-                self.items.push(Item::Lane(lane));
-            }
+            Some(_) => (self.on)(Event::LaneClose(Some(span))),
             None => self.diagnostics.push(
                 Diagnostic::new(
                     Code::StrayBrace,
@@ -154,9 +213,9 @@ impl<'a> Driver<'a> {
 
     fn lane_label(&mut self, label: LaneLabel<'a>) {
         if let Some(lane) = &mut self.lane {
-            let only_comments = lane.body.iter().all(|s| matches!(s, Statement::Comment(_)));
-            if lane.label.is_none() && only_comments {
-                lane.label = Some(label);
+            if !lane.has_label && lane.only_comments {
+                lane.has_label = true;
+                (self.on)(Event::LaneLabel(label));
                 return;
             }
         }
@@ -172,31 +231,28 @@ impl<'a> Driver<'a> {
         self.push(Statement::Error(label.span));
     }
 
-    fn finish(&mut self, _len: usize) {
+    fn finish(&mut self) {
         if let Some(open) = self.lane.take() {
-            self.diagnostics.push(unclosed(&open, None));
-            self.items.push(Item::Lane(open));
+            self.diagnostics.push(unclosed(open.id, open.header, None));
+            (self.on)(Event::LaneClose(None));
         }
-        let _ = self.source;
     }
 }
 
-fn unclosed(lane: &Lane, next: Option<Span>) -> Diagnostic {
+fn unclosed(id: &str, header: Span, next: Option<Span>) -> Diagnostic {
     let d = Diagnostic::new(
         Code::UnclosedLane,
-        lane.header,
-        format!("lane `{}` is never closed", lane.id.text),
+        header,
+        format!("lane `{id}` is never closed"),
     );
     match next {
         Some(next) => d
             .with_label(next, "the next lane starts here")
             .with_help(format!(
-                "add `}}` on its own line before the next lane to close `{}`",
-                lane.id.text
+                "add `}}` on its own line before the next lane to close `{id}`"
             )),
         None => d.with_help(format!(
-            "add `}}` on its own line at the end of lane `{}`",
-            lane.id.text
+            "add `}}` on its own line at the end of lane `{id}`"
         )),
     }
 }
@@ -479,6 +535,7 @@ fn syntax_error(line: &str, base: usize, e: &pest::error::Error<Rule>) -> Diagno
     let mut seen = std::collections::HashSet::new();
     expected.retain(|x| seen.insert(*x));
     let found = found_token(&line[pos..]);
+    let unterminated = line[pos..].starts_with('"') && !line[pos + 1..].contains('"');
     let list = match expected.len() {
         0 => "something else".to_string(),
         1 => expected[0].to_string(),
@@ -489,7 +546,11 @@ fn syntax_error(line: &str, base: usize, e: &pest::error::Error<Rule>) -> Diagno
     let mut d = Diagnostic::new(
         Code::Syntax,
         span,
-        format!("expected {list}, found {}", found.0),
+        if unterminated {
+            "unterminated string: this `\"` opens a string the line never closes".to_string()
+        } else {
+            format!("expected {list}, found {}", found.0)
+        },
     );
     if let Some(help) = syntax_help(&line[pos..], at_start, line) {
         d = d.with_help(help);

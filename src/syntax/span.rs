@@ -58,7 +58,7 @@ pub struct LineIndex {
 impl LineIndex {
     pub fn new(source: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(memchr_newlines(source.as_bytes()));
+        starts.extend(memchr::memchr_iter(b'\n', source.as_bytes()).map(|i| i + 1));
         LineIndex { starts }
     }
 
@@ -71,6 +71,14 @@ impl LineIndex {
     /// Byte offset at which 0-based line `line` starts.
     pub fn line_start(&self, line: usize) -> usize {
         self.starts[line.min(self.starts.len() - 1)]
+    }
+
+    /// The 0-based line holding a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(l) => l,
+            Err(l) => l - 1,
+        }
     }
 
     /// Translate a byte offset into a 1-based line and character column.
@@ -93,14 +101,6 @@ impl LineIndex {
             column,
         }
     }
-}
-
-fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b'\n')
-        .map(|(i, _)| i + 1)
 }
 
 #[cfg(test)]
