@@ -3,15 +3,16 @@
 //!
 //! 1. Back edges: inside each strongly connected component, the edges that go against the
 //!    author's node numbering (`n5 -> n3`) are left out, which makes the rest acyclic.
-//! 2. Each forward edge asks for a minimum column distance: 0 when it leaves by the top or
-//!    bottom and enters another lane by the top or bottom (the target sits straight above or
-//!    below), 1 otherwise (the target sits to the right).
+//! 2. Each forward edge asks for a minimum column distance: 0 when it leaves by the bottom
+//!    and enters by the top (or the other way round), or leaves by the top or bottom for
+//!    another lane's top or bottom (the target sits straight below or above, in another lane
+//!    or in another row of the same lane), 1 otherwise (the target sits to the right).
 //! 3. Ranks: longest path from the sources, then Nikolov's promotion heuristic moves nodes
 //!    (with the nodes they push) to the right while that shortens the edges in total, an
 //!    approximation of network simplex.
 //! 4. Columns: nodes of one lane are taken in (rank, topological) order; two of them may share
-//!    a column (stacked in rows of the lane) only when neither has a top/bottom edge to
-//!    another lane, which would have to cross the stack. A second longest-path pass over edges
+//!    a column (stacked in rows of the lane) only when no edge to another lane leaves the
+//!    upper one's bottom or the lower one's top, since it would have to cross the stack. A second longest-path pass over edges
 //!    plus these lane constraints gives the columns.
 //! 5. Rows: the nodes sharing a (lane, column) cell are ordered by barycenter sweeps over
 //!    their neighbours' vertical positions, to reduce crossings; a same-lane edge that leaves
@@ -78,28 +79,39 @@ pub fn grid(d: &Diagram) -> Grid {
     }
     // 2. Forward edges with their minimum column distance.
     let mut fwd: Vec<(usize, usize, usize)> = Vec::new();
-    let mut cross_vertical = vec![false; n];
+    // Which nodes have an edge to another lane on their top / bottom side.
+    let mut cross_top = vec![false; n];
+    let mut cross_bottom = vec![false; n];
     for (e, s, t, edge) in d.edges() {
         let (s, t) = (s.index(), t.index());
         let lanes_differ = d.graph[petgraph::graph::NodeIndex::new(s)].lane
             != d.graph[petgraph::graph::NodeIndex::new(t)].lane;
         if lanes_differ {
-            if is_vertical(edge.source_handle) {
-                cross_vertical[s] = true;
+            match edge.source_handle {
+                Some(Handle::Top) => cross_top[s] = true,
+                Some(Handle::Bottom) => cross_bottom[s] = true,
+                _ => {}
             }
-            if is_vertical(edge.target_handle) {
-                cross_vertical[t] = true;
+            match edge.target_handle {
+                Some(Handle::Top) => cross_top[t] = true,
+                Some(Handle::Bottom) => cross_bottom[t] = true,
+                _ => {}
             }
         }
         if g.back[e.index()] || s == t {
             continue;
         }
-        let delta =
-            if lanes_differ && is_vertical(edge.source_handle) && is_vertical(edge.target_handle) {
-                0
-            } else {
-                1
-            };
+        let opposite = matches!(
+            (edge.source_handle, edge.target_handle),
+            (Some(Handle::Bottom), Some(Handle::Top)) | (Some(Handle::Top), Some(Handle::Bottom))
+        );
+        let delta = if opposite
+            || (lanes_differ && is_vertical(edge.source_handle) && is_vertical(edge.target_handle))
+        {
+            0
+        } else {
+            1
+        };
         fwd.push((s, t, delta));
     }
     let mut succ: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
@@ -162,7 +174,9 @@ pub fn grid(d: &Diagram) -> Grid {
         members.sort_by_key(|&v| (rank[v], topo_ix[v]));
         for w in members.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let share = rank[a] == rank[b] && !cross_vertical[a] && !cross_vertical[b];
+            // `b` may go below `a` in the same column unless an edge to another lane would
+            // have to cross the stack.
+            let share = rank[a] == rank[b] && !cross_bottom[a] && !cross_top[b];
             cons[a].push((b, usize::from(!share)));
         }
     }

@@ -271,7 +271,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
             6.0,
             pal.lane_header,
             pal.node_stroke,
-            " stroke-width=\"1.5\"",
+            " stroke-width=\"1.5\" class=\"head\"",
         );
         out.text_block(&heads[l], r.cx(), r.cy(), pal.lane_text);
         out.close_group();
