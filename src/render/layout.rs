@@ -24,7 +24,7 @@ use std::collections::BinaryHeap;
 use crate::model::{Diagram, Handle};
 
 /// Above this many nodes the promotion heuristic is skipped (it is quadratic).
-const PROMOTION_MAX_NODES: usize = 1500;
+const PROMOTION_MAX_NODES: usize = 5000;
 
 /// Where each node goes.
 #[derive(Debug, Clone, Default)]
@@ -154,7 +154,7 @@ pub fn grid(d: &Diagram) -> Grid {
         }
     }
     if n <= PROMOTION_MAX_NODES {
-        promote(&mut rank, &succ, &fwd, &topo);
+        promote(&mut rank, &succ, &pred, &topo);
     }
     // 4. Columns: lane order by (rank, topo), lane constraints, longest path.
     let lanes = d.lanes.len().max(1);
@@ -327,36 +327,42 @@ fn keep_vertical_order(d: &Diagram, cell: &mut [usize]) {
     }
 }
 
-/// Total length of the forward edges under `rank`.
-fn total_length(rank: &[usize], fwd: &[(usize, usize, usize)]) -> i64 {
-    fwd.iter()
-        .map(|&(s, t, _)| rank[t] as i64 - rank[s] as i64)
-        .sum()
-}
-
 /// Nikolov–Tarassov promotion: move a node one column right, pushing the successors whose
-/// constraint becomes violated; keep it when the total edge length shrinks.
+/// constraint becomes violated; keep the move when the total edge length shrinks.
+///
+/// Every pushed node moves by exactly one column, so the change in total length is, over the
+/// moved nodes, their edges from unmoved predecessors minus their edges to unmoved successors.
 fn promote(
     rank: &mut [usize],
     succ: &[Vec<(usize, usize)>],
-    fwd: &[(usize, usize, usize)],
+    pred: &[Vec<(usize, usize)>],
     topo: &[usize],
 ) {
-    let mut best = total_length(rank, fwd);
+    let mut moved = vec![false; rank.len()];
+    let mut list: Vec<usize> = Vec::new();
     for _round in 0..64 {
         let mut improved = false;
         for &v in topo.iter().rev() {
             if succ[v].is_empty() {
                 continue;
             }
-            let mut trial = rank.to_vec();
-            push(v, &mut trial, succ);
-            let len = total_length(&trial, fwd);
-            if len < best {
-                best = len;
-                rank.copy_from_slice(&trial);
-                improved = true;
+            push(v, rank, succ, &mut moved, &mut list);
+            let mut delta: i64 = 0;
+            for &m in &list {
+                delta += pred[m].iter().filter(|&&(u, _)| !moved[u]).count() as i64;
+                delta -= succ[m].iter().filter(|&&(t, _)| !moved[t]).count() as i64;
             }
+            if delta < 0 {
+                improved = true;
+            } else {
+                for &m in &list {
+                    rank[m] -= 1;
+                }
+            }
+            for &m in &list {
+                moved[m] = false;
+            }
+            list.clear();
         }
         if !improved {
             break;
@@ -364,13 +370,25 @@ fn promote(
     }
 }
 
-fn push(start: usize, rank: &mut [usize], succ: &[Vec<(usize, usize)>]) {
+fn push(
+    start: usize,
+    rank: &mut [usize],
+    succ: &[Vec<(usize, usize)>],
+    moved: &mut [bool],
+    list: &mut Vec<usize>,
+) {
     let mut stack = vec![start];
     rank[start] += 1;
+    moved[start] = true;
+    list.push(start);
     while let Some(v) = stack.pop() {
         for &(t, dl) in &succ[v] {
             if rank[t] < rank[v] + dl {
                 rank[t] = rank[v] + dl;
+                if !moved[t] {
+                    moved[t] = true;
+                    list.push(t);
+                }
                 stack.push(t);
             }
         }

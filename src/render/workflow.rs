@@ -245,12 +245,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
             }
         }
     }
-    let mut router = Router {
-        obstacles: &rects,
-        xs,
-        ys,
-        routed: Vec::new(),
-    };
+    let mut router = Router::new(&rects, xs, ys);
     let mut edges = Vec::with_capacity(d.edge_count());
     for (_, s, t, e) in d.edges() {
         let (rs, rt) = (rects[s.index()], rects[t.index()]);
