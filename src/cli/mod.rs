@@ -1,9 +1,14 @@
 //! The command line: parse arguments, call the library, print. Nothing else depends on it.
 
 pub mod check;
+pub mod diff;
 pub mod export;
+pub mod fix;
+pub mod fmt;
+pub mod gen;
 pub mod input;
 pub mod render;
+pub mod sim;
 
 use std::process::ExitCode;
 
@@ -23,8 +28,18 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Export a diagram as JSON, Graphviz DOT or Mermaid
     Export(export::ExportArgs),
+    /// Run a diagram as a discrete-event simulation
+    Sim(sim::SimArgs),
     /// Draw a diagram as SVG or PNG (workflow or sequence view)
     Render(render::RenderArgs),
+    /// Rewrite diagrams in canonical layout (`--check`: report, write nothing)
+    Fmt(fmt::FmtArgs),
+    /// Repair mechanical mistakes (ids, prefixes, handles, `=`/`:`, labels, emoji)
+    Fix(fix::FixArgs),
+    /// Compare two diagrams structurally (exit 0 equal, 1 different)
+    Diff(diff::DiffArgs),
+    /// Generate a runnable CQRS / event-sourced Rust project from a diagram
+    Gen(gen::GenArgs),
 }
 
 /// Run the command line; exit 2 on usage errors.
@@ -44,6 +59,11 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
+        Command::Sim(a) => sim::run(a),
         Command::Render(a) => render::run(a),
+        Command::Fmt(a) => fmt::run(a),
+        Command::Fix(a) => fix::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Gen(a) => gen::run(a),
     }
 }

@@ -6,6 +6,21 @@ use ariadne::{CharSet, Color, Config, IndexType, Label, Report, ReportKind, Sour
 
 use super::{Diagnostic, Severity};
 
+/// Lines longer than this (in bytes) are not drawn with a caret.
+const MAX_DRAWN_LINE: usize = 4096;
+
+/// Length in bytes of the line holding `offset`.
+fn line_len(source: &str, index: &crate::syntax::LineIndex, offset: usize) -> usize {
+    let line = index.line_of(offset);
+    let start = index.line_start(line);
+    let end = if line + 1 < index.line_count() {
+        index.line_start(line + 1)
+    } else {
+        source.len()
+    };
+    end.saturating_sub(start)
+}
+
 /// How to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportOptions {
@@ -46,7 +61,25 @@ pub fn render(
         let e = r.end.clamp(s, source.len());
         s..e
     };
+    let index = crate::syntax::LineIndex::new(source);
     for d in diagnostics {
+        if line_len(source, &index, d.span.start as usize) > MAX_DRAWN_LINE {
+            // Drawing a caret under a megabyte-long line helps no one: one compact line instead.
+            let at = index.line_col(source, d.span.start as usize);
+            writeln!(
+                out,
+                "{}[{}]: {}\n  --> {file}:{}:{} (line too long to show)",
+                d.severity().as_str(),
+                d.code.as_str(),
+                d.message,
+                at.line,
+                at.column
+            )?;
+            if let Some(help) = &d.help {
+                writeln!(out, "  help: {help}")?;
+            }
+            continue;
+        }
         let (kind, color) = match d.severity() {
             Severity::Error => (ReportKind::Error, Color::Red),
             Severity::Warning => (ReportKind::Warning, Color::Yellow),

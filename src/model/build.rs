@@ -183,6 +183,7 @@ impl<'d, 'a> Builder<'d, 'a> {
             }
         };
         let mut attributes: Vec<Attribute> = Vec::with_capacity(n.attributes.len());
+        let mut seen_keys: rustc_hash::FxHashMap<&str, usize> = Default::default();
         for a in &n.attributes {
             if a.assign == Assign::Equals {
                 self.diags.push(
@@ -213,7 +214,13 @@ impl<'d, 'a> Builder<'d, 'a> {
                     .with_help(help),
                 );
             }
-            if let Some(first) = attributes.iter().find(|x| x.key == a.key.text) {
+            // Linear scan for the usual handful of attributes; a map for adversarial lines.
+            let seen = if n.attributes.len() <= 16 {
+                attributes.iter().position(|x| x.key == a.key.text)
+            } else {
+                seen_keys.get(a.key.text).copied()
+            };
+            if let Some(first) = seen.map(|i| &attributes[i]) {
                 self.diags.push(
                     Diagnostic::new(
                         Code::DuplicateAttribute,
@@ -228,13 +235,16 @@ impl<'d, 'a> Builder<'d, 'a> {
                 );
                 continue;
             }
+            if n.attributes.len() > 16 {
+                seen_keys.insert(a.key.text, attributes.len());
+            }
             attributes.push(Attribute {
                 key: a.key.text.to_string(),
                 value: a.value.value.to_string(),
                 span: a.span,
             });
         }
-        if let Some(&first) = self.d.node_by_id.get(n.id.text) {
+        if let Some(first) = self.d.node_by_id.get(n.id.text) {
             self.diags.push(
                 Diagnostic::new(
                     Code::DuplicateNode,
@@ -253,7 +263,8 @@ impl<'d, 'a> Builder<'d, 'a> {
             attributes,
             span: n.span,
         });
-        self.d.node_by_id.insert(n.id.text.to_string(), ix);
+        let count = self.d.graph.node_count();
+        self.d.node_by_id.insert(n.id.text, ix, count);
         self.node_id_spans.push(n.id.span);
     }
 
@@ -453,7 +464,8 @@ impl<'d, 'a> Builder<'d, 'a> {
 
 /// The candidate closest to `word` by edit distance, when close enough to be a likely typo.
 pub(crate) fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    if candidates.len() > 10_000 {
+    // Bounded work on adversarial input: no suggestions for huge words or huge id sets.
+    if candidates.len() > 10_000 || word.len() > 64 {
         return None;
     }
     let limit = (word.chars().count() / 3).max(1);

@@ -182,14 +182,14 @@ pub struct Diagram {
     pub lanes: Vec<Lane>,
     pub graph: DiGraph<Node, Edge, u32>,
     pub loops: Vec<Loop>,
-    pub(crate) node_by_id: FxHashMap<String, NodeIx>,
+    pub(crate) node_by_id: super::ids::NodeIds,
     pub(crate) lane_by_id: FxHashMap<String, LaneIx>,
 }
 
 impl Diagram {
     /// Node index of a node id.
     pub fn node_index(&self, id: &str) -> Option<NodeIx> {
-        self.node_by_id.get(id).copied()
+        self.node_by_id.get(id)
     }
 
     /// Lane index of a lane id.

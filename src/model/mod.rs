@@ -2,6 +2,7 @@
 
 mod build;
 mod diagram;
+mod ids;
 mod lint;
 mod query;
 pub mod roles;

@@ -113,14 +113,21 @@ pub fn format(file: &SourceFile<'_>, source: &str) -> String {
     for (i, item) in file.items.iter().enumerate() {
         match item {
             Item::Lane(lane) => {
-                if i > 0 {
+                // A blank line between lanes; a top-level comment right before a lane stays
+                // attached to it.
+                let after_comment =
+                    i > 0 && matches!(file.items[i - 1], Item::Statement(Statement::Comment(_)));
+                if i > 0 && !after_comment {
                     out.push('\n');
                 }
                 out.push_str(lane.id.text);
                 out.push_str(" {");
                 if let Some(l) = &lane.label {
-                    out.push_str(" # ");
-                    out.push_str(l.text);
+                    out.push_str(" #");
+                    if !l.text.is_empty() {
+                        out.push(' ');
+                        out.push_str(l.text);
+                    }
                 }
                 out.push('\n');
                 let (groups, trailing) = groups(&lane.body);

@@ -73,6 +73,14 @@ impl LineIndex {
         self.starts[line.min(self.starts.len() - 1)]
     }
 
+    /// The 0-based line holding a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(l) => l,
+            Err(l) => l - 1,
+        }
+    }
+
     /// Translate a byte offset into a 1-based line and character column.
     /// A `\r` before the newline is not counted as part of the line content, but an offset
     /// pointing at it still gets a column one past the last visible character.

@@ -1,0 +1,372 @@
+//! `fz sim` engine benchmark, all measured in one run on this machine:
+//!
+//! 1. a bare binary-heap loop with nothing but the queueing logic (the ceiling);
+//! 2. the fz engine on the same models, lowered from `tests/fixtures/sim/*.fz` + profile,
+//!    single-threaded, then through the tokio replication runner;
+//! 3. the rejected design: one tokio task per station, channels between them, tokio's paused
+//!    clock (`start_paused`) for virtual time;
+//! 4. SimPy (`simpy_net.py`, when found) on the same models, at shorter durations;
+//! 5. replications scaling over worker threads, and peak memory against run length.
+//!
+//! `cargo bench --bench sim` (`-- --quick` for short runs, `-- --no-simpy` to skip Python).
+//! Rates are simulated seconds per wall-clock second, the same work whatever each counts as an
+//! event; the event loop alone is timed.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, Exp1};
+use rand_pcg::Pcg64Mcg;
+
+use fz::sim::engine::{Engine, RunConfig};
+use fz::sim::lower::{lower, LowerOptions};
+use fz::sim::network::Network;
+use fz::sim::profile::Profile;
+use fz::sim::replicate::run_replications;
+
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sim");
+const SIMPY: &str = "../shared/bench/simpy_net.py";
+const MODELS_JSON: &str = "../shared/bench/models";
+
+/// The ceiling: a binary heap of `(time, seq, what)`, a FIFO of `(arrived, origin)` per
+/// station, Poisson arrivals into station 0, exponential service, stations in series.
+/// Returns (events, wall seconds, mean end-to-end in seconds).
+fn bare_loop(stations: usize, lambda: f64, mu: f64, duration_s: f64, seed: u64) -> (u64, f64, f64) {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let end = (duration_s * 1e9) as u64;
+    let ia = 1e9 / lambda;
+    let sv = 1e9 / mu;
+    let mut heap: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::new();
+    let mut queues: Vec<VecDeque<(u64, u64)>> = vec![VecDeque::new(); stations];
+    let mut in_service: Vec<Option<(u64, u64)>> = vec![None; stations];
+    let mut seq = 0u64;
+    let mut events = 0u64;
+    let (mut e2e_sum, mut e2e_n) = (0u128, 0u64);
+    let mut resp_sum = vec![0u128; stations];
+    let exp = |rng: &mut Pcg64Mcg, mean: f64| -> u64 {
+        let e: f64 = Exp1.sample(rng);
+        (e * mean + 0.5) as u64
+    };
+    heap.push(Reverse((exp(&mut rng, ia), 0, u32::MAX)));
+    let t0 = Instant::now();
+    while let Some(Reverse((now, _, what))) = heap.pop() {
+        if now >= end {
+            break;
+        }
+        // (station, arrived, origin) to arrive now, if any
+        let mut arriving = None;
+        if what == u32::MAX {
+            seq += 1;
+            heap.push(Reverse((now + exp(&mut rng, ia), seq, u32::MAX)));
+            arriving = Some((0usize, now));
+        } else {
+            let i = what as usize;
+            events += 1; // service end
+            if let Some((arr, origin)) = in_service[i].take() {
+                resp_sum[i] += (now - arr) as u128;
+                if let Some((a2, o2)) = queues[i].pop_front() {
+                    events += 1; // start
+                    in_service[i] = Some((a2, o2));
+                    seq += 1;
+                    heap.push(Reverse((now + exp(&mut rng, sv), seq, i as u32)));
+                }
+                if i + 1 < stations {
+                    arriving = Some((i + 1, origin));
+                } else {
+                    e2e_sum += (now - origin) as u128;
+                    e2e_n += 1;
+                }
+            }
+        }
+        if let Some((i, origin)) = arriving {
+            events += 1; // arrival
+            if in_service[i].is_none() {
+                events += 1; // start
+                in_service[i] = Some((now, origin));
+                seq += 1;
+                heap.push(Reverse((now + exp(&mut rng, sv), seq, i as u32)));
+            } else {
+                queues[i].push_back((now, origin));
+            }
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    std::hint::black_box(&resp_sum);
+    (events, wall, e2e_sum as f64 / e2e_n.max(1) as f64 / 1e9)
+}
+
+fn network(name: &str) -> Network {
+    let text = std::fs::read_to_string(format!("{FIX}/{name}.fz")).expect("fixture");
+    let checked = fz::model::check(&text);
+    let ptext = std::fs::read_to_string(format!("{FIX}/{name}.sim.toml")).expect("profile");
+    let profile = Profile::parse(name, &ptext).expect("profile parses");
+    lower(&checked.diagram, &profile, &LowerOptions::default())
+        .expect("lowers")
+        .network
+}
+
+/// The fz engine, single-threaded, no tokio: (events, loop wall seconds, end-to-end mean).
+fn fz_engine(net: &Network, duration_s: f64, seed: u64) -> (u64, f64, f64) {
+    let cfg = RunConfig {
+        duration: (duration_s * 1e9) as u64,
+        warmup: 0,
+        series_points: 0,
+    };
+    let r = Engine::new(net, &cfg, seed).run();
+    (
+        r.events,
+        r.wall_seconds,
+        r.end_to_end.mean_s().unwrap_or(f64::NAN),
+    )
+}
+
+/// The fz engine through the tokio replication runner (what `fz sim` does).
+fn fz_tokio(
+    net: &Arc<Network>,
+    duration_s: f64,
+    reps: usize,
+    threads: usize,
+    seed: u64,
+) -> (u64, f64) {
+    let cfg = RunConfig {
+        duration: (duration_s * 1e9) as u64,
+        warmup: 0,
+        series_points: 0,
+    };
+    let t0 = Instant::now();
+    let r =
+        run_replications(Arc::clone(net), &cfg, seed, reps, Some(threads), None).expect("runtime");
+    let wall = t0.elapsed().as_secs_f64();
+    (r.iter().map(|x| x.events).sum(), wall)
+}
+
+/// The rejected design: a tokio task per station, unbounded channels between them, service
+/// as `tokio::time::sleep` on the paused clock (auto-advance). Returns
+/// (events, wall seconds, mean end-to-end seconds).
+fn tokio_tasks(
+    stations: usize,
+    lambda: f64,
+    mu: f64,
+    duration_s: f64,
+    seed: u64,
+) -> (u64, f64, f64) {
+    use tokio::sync::mpsc;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let start = tokio::time::Instant::now();
+        let end = start + Duration::from_secs_f64(duration_s);
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<tokio::time::Instant>();
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..stations {
+            let (tx, rx) = mpsc::unbounded_channel::<tokio::time::Instant>();
+            senders.push(tx);
+            receivers.push(rx);
+        }
+        let events = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        for (i, mut rx) in receivers.into_iter().enumerate() {
+            let next = senders.get(i + 1).cloned();
+            let done = done_tx.clone();
+            let ev = Arc::clone(&events);
+            let mut rng = Pcg64Mcg::seed_from_u64(seed + 1 + i as u64);
+            tokio::spawn(async move {
+                while let Some(origin) = rx.recv().await {
+                    ev.fetch_add(3, std::sync::atomic::Ordering::Relaxed); // arrival, start, end
+                    let e: f64 = Exp1.sample(&mut rng);
+                    tokio::time::sleep(Duration::from_nanos((e * 1e9 / mu) as u64)).await;
+                    match &next {
+                        Some(n) => drop(n.send(origin)),
+                        None => drop(done.send(origin)),
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let first = senders[0].clone();
+        drop(senders);
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        let t0 = Instant::now();
+        let src = tokio::spawn(async move {
+            loop {
+                let e: f64 = Exp1.sample(&mut rng);
+                tokio::time::sleep(Duration::from_nanos((e * 1e9 / lambda) as u64)).await;
+                if tokio::time::Instant::now() >= end {
+                    break;
+                }
+                let _ = first.send(tokio::time::Instant::now());
+            }
+        });
+        let (mut sum, mut n) = (0.0, 0u64);
+        while let Ok(Some(origin)) = tokio::time::timeout_at(end, done_rx.recv()).await {
+            sum += (tokio::time::Instant::now() - origin).as_secs_f64();
+            n += 1;
+        }
+        src.abort();
+        let wall = t0.elapsed().as_secs_f64();
+        (
+            events.load(std::sync::atomic::Ordering::Relaxed),
+            wall,
+            sum / n.max(1) as f64,
+        )
+    })
+}
+
+/// SimPy on the same model: (simulated seconds, loop wall seconds, events).
+fn simpy(model: &str, duration: f64) -> Option<(f64, f64, u64)> {
+    let script = std::path::Path::new(SIMPY);
+    if !script.exists() {
+        return None;
+    }
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format!("{MODELS_JSON}/{model}.json"))
+        .args(["--duration", &duration.to_string(), "--warmup", "5"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("simpy failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some((duration, v["wall_seconds"].as_f64()?, v["events"].as_u64()?))
+}
+
+fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|x| x.parse().ok())
+}
+
+fn best_of<T>(n: usize, mut f: impl FnMut() -> (u64, f64, T)) -> (u64, f64, T) {
+    let mut best = f();
+    for _ in 1..n {
+        let r = f();
+        if r.1 < best.1 {
+            best = r;
+        }
+    }
+    best
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let no_simpy = args.iter().any(|a| a == "--no-simpy");
+    let scale = if quick { 0.1 } else { 1.0 };
+    if let Some(i) = args.iter().position(|a| a == "--engine-only") {
+        // Interleaved engine vs bare loop on one model, for profiling and quick comparisons.
+        let name = args.get(i + 1).map_or("mm1", String::as_str);
+        let (stations, lambda) = if name == "mm1" {
+            (1, 900.0)
+        } else {
+            (5, 800.0)
+        };
+        let net = network(name);
+        for _ in 0..3 {
+            let (_, wb, _) = bare_loop(stations, lambda, 1000.0, 1000.0, 1);
+            let (_, we, _) = fz_engine(&net, 1000.0, 1);
+            println!(
+                "{name}: bare {:.0} sim-s/s, fz {:.0} sim-s/s, ratio {:.2}",
+                1000.0 / wb,
+                1000.0 / we,
+                we / wb
+            );
+        }
+        return;
+    }
+    let runs = if quick { 1 } else { 3 };
+
+    println!(
+        "# fz sim engine benchmark ({} runs each, best kept)\n",
+        runs
+    );
+    println!("| model | implementation | simulated s | events | loop wall s | events/s | sim s per wall s | end-to-end mean |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut rates = std::collections::BTreeMap::new();
+    for (name, stations, lambda, dur) in [
+        ("mm1", 1usize, 900.0, 2000.0),
+        ("tandem5", 5, 800.0, 1000.0),
+    ] {
+        let dur = dur * scale;
+        let net = network(name);
+        let (ev, wall, e2e) = best_of(runs, || bare_loop(stations, lambda, 1000.0, dur, 1));
+        let bare = dur / wall;
+        println!("| {name} | bare binary-heap loop | {dur} | {ev} | {wall:.3} | {:.1}M | {bare:.0} | {:.3} ms |", ev as f64 / wall / 1e6, e2e * 1e3);
+        let (ev, wall, e2e) = best_of(runs, || fz_engine(&net, dur, 1));
+        let eng = dur / wall;
+        println!("| {name} | fz engine (1 thread) | {dur} | {ev} | {wall:.3} | {:.1}M | {eng:.0} | {:.3} ms |", ev as f64 / wall / 1e6, e2e * 1e3);
+        let arc = Arc::new(net);
+        let (ev, wall, _) = best_of(runs, || {
+            let (e, w) = fz_tokio(&arc, dur, 1, 1, 1);
+            (e, w, ())
+        });
+        let tok = dur / wall;
+        println!("| {name} | fz via tokio runner (1 worker, whole call) | {dur} | {ev} | {wall:.3} | {:.1}M | {tok:.0} | |", ev as f64 / wall / 1e6);
+        let tdur: f64 = if quick { 5.0 } else { 30.0 };
+        let tdur = tdur.min(dur);
+        let (ev, wall, e2e) = tokio_tasks(stations, lambda, 1000.0, tdur, 1);
+        let tt = tdur / wall;
+        println!("| {name} | tokio task per station, paused clock | {tdur} | {ev} | {wall:.3} | {:.2}M | {tt:.0} | {:.3} ms |", ev as f64 / wall / 1e6, e2e * 1e3);
+        let mut py = None;
+        if !no_simpy {
+            let pdur = if quick {
+                10.0
+            } else if name == "mm1" {
+                80.0
+            } else {
+                40.0
+            };
+            if let Some((d, w, ev)) = simpy(name, pdur) {
+                py = Some(d / w);
+                println!("| {name} | SimPy 4.1.2 (simpy_net.py) | {d} | {ev} | {w:.3} | {:.3}M | {:.1} | |", ev as f64 / w / 1e6, d / w);
+            }
+        }
+        rates.insert(name, (bare, eng, tok, tt, py));
+    }
+    println!("\n| model | fz / SimPy | bare loop / SimPy | bare loop / fz | fz / tokio-task-per-station |");
+    println!("|---|---|---|---|---|");
+    for (name, (bare, eng, _tok, tt, py)) in &rates {
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.0}x"));
+        println!(
+            "| {name} | {} | {} | {:.2}x | {:.0}x |",
+            f(py.map(|p| eng / p)),
+            f(py.map(|p| bare / p)),
+            bare / eng,
+            eng / tt
+        );
+    }
+
+    // Replications over worker threads (tandem5, 4 replications).
+    let net = Arc::new(network("tandem5"));
+    let dur = 200.0 * scale;
+    println!("\n| replications | worker threads | wall s | sim s per wall s (all replications) |\n|---|---|---|---|");
+    for threads in [1usize, 2] {
+        let (_, wall) = fz_tokio(&net, dur, 4, threads, 1);
+        println!("| 4 | {threads} | {wall:.3} | {:.0} |", 4.0 * dur / wall);
+    }
+
+    // Memory against run length: the peak must not grow with simulated time.
+    let mm1 = network("mm1");
+    let before = peak_rss_kb();
+    let _ = fz_engine(&mm1, 100.0 * scale, 2);
+    let short = peak_rss_kb();
+    let _ = fz_engine(&mm1, 3000.0 * scale, 3);
+    let long = peak_rss_kb();
+    println!(
+        "\nPeak RSS (VmHWM): before {:?} kB, after {} s simulated {:?} kB, after {} s simulated {:?} kB",
+        before,
+        100.0 * scale,
+        short,
+        3000.0 * scale,
+        long
+    );
+}

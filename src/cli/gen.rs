@@ -1,0 +1,90 @@
+//! `fz gen`: generate a runnable CQRS / event-sourced Rust project from a diagram.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::gen::{self, GenOptions};
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// The diagram (.fz)
+    pub file: PathBuf,
+    /// Output folder of the generated project
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+    /// Domain file (TOML); default: FILE.gen.toml beside the diagram when present
+    #[arg(long)]
+    pub domain: Option<PathBuf>,
+    /// Overwrite generated files even where you edited them (default: write *.fz-new beside them)
+    #[arg(long)]
+    pub force: bool,
+    /// Print each node's role and why, and the plan's inferences
+    #[arg(long)]
+    pub explain: bool,
+}
+
+pub fn run(args: &GenArgs) -> ExitCode {
+    let started = Instant::now();
+    let opts = GenOptions {
+        diagram: args.file.clone(),
+        out: args.out.clone(),
+        domain: args.domain.clone(),
+        force: args.force,
+    };
+    let out = match gen::generate(&opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.explain {
+        eprintln!("roles:");
+        for (node, role, reason) in &out.roles {
+            eprintln!("  {node:<6} {role:<16} {reason}");
+        }
+        eprintln!("code:");
+        for n in &out.plan.nodes {
+            eprintln!("  {:<6} {:<16} {} :: {}", n.node, n.role, n.file, n.symbol);
+        }
+    }
+    match &out.domain {
+        Some(p) => eprintln!("domain: {}", p.display()),
+        None => eprintln!(
+            "domain: none given and no {} found; inferred from the labels",
+            gen::default_domain_path(&args.file).display()
+        ),
+    }
+    for note in &out.plan.inferred {
+        eprintln!("note: {note}");
+    }
+    let r = &out.report;
+    for p in &r.fz_new {
+        eprintln!(
+            "warning: you edited {p}; the new version is in {p}.fz-new (use --force to overwrite)"
+        );
+    }
+    for p in &r.forced {
+        eprintln!("note: overwrote your edits to {p} (--force)");
+    }
+    for p in &r.orphaned {
+        eprintln!("note: {p} is no longer generated and was edited; left in place");
+    }
+    for p in &r.removed {
+        eprintln!("note: removed {p} (no longer generated)");
+    }
+    eprintln!(
+        "generated {} in {}: {} written, {} unchanged, {} kept (yours), {} *.fz-new ({:.0} ms)",
+        out.plan.crate_name,
+        args.out.display(),
+        r.written.len(),
+        r.unchanged.len(),
+        r.kept.len(),
+        r.fz_new.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,196 @@
+//! The virtual clock and its event queue.
+//!
+//! Events are ordered by `(time, sequence number)`, the sequence number being the order in
+//! which they were scheduled, so simultaneous events run FIFO by when they were scheduled.
+//! Events scheduled for the current instant skip the heap: they go to a FIFO that is drained
+//! after any heap entries for the same instant (those were necessarily scheduled earlier, from
+//! an earlier instant), which keeps the `(time, seq)` order exact and costs no heap operation for
+//! zero-delay hops and zero-time services.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+use super::time::Nanos;
+
+struct Entry<E> {
+    /// `time << 64 | seq`: one comparison orders by time, then scheduling order.
+    key: u128,
+    ev: E,
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<E> Ord for Entry<E> {
+    // Reversed: BinaryHeap is a max-heap, we want the earliest first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+/// A virtual clock (integer nanoseconds) with its pending events.
+pub struct EventQueue<E> {
+    heap: BinaryHeap<Entry<E>>,
+    now_q: VecDeque<E>,
+    seq: u64,
+    now: Nanos,
+}
+
+impl<E> Default for EventQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> EventQueue<E> {
+    pub fn new() -> Self {
+        EventQueue {
+            heap: BinaryHeap::with_capacity(64),
+            now_q: VecDeque::with_capacity(64),
+            seq: 0,
+            now: 0,
+        }
+    }
+
+    /// The current virtual time.
+    #[inline]
+    pub fn now(&self) -> Nanos {
+        self.now
+    }
+
+    /// Schedule `ev` at `at` (clamped to now: the past cannot be scheduled).
+    #[inline]
+    pub fn schedule(&mut self, at: Nanos, ev: E) {
+        self.seq += 1;
+        if at <= self.now {
+            self.now_q.push_back(ev);
+        } else {
+            self.heap.push(Entry {
+                key: ((at as u128) << 64) | self.seq as u128,
+                ev,
+            });
+        }
+    }
+
+    /// Schedule `ev` after `delay`.
+    #[inline]
+    pub fn schedule_in(&mut self, delay: Nanos, ev: E) {
+        self.schedule(self.now.saturating_add(delay), ev);
+    }
+
+    /// True when nothing is due at the current instant: an event scheduled now would be the
+    /// very next one, so running it at once keeps the `(time, seq)` order.
+    #[inline]
+    pub fn idle_now(&self) -> bool {
+        self.now_q.is_empty()
+            && self
+                .heap
+                .peek()
+                .is_none_or(|top| (top.key >> 64) as Nanos > self.now)
+    }
+
+    /// Time of the next event, if any.
+    #[inline]
+    pub fn peek_time(&self) -> Option<Nanos> {
+        if let Some(top) = self.heap.peek() {
+            let t = (top.key >> 64) as Nanos;
+            if t == self.now || self.now_q.is_empty() {
+                return Some(t);
+            }
+        }
+        if self.now_q.is_empty() {
+            None
+        } else {
+            Some(self.now)
+        }
+    }
+
+    /// Take the next event if it is due before `limit`, advancing the clock to it.
+    #[inline]
+    pub fn pop_before(&mut self, limit: Nanos) -> Option<E> {
+        if let Some(top) = self.heap.peek() {
+            let t = (top.key >> 64) as Nanos;
+            if t == self.now || self.now_q.is_empty() {
+                if t >= limit {
+                    return None;
+                }
+                self.now = t;
+                return self.heap.pop().map(|e| e.ev);
+            }
+        }
+        if self.now >= limit {
+            return None;
+        }
+        self.now_q.pop_front()
+    }
+
+    /// Number of pending events.
+    pub fn len(&self) -> usize {
+        self.heap.len() + self.now_q.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Move the clock forward to `t` when nothing is pending before it.
+    pub fn advance_to(&mut self, t: Nanos) {
+        if t > self.now && self.peek_time().is_none_or(|p| p >= t) {
+            self.now = t;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_then_fifo() {
+        let mut q = EventQueue::new();
+        q.schedule(10, "b");
+        q.schedule(5, "a");
+        q.schedule(10, "c");
+        q.schedule(0, "now");
+        let mut out = vec![];
+        while let Some(e) = q.pop_before(u64::MAX) {
+            out.push((q.now(), e));
+            if e == "a" {
+                q.schedule_in(5, "d"); // same time as b and c, scheduled later
+                q.schedule_in(0, "a0");
+            }
+            if e == "b" {
+                q.schedule_in(0, "b0"); // after c: c was scheduled before
+            }
+        }
+        assert_eq!(
+            out,
+            vec![
+                (0, "now"),
+                (5, "a"),
+                (5, "a0"),
+                (10, "b"),
+                (10, "c"),
+                (10, "d"),
+                (10, "b0")
+            ]
+        );
+    }
+
+    #[test]
+    fn limit_is_exclusive() {
+        let mut q = EventQueue::new();
+        q.schedule(10, 1);
+        assert_eq!(q.pop_before(10), None);
+        assert_eq!(q.pop_before(11), Some(1));
+        assert_eq!(q.now(), 10);
+    }
+}

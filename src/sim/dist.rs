@@ -1,0 +1,384 @@
+//! Distributions of service times, inter-arrival times and edge delays, and of partition keys.
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp1, StandardNormal, Zipf};
+
+use super::time::{format_ns, parse_duration_ns, Nanos};
+
+/// The distribution forms a profile may use, for error messages.
+pub const DIST_CHOICES: &str =
+    "const(x), exp(mean), uniform(a,b), normal(mean,sd), lognormal(mean,sd), erlang(k,mean)";
+/// The key distribution forms, for error messages.
+pub const KEY_CHOICES: &str = "uniform(n), zipf(n, s), unique";
+
+/// Why a distribution did not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DistError(pub String);
+
+/// A distribution of durations. Parameters are held in nanoseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dist {
+    Const(Nanos),
+    Exp {
+        mean: f64,
+    },
+    Uniform {
+        lo: f64,
+        hi: f64,
+    },
+    /// Normal, truncated at 0 (negative draws become 0).
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
+    /// Log-normal with the given mean and standard deviation of the variable itself.
+    LogNormal {
+        mean: f64,
+        sd: f64,
+        mu: f64,
+        sigma: f64,
+    },
+    /// Sum of `k` exponentials with total mean `mean`.
+    Erlang {
+        k: u32,
+        mean: f64,
+    },
+}
+
+fn split_call(s: &str) -> Option<(&str, Vec<&str>)> {
+    let s = s.trim();
+    let open = s.find('(')?;
+    let inner = s[open + 1..].strip_suffix(')')?;
+    let name = s[..open].trim();
+    let args = if inner.trim().is_empty() {
+        Vec::new()
+    } else {
+        inner.split(',').map(str::trim).collect()
+    };
+    Some((name, args))
+}
+
+fn dur(arg: &str, what: &str) -> Result<f64, DistError> {
+    parse_duration_ns(arg).ok_or_else(|| {
+        DistError(format!(
+            "{what}: `{arg}` is not a duration (a non-negative number with ns, us, ms or s)"
+        ))
+    })
+}
+
+fn arity(name: &str, args: &[&str], n: usize) -> Result<(), DistError> {
+    if args.len() != n {
+        return Err(DistError(format!(
+            "`{name}` takes {n} argument{}, got {}; valid: {DIST_CHOICES}",
+            if n == 1 { "" } else { "s" },
+            args.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Dist {
+    pub const ZERO: Dist = Dist::Const(0);
+
+    /// Parse `exp(1ms)`, `const(2ms)`, `uniform(1ms, 3ms)`, `normal(5ms, 1ms)`,
+    /// `lognormal(2ms, 1ms)`, `erlang(3, 6ms)`. A bare duration means `const`.
+    pub fn parse(s: &str) -> Result<Dist, DistError> {
+        let Some((name, args)) = split_call(s) else {
+            if let Some(ns) = parse_duration_ns(s) {
+                return Ok(Dist::Const(ns.round() as Nanos));
+            }
+            return Err(DistError(format!(
+                "`{s}` is not a distribution; valid: {DIST_CHOICES}"
+            )));
+        };
+        let d = match name {
+            "const" => {
+                arity(name, &args, 1)?;
+                Dist::Const(dur(args[0], "const")?.round() as Nanos)
+            }
+            "exp" => {
+                arity(name, &args, 1)?;
+                let mean = dur(args[0], "exp mean")?;
+                if mean == 0.0 {
+                    Dist::Const(0)
+                } else {
+                    Dist::Exp { mean }
+                }
+            }
+            "uniform" => {
+                arity(name, &args, 2)?;
+                let lo = dur(args[0], "uniform low")?;
+                let hi = dur(args[1], "uniform high")?;
+                if hi < lo {
+                    return Err(DistError(format!(
+                        "uniform({}, {}): high is below low",
+                        args[0], args[1]
+                    )));
+                }
+                Dist::Uniform { lo, hi }
+            }
+            "normal" => {
+                arity(name, &args, 2)?;
+                Dist::Normal {
+                    mean: dur(args[0], "normal mean")?,
+                    sd: dur(args[1], "normal sd")?,
+                }
+            }
+            "lognormal" => {
+                arity(name, &args, 2)?;
+                let mean = dur(args[0], "lognormal mean")?;
+                let sd = dur(args[1], "lognormal sd")?;
+                if mean <= 0.0 {
+                    return Err(DistError("lognormal: the mean must be positive".into()));
+                }
+                let sigma2 = (1.0 + (sd * sd) / (mean * mean)).ln();
+                Dist::LogNormal {
+                    mean,
+                    sd,
+                    mu: mean.ln() - sigma2 / 2.0,
+                    sigma: sigma2.sqrt(),
+                }
+            }
+            "erlang" => {
+                arity(name, &args, 2)?;
+                let k: u32 = args[0].parse().ok().filter(|&k| k >= 1).ok_or_else(|| {
+                    DistError(format!("erlang: k = `{}` must be an integer >= 1", args[0]))
+                })?;
+                Dist::Erlang {
+                    k,
+                    mean: dur(args[1], "erlang mean")?,
+                }
+            }
+            other => {
+                return Err(DistError(format!(
+                    "unknown distribution `{other}`; valid: {DIST_CHOICES}"
+                )))
+            }
+        };
+        Ok(d)
+    }
+
+    /// True when every draw is 0.
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Dist::Const(0))
+    }
+
+    /// The mean in nanoseconds (of the untruncated form for `normal`).
+    pub fn mean_ns(&self) -> f64 {
+        match *self {
+            Dist::Const(c) => c as f64,
+            Dist::Exp { mean } => mean,
+            Dist::Uniform { lo, hi } => (lo + hi) / 2.0,
+            Dist::Normal { mean, .. } => mean,
+            Dist::LogNormal { mean, .. } => mean,
+            Dist::Erlang { mean, .. } => mean,
+        }
+    }
+
+    /// One draw, in whole nanoseconds (rounded to nearest).
+    #[inline]
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Nanos {
+        let x: f64 = match *self {
+            Dist::Const(c) => return c,
+            Dist::Exp { mean } => {
+                let e: f64 = Exp1.sample(rng);
+                e * mean
+            }
+            Dist::Uniform { lo, hi } => lo + (hi - lo) * rng.gen::<f64>(),
+            Dist::Normal { mean, sd } => {
+                let z: f64 = StandardNormal.sample(rng);
+                (mean + sd * z).max(0.0)
+            }
+            Dist::LogNormal { mu, sigma, .. } => {
+                let z: f64 = StandardNormal.sample(rng);
+                (mu + sigma * z).exp()
+            }
+            Dist::Erlang { k, mean } => {
+                let mut s = 0.0;
+                for _ in 0..k {
+                    let e: f64 = Exp1.sample(rng);
+                    s += e;
+                }
+                s * mean / k as f64
+            }
+        };
+        (x + 0.5) as Nanos
+    }
+}
+
+impl std::fmt::Display for Dist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Dist::Const(c) => write!(f, "const({})", format_ns(c as f64)),
+            Dist::Exp { mean } => write!(f, "exp({})", format_ns(mean)),
+            Dist::Uniform { lo, hi } => write!(f, "uniform({}, {})", format_ns(lo), format_ns(hi)),
+            Dist::Normal { mean, sd } => {
+                write!(f, "normal({}, {})", format_ns(mean), format_ns(sd))
+            }
+            Dist::LogNormal { mean, sd, .. } => {
+                write!(f, "lognormal({}, {})", format_ns(mean), format_ns(sd))
+            }
+            Dist::Erlang { k, mean } => write!(f, "erlang({k}, {})", format_ns(mean)),
+        }
+    }
+}
+
+/// How a source draws the partition key of each token.
+#[derive(Debug, Clone)]
+pub enum KeyDist {
+    /// Every token its own key (no two tokens share one).
+    Unique,
+    /// Uniform over `0..n`.
+    Uniform(u32),
+    /// Zipf over `0..n` with exponent `s` (key 0 hottest).
+    Zipf(u32, Zipf<f64>, f64),
+}
+
+impl KeyDist {
+    pub fn parse(s: &str) -> Result<KeyDist, DistError> {
+        if s.trim() == "unique" {
+            return Ok(KeyDist::Unique);
+        }
+        let bad = || {
+            DistError(format!(
+                "`{s}` is not a key distribution; valid: {KEY_CHOICES}"
+            ))
+        };
+        let (name, args) = split_call(s).ok_or_else(bad)?;
+        let n = |a: &str| -> Result<u32, DistError> {
+            a.parse::<u32>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| DistError(format!("{name}: n = `{a}` must be an integer >= 1")))
+        };
+        match (name, args.as_slice()) {
+            ("uniform", [a]) => Ok(KeyDist::Uniform(n(a)?)),
+            ("zipf", [a, b]) => {
+                let n = n(a)?;
+                let e: f64 = b
+                    .parse()
+                    .ok()
+                    .filter(|e: &f64| e.is_finite() && *e >= 0.0)
+                    .ok_or_else(|| DistError(format!("zipf: s = `{b}` must be a number >= 0")))?;
+                let z = Zipf::new(n as u64, e).map_err(|err| DistError(format!("zipf: {err}")))?;
+                Ok(KeyDist::Zipf(n, z, e))
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// Number of distinct keys, or `None` for [`KeyDist::Unique`].
+    pub fn key_space(&self) -> Option<u32> {
+        match self {
+            KeyDist::Unique => None,
+            KeyDist::Uniform(n) | KeyDist::Zipf(n, _, _) => Some(*n),
+        }
+    }
+
+    #[inline]
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, serial: u64) -> u32 {
+        match self {
+            KeyDist::Unique => serial as u32,
+            KeyDist::Uniform(n) => rng.gen_range(0..*n),
+            KeyDist::Zipf(n, z, _) => {
+                let k = z.sample(rng) as u32;
+                k.saturating_sub(1).min(n - 1)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for KeyDist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyDist::Unique => write!(f, "unique"),
+            KeyDist::Uniform(n) => write!(f, "uniform({n})"),
+            KeyDist::Zipf(n, _, s) => write!(f, "zipf({n}, {s})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn parses_all_forms() {
+        assert_eq!(Dist::parse("const(2ms)").unwrap(), Dist::Const(2_000_000));
+        assert_eq!(Dist::parse("exp(1ms)").unwrap(), Dist::Exp { mean: 1e6 });
+        assert_eq!(Dist::parse("exp(0)").unwrap(), Dist::ZERO);
+        assert!(matches!(
+            Dist::parse("uniform(1ms, 3ms)").unwrap(),
+            Dist::Uniform { .. }
+        ));
+        assert!(matches!(
+            Dist::parse("normal(5ms,1ms)").unwrap(),
+            Dist::Normal { .. }
+        ));
+        assert!(matches!(
+            Dist::parse("lognormal(2ms, 1ms)").unwrap(),
+            Dist::LogNormal { .. }
+        ));
+        assert_eq!(
+            Dist::parse("erlang(3, 6ms)").unwrap(),
+            Dist::Erlang { k: 3, mean: 6e6 }
+        );
+        assert_eq!(Dist::parse("3ms").unwrap(), Dist::Const(3_000_000));
+    }
+
+    #[test]
+    fn rejects_bad_forms_naming_the_choices() {
+        for bad in [
+            "gamma(1ms)",
+            "exp(1ms, 2ms)",
+            "exp(fast)",
+            "uniform(3ms,1ms)",
+            "erlang(0,1ms)",
+            "exp(1ms",
+        ] {
+            let e = Dist::parse(bad).unwrap_err();
+            assert!(!e.0.is_empty(), "{bad}");
+        }
+        assert!(Dist::parse("gamma(1ms)")
+            .unwrap_err()
+            .0
+            .contains("erlang(k,mean)"));
+    }
+
+    #[test]
+    fn sample_means() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+        let n = 200_000;
+        for s in [
+            "exp(1ms)",
+            "uniform(1ms, 3ms)",
+            "lognormal(2ms, 1ms)",
+            "erlang(4, 2ms)",
+            "normal(5ms, 1ms)",
+        ] {
+            let d = Dist::parse(s).unwrap();
+            let mean = (0..n).map(|_| d.sample(&mut rng) as f64).sum::<f64>() / n as f64;
+            let rel = (mean - d.mean_ns()) / d.mean_ns();
+            assert!(rel.abs() < 0.01, "{s}: {mean} vs {}", d.mean_ns());
+        }
+    }
+
+    #[test]
+    fn keys() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+        let k = KeyDist::parse("zipf(100, 1.1)").unwrap();
+        let mut hot = 0;
+        for i in 0..10_000 {
+            let x = k.sample(&mut rng, i);
+            assert!(x < 100);
+            if x == 0 {
+                hot += 1;
+            }
+        }
+        assert!(hot > 1000, "key 0 should be hot: {hot}");
+        assert!(KeyDist::parse("zipf(0, 1)").is_err());
+        assert!(KeyDist::parse("normal(3)").is_err());
+    }
+}

@@ -1,0 +1,686 @@
+//! The simulation profile (`NAME.sim.toml`): run settings, sources, stations, edges, loops,
+//! reads and role overrides. Every value keeps its place in the file, so that errors found
+//! later (an unknown node id, say) still point at the profile's line.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml_edit::{ImDocument, Item, TableLike};
+
+use crate::model::roles::Role;
+use crate::syntax::LineIndex;
+
+use super::dist::{Dist, KeyDist, DIST_CHOICES, KEY_CHOICES};
+use super::time::{parse_duration, Nanos};
+
+/// An error in a profile, located in its file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ProfileError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A profile value's place in the file.
+pub type Span = Range<usize>;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunSection {
+    pub duration: Option<Nanos>,
+    pub warmup: Option<Nanos>,
+    pub seed: Option<u64>,
+    pub replications: Option<u32>,
+    pub hop_limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub service: Option<Dist>,
+    pub servers: Option<u32>,
+    pub queue: Option<u32>,
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceProfile {
+    pub node: String,
+    pub span: Span,
+    pub rate: Option<f64>,
+    pub interarrival: Option<Dist>,
+    pub key: Option<KeyDist>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeProfile {
+    pub node: String,
+    pub span: Span,
+    pub service: Option<Dist>,
+    pub servers: Option<u32>,
+    pub queue: Option<u32>,
+    /// Diamond branch probabilities by target node id.
+    pub branch: Option<Vec<(String, f64, Span)>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EdgeProfile {
+    pub from: String,
+    pub to: String,
+    pub span: Span,
+    pub delay: Dist,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoopProfile {
+    /// 1-based, in the order the diagram declares its loops.
+    pub index: usize,
+    pub span: Span,
+    pub repeat: f64,
+    pub max: u16,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReadsProfile {
+    pub rate: f64,
+    /// View node ids the reads choose among (default: every view feeding the query API).
+    pub views: Option<Vec<(String, Span)>>,
+    pub span: Span,
+}
+
+/// A parsed profile.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub file: String,
+    text: String,
+    pub run: RunSection,
+    pub defaults: Defaults,
+    pub sources: Vec<SourceProfile>,
+    pub nodes: Vec<NodeProfile>,
+    pub edges: Vec<EdgeProfile>,
+    pub loops: Vec<LoopProfile>,
+    pub reads: Option<ReadsProfile>,
+    pub roles: Vec<(String, Role, Span)>,
+}
+
+const TOP: &[&str] = &[
+    "run", "defaults", "source", "node", "edge", "loop", "reads", "roles",
+];
+const RUN_KEYS: &[&str] = &["duration", "warmup", "seed", "replications", "hop_limit"];
+const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
+const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key"];
+const NODE_KEYS: &[&str] = &["service", "servers", "queue", "branch"];
+const EDGE_KEYS: &[&str] = &["delay"];
+const LOOP_KEYS: &[&str] = &["repeat", "max"];
+const READ_KEYS: &[&str] = &["rate", "views"];
+
+fn choices(list: &[&str]) -> String {
+    list.join(", ")
+}
+
+struct Cx<'a> {
+    file: &'a str,
+    text: &'a str,
+    index: LineIndex,
+}
+
+impl Cx<'_> {
+    fn err(&self, span: &Span, message: impl Into<String>) -> ProfileError {
+        let lc = self.index.line_col(self.text, span.start);
+        ProfileError {
+            file: self.file.to_string(),
+            line: lc.line,
+            column: lc.column,
+            message: message.into(),
+        }
+    }
+}
+
+fn item_span(key: Option<&toml_edit::Key>, item: &Item) -> Span {
+    item.span()
+        .or_else(|| key.and_then(|k| k.span()))
+        .unwrap_or(0..0)
+}
+
+fn key_span(key: &toml_edit::Key, item: &Item) -> Span {
+    key.span().or_else(|| item.span()).unwrap_or(0..0)
+}
+
+/// `(key, key span, item, value span)` of a table's entries, in file order.
+fn entries(t: &dyn TableLike) -> Vec<(&str, Span, &Item, Span)> {
+    t.iter()
+        .filter_map(|(k, _)| t.get_key_value(k))
+        .map(|(k, item)| (k.get(), key_span(k, item), item, item_span(Some(k), item)))
+        .collect()
+}
+
+impl Profile {
+    /// Parse a profile's text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Profile, ProfileError> {
+        let cx = Cx {
+            file,
+            text,
+            index: LineIndex::new(text),
+        };
+        let doc = ImDocument::parse(text.to_string()).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            cx.err(&span, format!("invalid TOML: {}", e.message()))
+        })?;
+        let mut p = Profile {
+            file: file.to_string(),
+            text: text.to_string(),
+            ..Profile::default()
+        };
+        for (key, kspan, item, _) in entries(doc.as_table()) {
+            let table = item.as_table_like().ok_or_else(|| {
+                cx.err(
+                    &kspan,
+                    format!("`{key}` must be a table; valid tables: {}", choices(TOP)),
+                )
+            })?;
+            match key {
+                "run" => p.run = parse_run(&cx, table)?,
+                "defaults" => p.defaults = parse_defaults(&cx, table)?,
+                "source" => {
+                    for (node, span, item, _) in entries(table) {
+                        let t = sub_table(&cx, "source", node, &span, item)?;
+                        p.sources.push(parse_source(&cx, node, span, t)?);
+                    }
+                }
+                "node" => {
+                    for (node, span, item, _) in entries(table) {
+                        let t = sub_table(&cx, "node", node, &span, item)?;
+                        p.nodes.push(parse_node(&cx, node, span, t)?);
+                    }
+                }
+                "edge" => {
+                    for (name, span, item, _) in entries(table) {
+                        let t = sub_table(&cx, "edge", name, &span, item)?;
+                        p.edges.push(parse_edge(&cx, name, span, t)?);
+                    }
+                }
+                "loop" => {
+                    for (name, span, item, _) in entries(table) {
+                        let t = sub_table(&cx, "loop", name, &span, item)?;
+                        p.loops.push(parse_loop(&cx, name, span, t)?);
+                    }
+                }
+                "reads" => p.reads = Some(parse_reads(&cx, kspan, table)?),
+                "roles" => {
+                    for (node, span, item, vspan) in entries(table) {
+                        let s = str_value(&cx, "roles", node, item, &vspan)?;
+                        let role: Role =
+                            s.parse().map_err(|e: crate::model::roles::UnknownRole| {
+                                cx.err(&vspan, format!("[roles] {node}: {e}"))
+                            })?;
+                        p.roles.push((node.to_string(), role, span));
+                    }
+                }
+                other => {
+                    return Err(cx.err(
+                        &kspan,
+                        format!("unknown table `[{other}]`; valid tables: {}", choices(TOP)),
+                    ))
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// An error at `span` of this profile.
+    pub fn error_at(&self, span: &Span, message: impl Into<String>) -> ProfileError {
+        let cx = Cx {
+            file: &self.file,
+            text: &self.text,
+            index: LineIndex::new(&self.text),
+        };
+        cx.err(span, message)
+    }
+
+    /// Role overrides for [`Roles::detect`](crate::model::roles::Roles::detect).
+    pub fn role_overrides(&self) -> BTreeMap<String, Role> {
+        self.roles.iter().map(|(n, r, _)| (n.clone(), *r)).collect()
+    }
+}
+
+fn sub_table<'t>(
+    cx: &Cx<'_>,
+    section: &str,
+    name: &str,
+    span: &Span,
+    item: &'t Item,
+) -> Result<&'t dyn TableLike, ProfileError> {
+    item.as_table_like().ok_or_else(|| {
+        cx.err(
+            span,
+            format!("[{section}.{name}] must be a table, e.g. [{section}.{name}] ..."),
+        )
+    })
+}
+
+fn unknown(cx: &Cx<'_>, section: &str, key: &str, span: &Span, valid: &[&str]) -> ProfileError {
+    cx.err(
+        span,
+        format!(
+            "unknown key `{key}` in [{section}]; valid keys: {}",
+            choices(valid)
+        ),
+    )
+}
+
+fn str_value<'i>(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &'i Item,
+    span: &Span,
+) -> Result<&'i str, ProfileError> {
+    item.as_str().ok_or_else(|| {
+        cx.err(
+            span,
+            format!(
+                "[{section}] {key} must be a string, found {}",
+                item.type_name()
+            ),
+        )
+    })
+}
+
+fn number(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+) -> Result<f64, ProfileError> {
+    let v = item
+        .as_float()
+        .or_else(|| item.as_integer().map(|i| i as f64))
+        .ok_or_else(|| {
+            cx.err(
+                span,
+                format!(
+                    "[{section}] {key} must be a number, found {}",
+                    item.type_name()
+                ),
+            )
+        })?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(cx.err(
+            span,
+            format!("[{section}] {key} must be a non-negative number"),
+        ));
+    }
+    Ok(v)
+}
+
+fn integer(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+    min: i64,
+    max: i64,
+) -> Result<i64, ProfileError> {
+    match item.as_integer() {
+        Some(i) if (min..=max).contains(&i) => Ok(i),
+        Some(i) => Err(cx.err(
+            span,
+            format!("[{section}] {key} = {i} is out of range {min}..={max}"),
+        )),
+        None => Err(cx.err(
+            span,
+            format!(
+                "[{section}] {key} must be an integer, found {}",
+                item.type_name()
+            ),
+        )),
+    }
+}
+
+fn duration(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+) -> Result<Nanos, ProfileError> {
+    if let Some(s) = item.as_str() {
+        return parse_duration(s).ok_or_else(|| {
+            cx.err(span, format!("[{section}] {key} = \"{s}\" is not a duration; write a number with ns, us, ms or s, e.g. \"60s\""))
+        });
+    }
+    let secs = number(cx, section, key, item, span)?;
+    Ok((secs * 1e9).round() as Nanos)
+}
+
+fn dist(
+    cx: &Cx<'_>,
+    section: &str,
+    key: &str,
+    item: &Item,
+    span: &Span,
+) -> Result<Dist, ProfileError> {
+    let s = item.as_str().ok_or_else(|| {
+        cx.err(
+            span,
+            format!(
+                "[{section}] {key} must be a string such as \"exp(1ms)\"; valid: {DIST_CHOICES}"
+            ),
+        )
+    })?;
+    Dist::parse(s).map_err(|e| cx.err(span, format!("[{section}] {key}: {e}")))
+}
+
+fn parse_run(cx: &Cx<'_>, t: &dyn TableLike) -> Result<RunSection, ProfileError> {
+    let mut r = RunSection::default();
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "duration" => r.duration = Some(duration(cx, "run", key, item, &vs)?),
+            "warmup" => r.warmup = Some(duration(cx, "run", key, item, &vs)?),
+            "seed" => r.seed = Some(integer(cx, "run", key, item, &vs, 0, i64::MAX)? as u64),
+            "replications" => {
+                r.replications = Some(integer(cx, "run", key, item, &vs, 1, 10_000)? as u32)
+            }
+            "hop_limit" => {
+                r.hop_limit = Some(integer(cx, "run", key, item, &vs, 1, u32::MAX as i64)? as u32)
+            }
+            _ => return Err(unknown(cx, "run", key, &kspan, RUN_KEYS)),
+        }
+    }
+    Ok(r)
+}
+
+fn parse_defaults(cx: &Cx<'_>, t: &dyn TableLike) -> Result<Defaults, ProfileError> {
+    let mut d = Defaults::default();
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "service" => d.service = Some(dist(cx, "defaults", key, item, &vs)?),
+            "servers" => {
+                d.servers = Some(integer(cx, "defaults", key, item, &vs, 1, 1_000_000)? as u32)
+            }
+            "queue" => {
+                d.queue = Some(integer(cx, "defaults", key, item, &vs, 0, u32::MAX as i64)? as u32)
+            }
+            "rate" => d.rate = Some(number(cx, "defaults", key, item, &vs)?),
+            _ => return Err(unknown(cx, "defaults", key, &kspan, DEFAULT_KEYS)),
+        }
+    }
+    Ok(d)
+}
+
+fn parse_source(
+    cx: &Cx<'_>,
+    node: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<SourceProfile, ProfileError> {
+    let sec = format!("source.{node}");
+    let mut s = SourceProfile {
+        node: node.to_string(),
+        span,
+        rate: None,
+        interarrival: None,
+        key: None,
+    };
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "rate" => s.rate = Some(number(cx, &sec, key, item, &vs)?),
+            "interarrival" => s.interarrival = Some(dist(cx, &sec, key, item, &vs)?),
+            "key" => {
+                let v = str_value(cx, &sec, key, item, &vs)?;
+                s.key =
+                    Some(KeyDist::parse(v).map_err(|e| cx.err(&vs, format!("[{sec}] key: {e}")))?);
+            }
+            _ => return Err(unknown(cx, &sec, key, &kspan, SOURCE_KEYS)),
+        }
+    }
+    if s.rate.is_some() && s.interarrival.is_some() {
+        return Err(cx.err(
+            &s.span,
+            format!("[{sec}] gives both rate and interarrival; give one"),
+        ));
+    }
+    Ok(s)
+}
+
+fn parse_node(
+    cx: &Cx<'_>,
+    node: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<NodeProfile, ProfileError> {
+    let sec = format!("node.{node}");
+    let mut n = NodeProfile {
+        node: node.to_string(),
+        span,
+        service: None,
+        servers: None,
+        queue: None,
+        branch: None,
+    };
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "service" => n.service = Some(dist(cx, &sec, key, item, &vs)?),
+            "servers" => n.servers = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000)? as u32),
+            "queue" => {
+                n.queue = Some(integer(cx, &sec, key, item, &vs, 0, u32::MAX as i64)? as u32)
+            }
+            "branch" => {
+                let bt = item.as_table_like().ok_or_else(|| {
+                    cx.err(&vs, format!("[{sec}] branch must be a table of target node ids to probabilities, e.g. {{ n4 = 0.8, n5 = 0.2 }}"))
+                })?;
+                let mut v = Vec::new();
+                for (to, tspan, pitem, pspan) in entries(bt) {
+                    let p = number(cx, &format!("{sec}.branch"), to, pitem, &pspan)?;
+                    if p > 1.0 {
+                        return Err(cx.err(
+                            &pspan,
+                            format!("[{sec}] branch {to} = {p}: a probability is at most 1"),
+                        ));
+                    }
+                    v.push((to.to_string(), p, tspan));
+                }
+                let total: f64 = v.iter().map(|(_, p, _)| p).sum();
+                if total > 1.0 + 1e-9 {
+                    return Err(cx.err(
+                        &vs,
+                        format!("[{sec}] branch probabilities sum to {total}, more than 1"),
+                    ));
+                }
+                n.branch = Some(v);
+            }
+            _ => return Err(unknown(cx, &sec, key, &kspan, NODE_KEYS)),
+        }
+    }
+    Ok(n)
+}
+
+fn parse_edge(
+    cx: &Cx<'_>,
+    name: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<EdgeProfile, ProfileError> {
+    let sec = format!("edge.\"{name}\"");
+    let (from, to) = name.split_once("->").ok_or_else(|| {
+        cx.err(&span, format!("[edge.\"{name}\"]: an edge is named \"FROM->TO\" by node ids, e.g. [edge.\"n5->n6\"]"))
+    })?;
+    let mut e = EdgeProfile {
+        from: from.trim().to_string(),
+        to: to.trim().to_string(),
+        span,
+        delay: Dist::ZERO,
+    };
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "delay" => e.delay = dist(cx, &sec, key, item, &vs)?,
+            _ => return Err(unknown(cx, &sec, key, &kspan, EDGE_KEYS)),
+        }
+    }
+    Ok(e)
+}
+
+fn parse_loop(
+    cx: &Cx<'_>,
+    name: &str,
+    span: Span,
+    t: &dyn TableLike,
+) -> Result<LoopProfile, ProfileError> {
+    let sec = format!("loop.{name}");
+    let index: usize = name.parse().ok().filter(|&i| i >= 1).ok_or_else(|| {
+        cx.err(&span, format!("[loop.{name}]: loops are numbered from 1 in the order the diagram declares them, e.g. [loop.1]"))
+    })?;
+    let mut l = LoopProfile {
+        index,
+        span,
+        repeat: 0.0,
+        max: 1,
+    };
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "repeat" => {
+                let p = number(cx, &sec, key, item, &vs)?;
+                if p > 1.0 {
+                    return Err(cx.err(
+                        &vs,
+                        format!("[{sec}] repeat = {p}: a probability is at most 1"),
+                    ));
+                }
+                l.repeat = p;
+            }
+            "max" => l.max = integer(cx, &sec, key, item, &vs, 0, u16::MAX as i64)? as u16,
+            _ => return Err(unknown(cx, &sec, key, &kspan, LOOP_KEYS)),
+        }
+    }
+    Ok(l)
+}
+
+fn parse_reads(cx: &Cx<'_>, span: Span, t: &dyn TableLike) -> Result<ReadsProfile, ProfileError> {
+    let mut r = ReadsProfile {
+        span,
+        ..ReadsProfile::default()
+    };
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "rate" => r.rate = number(cx, "reads", key, item, &vs)?,
+            "views" => {
+                let arr = item.as_array().ok_or_else(|| {
+                    cx.err(
+                        &vs,
+                        "[reads] views must be an array of view node ids, e.g. [\"n13\", \"n14\"]",
+                    )
+                })?;
+                let mut v = Vec::new();
+                for x in arr.iter() {
+                    let xs = x.span().unwrap_or(vs.clone());
+                    let s = x.as_str().ok_or_else(|| {
+                        cx.err(&xs, "[reads] views: each entry is a node id string")
+                    })?;
+                    v.push((s.to_string(), xs));
+                }
+                r.views = Some(v);
+            }
+            _ => return Err(unknown(cx, "reads", key, &kspan, READ_KEYS)),
+        }
+    }
+    Ok(r)
+}
+
+/// The valid-key lists, for documentation and tests.
+pub fn valid_keys() -> [(&'static str, &'static [&'static str]); 7] {
+    [
+        ("run", RUN_KEYS),
+        ("defaults", DEFAULT_KEYS),
+        ("source.ID", SOURCE_KEYS),
+        ("node.ID", NODE_KEYS),
+        ("edge.\"A->B\"", EDGE_KEYS),
+        ("loop.N", LOOP_KEYS),
+        ("reads", READ_KEYS),
+    ]
+}
+
+/// The key distributions accepted by `[source.ID] key`.
+pub const KEYS_HELP: &str = KEY_CHOICES;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_issue_example() {
+        let text = r#"
+[run]
+duration = "60s"
+warmup = "5s"
+seed = 42
+replications = 2
+[defaults]
+service = "exp(1ms)"
+servers = 1
+[source.n1]
+rate = 900
+key = "zipf(1000, 1.1)"
+[node.n2]
+service = "lognormal(2ms, 1ms)"
+servers = 4
+queue = 1000
+[node.n3]
+branch = { n4 = 0.8, n5 = 0.2 }
+[edge."n5->n6"]
+delay = "const(2ms)"
+[loop.1]
+repeat = 0.1
+max = 3
+[reads]
+rate = 200
+[roles]
+n7 = "ordering"
+"#;
+        let p = Profile::parse("x.sim.toml", text).unwrap();
+        assert_eq!(p.run.duration, Some(60_000_000_000));
+        assert_eq!(p.run.replications, Some(2));
+        assert_eq!(p.sources[0].rate, Some(900.0));
+        assert_eq!(p.nodes.len(), 2);
+        assert_eq!(p.nodes[1].branch.as_ref().unwrap().len(), 2);
+        assert_eq!(p.edges[0].from, "n5");
+        assert_eq!(p.loops[0].max, 3);
+        assert_eq!(p.reads.as_ref().unwrap().rate, 200.0);
+        assert_eq!(p.roles[0].1, Role::Ordering);
+    }
+
+    fn err(text: &str) -> ProfileError {
+        Profile::parse("p.sim.toml", text).unwrap_err()
+    }
+
+    #[test]
+    fn errors_carry_line_and_choices() {
+        let e = err("[run]\nduration = \"60s\"\nspeed = 3\n");
+        assert_eq!((e.line, e.file.as_str()), (3, "p.sim.toml"));
+        assert!(
+            e.message.contains("valid keys: duration, warmup"),
+            "{}",
+            e.message
+        );
+
+        let e = err("[node.n2]\nservice = \"gamma(1ms)\"\n");
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("erlang(k,mean)"), "{}", e.message);
+
+        let e = err("[nodes.n2]\nservice = \"exp(1ms)\"\n");
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("valid tables"), "{}", e.message);
+
+        let e = err("\n[roles]\nn3 = \"boss\"\n");
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("write_commit"), "{}", e.message);
+
+        let e = err("[run]\nduration = \"1 fortnight\"\n");
+        assert_eq!(e.line, 2);
+
+        let e = err("[node.n3]\nbranch = { n4 = 0.8, n5 = 0.8 }\n");
+        assert!(e.message.contains("sum to"), "{}", e.message);
+        assert!(err("[run\n").message.contains("invalid TOML"));
+    }
+}

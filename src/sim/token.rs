@@ -1,0 +1,57 @@
+//! Tokens: what flows through the network. Plain `Copy` data carried inside events, so that
+//! moving a token costs no allocation.
+
+use super::time::Nanos;
+
+/// Marker for "no commit yet".
+pub const NO_COMMIT: Nanos = Nanos::MAX;
+
+/// What a token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A message from a source (a command, a request).
+    Message,
+    /// A query arriving at a query API (CQRS lens); `view` names the view it reads.
+    Read { view: u16 },
+}
+
+/// One unit of work in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Token {
+    /// When it arrived from outside (its origin).
+    pub origin: Nanos,
+    /// Partition key.
+    pub key: u32,
+    /// Hops taken so far (edges followed, loop repeats included).
+    pub hops: u32,
+    /// Repeats taken of the loop it is in.
+    pub repeats: u16,
+    pub kind: TokenKind,
+    /// When it passed the write commit, or [`NO_COMMIT`].
+    pub commit: Nanos,
+    /// Global commit sequence number (valid when `commit != NO_COMMIT`).
+    pub cseq: u64,
+    /// Per-key commit sequence number.
+    pub kseq: u32,
+}
+
+impl Token {
+    #[inline]
+    pub fn new(origin: Nanos, key: u32, kind: TokenKind) -> Token {
+        Token {
+            origin,
+            key,
+            hops: 0,
+            repeats: 0,
+            kind,
+            commit: NO_COMMIT,
+            cseq: 0,
+            kseq: 0,
+        }
+    }
+
+    #[inline]
+    pub fn committed(&self) -> bool {
+        self.commit != NO_COMMIT
+    }
+}

@@ -1,0 +1,152 @@
+//! Command side: {{ plan.docs.command_source }} (the HTTP endpoints),
+//! {{ plan.docs.command_handler }} (load, validate, append), {{ plan.docs.write_commit }}
+//! and {{ plan.docs.event_publisher }} (the append; the committed log is the outbox the
+//! event bus reads).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::domain::DomainError;
+use crate::error::{json_object, ApiError, ErrorBody};
+use crate::store::{EventStore, NewEvent, StoreError};
+
+/// Answer to an accepted command, once its events are durable.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CommandAccepted {
+    /// Id of the aggregate the command changed.
+    pub aggregate_id: String,
+    /// Version of the aggregate after the command.
+    pub version: u64,
+    /// Log position of the last event appended.
+    pub position: u64,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable(e.to_string())
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError::bad_field(&e.field, e.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { .. } => ApiError::conflict(e.to_string()),
+            other => ApiError::unavailable(other.to_string()),
+        }
+    }
+}
+
+fn count(app: &AppState, result: &Result<Json<CommandAccepted>, ApiError>) {
+    let counter = match result {
+        Ok(_) => &app.metrics.commands_accepted,
+        Err(e) if e.status == axum::http::StatusCode::CONFLICT => &app.metrics.commands_conflicted,
+        Err(_) => &app.metrics.commands_rejected,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+{% for a in plan.aggregates %}
+/// Loads an `{{ a.name }}` from its latest snapshot and the events after it.
+pub fn load_{{ a.module }}(store: &EventStore, id: &str) -> Result<crate::domain::{{ a.module }}::{{ a.name }}, ApiError> {
+    use crate::domain::{{ a.module }}::{self as m, {{ a.name }}Event, {{ a.name }}State};
+    let stream = store.load(m::AGGREGATE_TYPE, id)?;
+    let (mut version, mut state) = match stream.snapshot {
+        Some((v, s)) => (v, serde_json::from_str::<{{ a.name }}State>(&s).map_err(internal)?),
+        None => (0, {{ a.name }}State::default()),
+    };
+    for e in &stream.events {
+        if let Some(ev) = {{ a.name }}Event::decode(&e.event_type, &e.payload).map_err(internal)? {
+            state.apply(&ev);
+        }
+        version = e.version;
+    }
+    Ok(m::{{ a.name }} {
+        id: id.to_string(),
+        version,
+        state,
+    })
+}
+
+/// {{ plan.docs.command_handler }} for `{{ a.name }}`: load, validate (decide),
+/// append with the loaded version as the expected one, answer after commit.
+async fn execute_{{ a.module }}(
+    app: &AppState,
+    id: String,
+    expected: Option<u64>,
+    decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
+) -> Result<Json<CommandAccepted>, ApiError> {
+    let result = async {
+        let store = app.store.clone();
+        let load_id = id.clone();
+        let aggregate = tokio::task::spawn_blocking(move || load_{{ a.module }}(&store, &load_id))
+            .await
+            .map_err(internal)??;
+        if let Some(expected) = expected {
+            if expected != aggregate.version {
+                return Err(ApiError::conflict(format!(
+                    "expected version {expected}, found {}",
+                    aggregate.version
+                )));
+            }
+        }
+        let events = decide(&aggregate)?;
+        let mut state = aggregate.state.clone();
+        let mut new = Vec::with_capacity(events.len());
+        for e in &events {
+            state.apply(e);
+            new.push(NewEvent {
+                event_type: e.event_type(),
+                payload: e.payload().map_err(internal)?,
+            });
+        }
+        let version = aggregate.version + events.len() as u64;
+        let every = app.config.snapshot_every;
+        let snapshot = if version / every != aggregate.version / every {
+            Some(serde_json::to_string(&state).map_err(internal)?)
+        } else {
+            None
+        };
+        let appended = app
+            .store
+            .append(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot)
+            .await?;
+        app.metrics
+            .events_appended
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        Ok(Json(CommandAccepted {
+            aggregate_id: id,
+            version: appended.version,
+            position: appended.position,
+        }))
+    }
+    .await;
+    count(app, &result);
+    result
+}
+{% for c in a.commands %}
+/// {{ plan.docs.command_source }}: command `{{ c.name }}` on an `{{ a.name }}`.
+#[utoipa::path(post, path = "/commands/{{ c.slug }}", tag = "commands",
+    request_body = crate::domain::{{ a.module }}::{{ c.name }},
+    responses(
+        (status = 200, description = "Accepted and durable", body = CommandAccepted),
+        (status = 400, description = "Invalid command", body = ErrorBody),
+        (status = 409, description = "Version conflict", body = ErrorBody),
+    ))]
+pub async fn {{ c.slug }}(
+    State(app): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Json<CommandAccepted>, ApiError> {
+    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&json_object(&body)?)?;
+    execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, |a| cmd.decide(a)).await
+}
+{% endfor %}{% endfor -%}

@@ -1,0 +1,384 @@
+//! Load generator: drives the running service with commands and queries and prints
+//! command latency, query latency and projection lag per view (the figures `fz sim`
+//! predicts).
+//!
+//! `cargo run --release --bin loadgen -- --url http://127.0.0.1:8080 --rate 2000 --reads 2000 --duration 30s [--format json]`
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Args {
+    url: String,
+    rate: f64,
+    reads: f64,
+    duration: Duration,
+    json: bool,
+    concurrency: usize,
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        url: "http://127.0.0.1:8080".into(),
+        rate: 1000.0,
+        reads: 1000.0,
+        duration: Duration::from_secs(30),
+        json: false,
+        concurrency: 128,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => a.url = value()?.trim_end_matches('/').to_string(),
+            "--rate" => a.rate = value()?.parse().map_err(|e| format!("--rate: {e}"))?,
+            "--reads" => a.reads = value()?.parse().map_err(|e| format!("--reads: {e}"))?,
+            "--duration" => {
+                a.duration = parse_duration(&value()?).ok_or("--duration: use e.g. 30s")?
+            }
+            "--concurrency" => {
+                a.concurrency = value()?
+                    .parse()
+                    .map_err(|e| format!("--concurrency: {e}"))?
+            }
+            "--format" => a.json = value()? == "json",
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(a)
+}
+
+/// Paces requests: the k-th request is due at start + k / rate.
+struct Pacer {
+    start: Instant,
+    rate: f64,
+    next: AtomicU64,
+    end: Instant,
+}
+
+impl Pacer {
+    async fn wait(&self) -> bool {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        let due = self.start + Duration::from_secs_f64(k as f64 / self.rate);
+        if due >= self.end {
+            return false;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        true
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    command_latency: Mutex<Vec<f64>>,
+    query_latency: Mutex<Vec<f64>>,
+    sent: AtomicU64,
+    acknowledged: AtomicU64,
+    errors: AtomicU64,
+    ids: Mutex<Vec<String>>,
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Value, stats: &Stats) -> bool {
+    stats.sent.fetch_add(1, Ordering::Relaxed);
+    let t = Instant::now();
+    let ok = match client.post(url).json(&body).send().await {
+        Ok(r) => r.status().is_success(),
+        Err(_) => false,
+    };
+    if ok {
+        stats.acknowledged.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut l) = stats.command_latency.lock() {
+            l.push(t.elapsed().as_secs_f64());
+        }
+    } else {
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    ok
+}
+
+/// One simulated client: runs the command sequence of the domain on fresh aggregates.
+async fn command_worker(
+    client: reqwest::Client,
+    base: String,
+    worker: usize,
+    pacer: Arc<Pacer>,
+    stats: Arc<Stats>,
+    run: u64,
+) {
+    let mut n = 0u64;
+    'outer: loop {
+        n += 1;
+        let id = format!("lg-{run}-{worker}-{n}");
+        let k = n % 100;
+        let steps: Vec<(&str, Value)> = {% if plan.aggregates.len() > 1 %}match n % {{ plan.aggregates.len() }} {{ "{" }}{% endif %}
+{%- for a in plan.aggregates %}
+            {% if plan.aggregates.len() > 1 %}{% if loop.last %}_{% else %}{{ loop.index0 }}{% endif %} => {% endif %}vec![
+{%- for c in a.commands %}
+                (
+                    "{{ c.slug }}",
+                    json!({
+                        "{{ a.id_field }}": id,
+{%- for f in c.fields %}
+                        "{{ f.name }}": {% if f.is_int %}1{% else %}format!("{{ f.name }}-{k}"){% endif %},
+{%- endfor %}
+                    }),
+                ),
+{%- endfor %}
+            ]{% if plan.aggregates.len() > 1 %},{% else %};{% endif %}
+{%- endfor %}
+{%- if plan.aggregates.len() > 1 %}
+        };
+{%- endif %}
+        for (i, (cmd, body)) in steps.into_iter().enumerate() {
+            if !pacer.wait().await {
+                break 'outer;
+            }
+            let ok = post(&client, &format!("{base}/commands/{cmd}"), body, &stats).await;
+            if !ok {
+                continue 'outer;
+            }
+            if i == 0 {
+                if let Ok(mut ids) = stats.ids.lock() {
+                    if ids.len() < 100_000 {
+                        ids.push(id.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One simulated reader: queries the views by id and by page.
+async fn query_worker(
+    client: reqwest::Client,
+    base: String,
+    worker: usize,
+    pacer: Arc<Pacer>,
+    stats: Arc<Stats>,
+) {
+    let mut n = worker as u64;
+    while pacer.wait().await {
+        n = n
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let id = stats
+            .ids
+            .lock()
+            .ok()
+            .and_then(|ids| (!ids.is_empty()).then(|| ids[(n >> 33) as usize % ids.len()].clone()))
+            .unwrap_or_else(|| "none".into());
+        let k = n % 100;
+        let paths = [
+{%- for p in plan.projectors %}
+{%- if p.view.kind == "table" %}
+            format!("/views/{{ p.view.slug }}/{id}"),
+            "/views/{{ p.view.slug }}?limit=10".to_string(),
+{%- else if p.view.kind == "cache" %}
+{%- match p.view.key %}{% when Some with (key) %}
+            format!("/views/{{ p.view.slug }}/{{ key }}-{k}"),
+{%- when None %}
+            format!("/views/{{ p.view.slug }}/{id}"),
+{%- endmatch %}
+{%- else if p.view.kind == "cube" %}
+            "/views/{{ p.view.slug }}?limit=10".to_string(),
+{%- else %}
+            format!("/views/{{ p.view.slug }}/{id}"),
+            "/views/{{ p.view.slug }}/search?q={{ p.view.fields[0].name }}&limit=10".to_string(),
+{%- endif %}
+{%- endfor %}
+        ];
+        let _ = k;
+        let path = &paths[(n >> 20) as usize % paths.len()];
+        let t = Instant::now();
+        match client.get(format!("{base}{path}")).send().await {
+            Ok(r) if r.status().is_success() || r.status() == reqwest::StatusCode::NOT_FOUND => {
+                let _ = r.bytes().await;
+                if let Ok(mut l) = stats.query_latency.lock() {
+                    l.push(t.elapsed().as_secs_f64());
+                }
+            }
+            _ => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Projection lag per projector, from the service's `/metrics` summary.
+async fn lags(client: &reqwest::Client, base: &str) -> BTreeMap<String, [f64; 3]> {
+    let views: &[(&str, &str)] = &[
+{%- for p in plan.projectors %}
+        ("{{ p.module }}", "{{ p.view.slug }}"),
+{%- endfor %}
+    ];
+    let text = match client.get(format!("{base}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let mut out = BTreeMap::new();
+    for (projector, view) in views {
+        let mut q = [0.0; 3];
+        for (i, quant) in ["0.5", "0.99", "1"].iter().enumerate() {
+            let prefix =
+                format!("projector_lag_seconds{{ "{{" }}projector=\"{projector}\",quantile=\"{quant}\"{{ "}}" }} ");
+            if let Some(line) = text.lines().find(|l| l.starts_with(&prefix)) {
+                q[i] = line[prefix.len()..].trim().parse().unwrap_or(0.0);
+            }
+        }
+        out.insert(view.to_string(), q);
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("loadgen: {e}\nusage: loadgen --url URL --rate N --reads M --duration 30s [--format json] [--concurrency C]");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let client = match reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let stats = Arc::new(Stats::default());
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + args.duration;
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut tasks = Vec::new();
+    if args.rate > 0.0 {
+        let pacer = Arc::new(Pacer {
+            start,
+            rate: args.rate,
+            next: AtomicU64::new(0),
+            end,
+        });
+        for w in 0..args.concurrency.max(1) {
+            tasks.push(tokio::spawn(command_worker(
+                client.clone(),
+                args.url.clone(),
+                w,
+                pacer.clone(),
+                stats.clone(),
+                run,
+            )));
+        }
+    }
+    if args.reads > 0.0 {
+        let pacer = Arc::new(Pacer {
+            start,
+            rate: args.reads,
+            next: AtomicU64::new(0),
+            end,
+        });
+        for w in 0..(args.concurrency / 2).max(1) {
+            tasks.push(tokio::spawn(query_worker(
+                client.clone(),
+                args.url.clone(),
+                w,
+                pacer.clone(),
+                stats.clone(),
+            )));
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    // Let the views catch up before reading the lag figures.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let lags = lags(&client, &args.url).await;
+    let mut cl = stats
+        .command_latency
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let mut ql = stats
+        .query_latency
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let acknowledged = stats.acknowledged.load(Ordering::Relaxed);
+    let report = json!({
+        "commands": {
+            "sent": stats.sent.load(Ordering::Relaxed),
+            "acknowledged": acknowledged,
+            "per_second": acknowledged as f64 / elapsed,
+            "p50": quantile(&mut cl, 0.5),
+            "p99": quantile(&mut cl, 0.99),
+        },
+        "queries": {
+            "per_second": ql.len() as f64 / elapsed,
+            "p50": quantile(&mut ql, 0.5),
+            "p99": quantile(&mut ql, 0.99),
+        },
+        "views": lags.iter().map(|(k, q)| (k.clone(), json!({"lag_p50": q[0], "lag_p99": q[1], "lag_max": q[2]}))).collect::<serde_json::Map<_, _>>(),
+        "errors": stats.errors.load(Ordering::Relaxed),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "commands: {} sent, {} acknowledged, {:.0}/s, p50 {:.3} ms, p99 {:.3} ms",
+            report["commands"]["sent"],
+            acknowledged,
+            report["commands"]["per_second"].as_f64().unwrap_or(0.0),
+            report["commands"]["p50"].as_f64().unwrap_or(0.0) * 1e3,
+            report["commands"]["p99"].as_f64().unwrap_or(0.0) * 1e3
+        );
+        println!(
+            "queries:  {:.0}/s, p50 {:.3} ms, p99 {:.3} ms",
+            report["queries"]["per_second"].as_f64().unwrap_or(0.0),
+            report["queries"]["p50"].as_f64().unwrap_or(0.0) * 1e3,
+            report["queries"]["p99"].as_f64().unwrap_or(0.0) * 1e3
+        );
+        for (view, q) in &lags {
+            println!(
+                "view {view}: lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                q[0] * 1e3,
+                q[1] * 1e3,
+                q[2] * 1e3
+            );
+        }
+        println!("errors: {}", report["errors"]);
+    }
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,70 @@
+//! {{ plan.docs.query_api }}: reads served from the views only, never from the event
+//! store, answered as {{ plan.docs.read_response }}.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::projections::PageRequest;
+
+fn timed<T>(app: &AppState, f: impl FnOnce() -> Result<T, ApiError>) -> Result<Json<T>, ApiError> {
+    let start = Instant::now();
+    let r = f();
+    app.metrics.observe_query(start.elapsed().as_secs_f64());
+    r.map(Json)
+}
+
+fn found<T>(v: Option<T>, view: &str, id: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| ApiError::not_found(format!("{view}: no entry {id:?}")))
+}
+{% for p in plan.projectors %}
+/// List view {{ p.view.node }} "{{ p.view.label }}".
+#[utoipa::path(get, path = "/views/{{ p.view.slug }}", tag = "views",
+    params(("offset" = Option<u64>, Query, description = "Entries to skip"),
+           ("limit" = Option<u64>, Query, description = "Entries to return (at most 1000)")),
+    responses((status = 200, body = crate::projections::{{ p.module }}::{{ p.view.page_type }}), (status = 400, body = ErrorBody)))]
+pub async fn {{ p.view.slug }}_list(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.page_type }}>, ApiError> {
+    let page = PageRequest::parse(&q)?;
+    timed(&app, || app.views.{{ p.view.slug }}.list(page))
+}
+
+/// One entry of view {{ p.view.node }} "{{ p.view.label }}".
+#[utoipa::path(get, path = "/views/{{ p.view.slug }}/{id}", tag = "views",
+    params(("id" = String, Path, description = "Entry id")),
+    responses((status = 200, body = crate::projections::{{ p.module }}::{{ p.view.entry_type }}), (status = 404, body = ErrorBody)))]
+pub async fn {{ p.view.slug }}_get(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.entry_type }}>, ApiError> {
+    timed(&app, || {
+        found(app.views.{{ p.view.slug }}.get(&id)?, crate::projections::{{ p.module }}::VIEW, &id)
+    })
+}
+{%- if p.view.kind == "search" %}
+
+/// Full-text search in view {{ p.view.node }} "{{ p.view.label }}".
+#[utoipa::path(get, path = "/views/{{ p.view.slug }}/search", tag = "views",
+    params(("q" = String, Query, description = "Query text"),
+           ("offset" = Option<u64>, Query, description = "Hits to skip"),
+           ("limit" = Option<u64>, Query, description = "Hits to return (at most 1000)")),
+    responses((status = 200, body = crate::projections::{{ p.module }}::{{ p.view.page_type }}), (status = 400, body = ErrorBody)))]
+pub async fn {{ p.view.slug }}_search(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.page_type }}>, ApiError> {
+    let page = PageRequest::parse(&q)?;
+    let text = q
+        .get("q")
+        .ok_or_else(|| ApiError::bad_field("q", "is required"))?;
+    timed(&app, || app.views.{{ p.view.slug }}.search(text, page))
+}
+{%- endif %}
+{% endfor -%}

@@ -1,0 +1,374 @@
+//! The event bus: routes committed events by type, orders them by partition key
+//! (the aggregate id) over N partitions, and delivers them to every projector.
+//!
+//! Delivery is at least once. Each projector keeps one checkpoint per partition
+//! (the highest position of that partition it has applied) and skips any event at
+//! or below it, so redelivery after a restart applies nothing twice. After each
+//! batch the router sends a watermark down every partition so that checkpoints of
+//! partitions without traffic advance too.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::metrics::Metrics;
+use crate::store::{EventStore, StoredEvent};
+
+/// A projector failure (its view's storage failed, or an event could not be decoded).
+#[derive(Debug, thiserror::Error)]
+#[error("projector {projector}: {message}")]
+pub struct ProjectionError {
+    pub projector: &'static str,
+    pub message: String,
+}
+
+impl ProjectionError {
+    pub fn new(projector: &'static str, message: impl std::fmt::Display) -> Self {
+        ProjectionError {
+            projector,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// An event for a projector, with the partition it travelled on.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub partition: usize,
+    pub event: Arc<StoredEvent>,
+}
+
+/// A projector builds one view from the events it subscribes to.
+pub trait Projector: Send + 'static {
+    /// Name of the projector (also the name of its view).
+    fn name(&self) -> &'static str;
+    /// Event types the projector consumes.
+    fn event_types(&self) -> &'static [&'static str];
+    /// Persisted checkpoints, one per partition.
+    fn checkpoints(&mut self, partitions: usize) -> Result<Vec<u64>, ProjectionError>;
+    /// Applies events (each partition in order) and records `checkpoints`
+    /// atomically with them (or at the next [`Projector::flush`]). Returns whether
+    /// everything applied so far is now visible to queries.
+    fn apply(&mut self, events: &[Delivered], checkpoints: &[u64])
+        -> Result<bool, ProjectionError>;
+    /// Called when idle and on shutdown: persists anything pending. Returns whether
+    /// everything applied so far is now visible to queries.
+    fn flush(&mut self, _checkpoints: &[u64]) -> Result<bool, ProjectionError> {
+        Ok(true)
+    }
+    /// Drops the view's contents and checkpoints.
+    fn reset(&mut self) -> Result<(), ProjectionError>;
+}
+
+/// Partition of an aggregate: FNV-1a of its type and id, modulo the partition count.
+pub fn partition_of(aggregate_type: &str, aggregate_id: &str, partitions: usize) -> usize {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in aggregate_type
+        .bytes()
+        .chain([0u8])
+        .chain(aggregate_id.bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h % partitions.max(1) as u64) as usize
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+enum Routed {
+    Event(Arc<StoredEvent>, Arc<[usize]>),
+    Watermark(u64),
+}
+
+enum Delivery {
+    Event(Delivered),
+    Watermark(usize, u64),
+}
+
+/// The running bus: router, partitions and projector threads.
+pub struct Bus {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Bus {
+    /// Starts delivering from the lowest checkpoint of all projectors.
+    pub fn start(
+        store: Arc<EventStore>,
+        projectors: Vec<Box<dyn Projector>>,
+        partitions: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Bus, ProjectionError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let mut routes: HashMap<&'static str, Vec<usize>> = HashMap::new();
+        let mut inboxes = Vec::new();
+        let mut start = u64::MAX;
+        for (i, mut p) in projectors.into_iter().enumerate() {
+            for t in p.event_types() {
+                routes.entry(t).or_default().push(i);
+            }
+            let cps = p.checkpoints(partitions)?;
+            start = start.min(cps.iter().copied().min().unwrap_or(0));
+            let (tx, rx) = mpsc::sync_channel::<Delivery>(65_536);
+            inboxes.push(tx);
+            let m = metrics.clone();
+            threads.push(spawn(&format!("projector-{}", p.name()), move || {
+                run_projector(p, rx, cps, m)
+            })?);
+        }
+        let start = if start == u64::MAX { 0 } else { start };
+        let routes: HashMap<&'static str, Arc<[usize]>> =
+            routes.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
+        // Guarantee ordering: one in-order queue per partition.
+        let mut partition_txs = Vec::new();
+        for p in 0..partitions {
+            let (tx, rx) = mpsc::sync_channel::<Routed>(65_536);
+            partition_txs.push(tx);
+            let inboxes = inboxes.clone();
+            threads.push(spawn(&format!("partition-{p}"), move || {
+                deliver(p, rx, inboxes)
+            })?);
+        }
+        drop(inboxes);
+        let s = stop.clone();
+        threads.push(spawn("event-router", move || {
+            route(store, start, routes, partition_txs, partitions, s, metrics)
+        })?);
+        Ok(Bus { stop, threads })
+    }
+
+    /// Delivers everything committed so far, then stops all threads.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ProjectionError> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(|e| ProjectionError::new("bus", format!("cannot start thread {name}: {e}")))
+}
+
+/// Route Event: reads committed events from the store (the outbox) and sends each
+/// to the partition of its aggregate, tagged with the projectors that consume its type.
+fn route(
+    store: Arc<EventStore>,
+    mut position: u64,
+    routes: HashMap<&'static str, Arc<[usize]>>,
+    partitions: Vec<mpsc::SyncSender<Routed>>,
+    n: usize,
+    stop: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+) {
+    let head = store.head();
+    let none: Arc<[usize]> = Arc::from(Vec::new());
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        let h = head.wait_past(position, Duration::from_millis(50));
+        metrics.head.store(h, Ordering::Relaxed);
+        if h <= position {
+            if stopping {
+                break;
+            }
+            continue;
+        }
+        let events = match store.read_after(position, 2_000) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("event router: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        for e in events {
+            position = e.position;
+            let targets = routes
+                .get(e.event_type.as_str())
+                .cloned()
+                .unwrap_or_else(|| none.clone());
+            if targets.is_empty() {
+                continue;
+            }
+            let p = partition_of(&e.aggregate_type, &e.aggregate_id, n);
+            if partitions[p]
+                .send(Routed::Event(Arc::new(e), targets))
+                .is_err()
+            {
+                return;
+            }
+        }
+        for tx in &partitions {
+            if tx.send(Routed::Watermark(position)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Deliver to Projectors: forwards one partition, in order, to every subscribed projector.
+fn deliver(partition: usize, rx: mpsc::Receiver<Routed>, inboxes: Vec<mpsc::SyncSender<Delivery>>) {
+    while let Ok(r) = rx.recv() {
+        match r {
+            Routed::Event(event, targets) => {
+                for &t in targets.iter() {
+                    let d = Delivered {
+                        partition,
+                        event: event.clone(),
+                    };
+                    let _ = inboxes[t].send(Delivery::Event(d));
+                }
+            }
+            Routed::Watermark(pos) => {
+                for inbox in &inboxes {
+                    let _ = inbox.send(Delivery::Watermark(partition, pos));
+                }
+            }
+        }
+    }
+}
+
+fn run_projector(
+    mut p: Box<dyn Projector>,
+    rx: mpsc::Receiver<Delivery>,
+    mut cps: Vec<u64>,
+    metrics: Arc<Metrics>,
+) {
+    let name = p.name();
+    let m = metrics.projector(name);
+    let publish = |cps: &[u64]| {
+        if let Some(m) = m {
+            m.checkpoint
+                .store(cps.iter().copied().min().unwrap_or(0), Ordering::Relaxed);
+        }
+    };
+    publish(&cps);
+    // Commit times of events applied but not yet visible to queries.
+    let mut invisible: Vec<i64> = Vec::new();
+    let record = |invisible: &mut Vec<i64>| {
+        if let Some(m) = m {
+            let now = now_us();
+            let lags: Vec<f64> = invisible
+                .iter()
+                .map(|t| (now - t).max(0) as f64 / 1e6)
+                .collect();
+            m.record_lag(&lags);
+        }
+        invisible.clear();
+    };
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(d) => d,
+            Err(RecvTimeoutError::Timeout) => {
+                match p.flush(&cps) {
+                    Ok(true) => record(&mut invisible),
+                    Ok(false) => {}
+                    Err(e) => eprintln!("{e}"),
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut batch = Vec::new();
+        let mut next = cps.clone();
+        let mut take = |d: Delivery, batch: &mut Vec<Delivered>| match d {
+            Delivery::Event(d) => {
+                let cp = &mut next[d.partition];
+                if d.event.position > *cp {
+                    *cp = d.event.position;
+                    batch.push(d);
+                }
+            }
+            Delivery::Watermark(part, pos) => {
+                let cp = &mut next[part];
+                *cp = (*cp).max(pos);
+            }
+        };
+        take(first, &mut batch);
+        while batch.len() < 4_096 {
+            match rx.try_recv() {
+                Ok(d) => take(d, &mut batch),
+                Err(_) => break,
+            }
+        }
+        let mut attempt = 0;
+        let visible = loop {
+            match p.apply(&batch, &next) {
+                Ok(visible) => break visible,
+                Err(e) if attempt < 5 => {
+                    eprintln!("{e} (retrying)");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100 << attempt));
+                }
+                Err(e) => {
+                    eprintln!("{e}: projector stopped; it resumes from its checkpoint on restart");
+                    return;
+                }
+            }
+        };
+        cps = next;
+        publish(&cps);
+        invisible.extend(batch.iter().map(|d| d.event.recorded_at_us));
+        if visible {
+            record(&mut invisible);
+        }
+        if let Some(m) = m {
+            m.applied.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+    }
+    if let Err(e) = p.flush(&cps) {
+        eprintln!("{e}");
+    }
+}
+
+/// Replays the store into one projector from its checkpoints up to the current head
+/// (used to rebuild a view, and to fill in-memory views on start).
+pub fn catch_up(
+    store: &EventStore,
+    p: &mut dyn Projector,
+    partitions: usize,
+) -> Result<u64, ProjectionError> {
+    let mut cps = p.checkpoints(partitions)?;
+    let mut position = cps.iter().copied().min().unwrap_or(0);
+    let types = p.event_types();
+    let mut applied = 0u64;
+    loop {
+        let events = store
+            .read_after(position, 5_000)
+            .map_err(|e| ProjectionError::new(p.name(), e))?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            break;
+        };
+        let mut batch = Vec::new();
+        for e in events {
+            let part = partition_of(&e.aggregate_type, &e.aggregate_id, partitions);
+            if e.position > cps[part] && types.contains(&e.event_type.as_str()) {
+                batch.push(Delivered {
+                    partition: part,
+                    event: Arc::new(e),
+                });
+            }
+        }
+        for cp in cps.iter_mut() {
+            *cp = (*cp).max(last);
+        }
+        applied += batch.len() as u64;
+        p.apply(&batch, &cps)?;
+        position = last;
+    }
+    p.flush(&cps)?;
+    Ok(applied)
+}

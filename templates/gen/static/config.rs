@@ -1,0 +1,66 @@
+//! Runtime configuration, read from the environment.
+
+use std::path::PathBuf;
+
+/// Where and how the service runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Folder holding the event store and the persistent views.
+    pub data_dir: PathBuf,
+    /// HTTP port (`PORT`, default 8080).
+    pub port: u16,
+    /// Number of event bus partitions (`PARTITIONS`, default 4).
+    pub partitions: usize,
+    /// A snapshot is written every this many events of an aggregate (`SNAPSHOT_EVERY`, default 100).
+    pub snapshot_every: u64,
+    /// Largest number of appends grouped into one commit (`MAX_BATCH`, default 512).
+    pub max_batch: usize,
+}
+
+/// A configuration variable that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}: {message}")]
+pub struct ConfigError {
+    name: &'static str,
+    message: String,
+}
+
+fn var<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) => v.trim().parse().map_err(|e: T::Err| ConfigError {
+            name,
+            message: e.to_string(),
+        }),
+        Err(_) => Ok(default),
+    }
+}
+
+impl Config {
+    /// Reads `DATA_DIR`, `PORT`, `PARTITIONS`, `SNAPSHOT_EVERY` and `MAX_BATCH`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let partitions: usize = var("PARTITIONS", 4)?;
+        let snapshot_every: u64 = var("SNAPSHOT_EVERY", 100)?;
+        let max_batch: usize = var("MAX_BATCH", 512)?;
+        Ok(Config {
+            data_dir: PathBuf::from(var("DATA_DIR", "./data".to_string())?),
+            port: var("PORT", 8080)?,
+            partitions: partitions.max(1),
+            snapshot_every: snapshot_every.max(1),
+            max_batch: max_batch.max(1),
+        })
+    }
+
+    /// Defaults with a given data folder (used by tests).
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            port: 0,
+            partitions: 4,
+            snapshot_every: 100,
+            max_batch: 512,
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! The event store: an append-only log of domain events in SQLite (WAL, synchronous=FULL).
+//!
+//! Appends go through one writer thread that drains its queue and commits each batch
+//! in a single transaction (group commit); every caller is answered only after its
+//! batch is durable. Optimistic concurrency: an append names the version it expects,
+//! and a different current version is a conflict. The committed log is the outbox:
+//! the event bus reads published events from here, never from a handler's memory.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// An event about to be appended.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub payload: String,
+}
+
+/// An event as committed to the store.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Global position in the log (1, 2, ...).
+    pub position: u64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// Version of the aggregate after this event (1, 2, ...).
+    pub version: u64,
+    pub event_type: String,
+    pub payload: String,
+    /// Commit time, microseconds since the Unix epoch.
+    pub recorded_at_us: i64,
+}
+
+/// What an append returns once durable.
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    pub version: u64,
+    pub position: u64,
+}
+
+/// Event store failures.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("version conflict on {aggregate_id}: expected {expected}, found {actual}")]
+    Conflict {
+        aggregate_id: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("event store database error: {0}")]
+    Db(String),
+    #[error("event store writer has stopped")]
+    Stopped,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+struct AppendRequest {
+    aggregate_type: &'static str,
+    aggregate_id: String,
+    expected_version: u64,
+    events: Vec<NewEvent>,
+    snapshot: Option<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// Latest committed position, with a condition variable to wait for new commits.
+#[derive(Default)]
+pub struct Head {
+    position: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Head {
+    /// The latest committed position.
+    pub fn get(&self) -> u64 {
+        self.position.lock().map(|p| *p).unwrap_or(0)
+    }
+    fn set(&self, position: u64) {
+        if let Ok(mut p) = self.position.lock() {
+            if position > *p {
+                *p = position;
+            }
+        }
+        self.changed.notify_all();
+    }
+    /// Waits until the head passes `after` or `timeout` elapses; returns the head.
+    pub fn wait_past(&self, after: u64, timeout: Duration) -> u64 {
+        let Ok(guard) = self.position.lock() else {
+            return after;
+        };
+        match self
+            .changed
+            .wait_timeout_while(guard, timeout, |p| *p <= after)
+        {
+            Ok((p, _)) => *p,
+            Err(_) => after,
+        }
+    }
+}
+
+/// A loaded aggregate stream: its latest snapshot, if any, and the events after it.
+#[derive(Debug, Default)]
+pub struct Stream {
+    pub snapshot: Option<(u64, String)>,
+    pub events: Vec<StoredEvent>,
+}
+
+/// Handle to the event store, shared by the command handlers and the event bus.
+pub struct EventStore {
+    writer: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    head: Arc<Head>,
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    recorded_at_us INTEGER NOT NULL,
+    UNIQUE (aggregate_type, aggregate_id, version)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id)
+);
+";
+
+impl EventStore {
+    /// Opens (creating if needed) `events.db` in `data_dir` and starts the writer thread.
+    pub fn open(data_dir: &Path, max_batch: usize) -> Result<Arc<Self>, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", data_dir.display())))?;
+        let path = data_dir.join("events.db");
+        let conn = open(&path)?;
+        conn.execute_batch(SCHEMA)?;
+        let head_pos: u64 =
+            conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64;
+        let head = Arc::new(Head::default());
+        head.set(head_pos);
+        let mut readers = Vec::new();
+        for _ in 0..4 {
+            let r = open(&path)?;
+            r.pragma_update(None, "query_only", "ON")?;
+            readers.push(Mutex::new(r));
+        }
+        let (tx, rx) = mpsc::channel();
+        let writer_head = head.clone();
+        let thread = std::thread::Builder::new()
+            .name("event-store-writer".into())
+            .spawn(move || writer_loop(conn, rx, writer_head, max_batch))
+            .map_err(|e| StoreError::Db(format!("cannot start writer thread: {e}")))?;
+        Ok(Arc::new(EventStore {
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(thread)),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            head,
+        }))
+    }
+
+    /// The committed head, for waiting on new events.
+    pub fn head(&self) -> Arc<Head> {
+        self.head.clone()
+    }
+
+    /// Appends `events` to a stream if its version is still `expected_version`;
+    /// answers once the batch holding the append is committed.
+    pub async fn append(
+        &self,
+        aggregate_type: &'static str,
+        aggregate_id: String,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+        snapshot: Option<String>,
+    ) -> Result<Appended, StoreError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let req = AppendRequest {
+            aggregate_type,
+            aggregate_id,
+            expected_version,
+            events,
+            snapshot,
+            reply,
+        };
+        {
+            let guard = self.writer.lock().map_err(|_| StoreError::Stopped)?;
+            let tx = guard.as_ref().ok_or(StoreError::Stopped)?;
+            tx.send(req).map_err(|_| StoreError::Stopped)?;
+        }
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i]
+            .lock()
+            .map_err(|_| StoreError::Db("reader lock poisoned".into()))?;
+        f(&conn)
+    }
+
+    /// Loads a stream: its latest snapshot and the events after it.
+    pub fn load(&self, aggregate_type: &str, aggregate_id: &str) -> Result<Stream, StoreError> {
+        self.with_reader(|conn| {
+            let snapshot = conn
+                .prepare_cached(
+                    "SELECT version, state FROM snapshots WHERE aggregate_type = ?1 AND aggregate_id = ?2",
+                )?
+                .query_row(params![aggregate_type, aggregate_id], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+                })
+                .optional()?;
+            let from = snapshot.as_ref().map(|s| s.0).unwrap_or(0);
+            let mut stmt = conn.prepare_cached(
+                "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
+                 FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND version > ?3 ORDER BY version",
+            )?;
+            let events = stmt
+                .query_map(params![aggregate_type, aggregate_id, from as i64], row_to_event)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Stream { snapshot, events })
+        })
+    }
+
+    /// Reads up to `limit` committed events after `position`, in log order.
+    pub fn read_after(&self, position: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
+                 FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+            )?;
+            let events = stmt
+                .query_map(params![position as i64, limit as i64], row_to_event)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(events)
+        })
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    pub fn close(&self) {
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        if let Ok(mut t) = self.writer_thread.lock() {
+            if let Some(t) = t.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        position: r.get::<_, i64>(0)? as u64,
+        aggregate_type: r.get(1)?,
+        aggregate_id: r.get(2)?,
+        version: r.get::<_, i64>(3)? as u64,
+        event_type: r.get(4)?,
+        payload: r.get(5)?,
+        recorded_at_us: r.get(6)?,
+    })
+}
+
+type StreamKey = (&'static str, String);
+
+fn writer_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<AppendRequest>,
+    head: Arc<Head>,
+    max_batch: usize,
+) {
+    // Known current versions, so most conflict checks need no query.
+    let mut versions: HashMap<StreamKey, u64> = HashMap::new();
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        if versions.len() > 1_000_000 {
+            versions.clear();
+        }
+        match commit_batch(&mut conn, &batch, &mut versions) {
+            Ok((results, last)) => {
+                head.set(last);
+                for (req, res) in batch.into_iter().zip(results) {
+                    let _ = req.reply.send(res);
+                }
+            }
+            Err(e) => {
+                versions.clear();
+                for req in batch {
+                    let _ = req.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+type BatchResult = (Vec<Result<Appended, StoreError>>, u64);
+
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &[AppendRequest],
+    versions: &mut HashMap<StreamKey, u64>,
+) -> Result<BatchResult, StoreError> {
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(batch.len());
+    let mut touched: HashMap<StreamKey, u64> = HashMap::new();
+    let mut last = 0u64;
+    let recorded_at = now_us();
+    {
+        let mut current_q = tx.prepare_cached(
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
+        )?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut snap = tx.prepare_cached(
+            "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version, state = excluded.state",
+        )?;
+        for req in batch {
+            let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
+            let current = match touched.get(&key).or_else(|| versions.get(&key)) {
+                Some(v) => *v,
+                None => current_q.query_row(params![req.aggregate_type, req.aggregate_id], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            };
+            if current != req.expected_version {
+                touched.insert(key, current);
+                results.push(Err(StoreError::Conflict {
+                    aggregate_id: req.aggregate_id.clone(),
+                    expected: req.expected_version,
+                    actual: current,
+                }));
+                continue;
+            }
+            let mut version = current;
+            for e in &req.events {
+                version += 1;
+                insert.execute(params![
+                    req.aggregate_type,
+                    req.aggregate_id,
+                    version as i64,
+                    e.event_type,
+                    e.payload,
+                    recorded_at
+                ])?;
+                last = tx.last_insert_rowid() as u64;
+            }
+            if let Some(state) = &req.snapshot {
+                snap.execute(params![
+                    req.aggregate_type,
+                    req.aggregate_id,
+                    version as i64,
+                    state
+                ])?;
+            }
+            touched.insert(key, version);
+            results.push(Ok(Appended {
+                version,
+                position: last,
+            }));
+        }
+    }
+    tx.commit()?;
+    versions.extend(touched);
+    Ok((results, last))
+}

@@ -1,0 +1,571 @@
+//! `fz sim` end to end: determinism, profile errors, semantics (fan-out inference, cycles, hop
+//! limit, loops, the CQRS lens), outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/cqrs-materialized-views.fz"
+);
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sim");
+
+fn fz(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fz"))
+        .arg("sim")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(o)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", stdout(o)))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn same_seed_same_bytes_for_any_thread_count() {
+    let run = |threads: &str| {
+        let o = fz(&[
+            SEED,
+            "--format",
+            "json",
+            "--stable",
+            "--duration",
+            "8s",
+            "--warmup",
+            "1s",
+            "--replications",
+            "4",
+            "--seed",
+            "7",
+            "--threads",
+            threads,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o.stdout
+    };
+    let one = run("1");
+    assert_eq!(one, run("4"));
+    assert_eq!(one, run("2"));
+    let other = fz(&[
+        SEED,
+        "--format",
+        "json",
+        "--stable",
+        "--duration",
+        "8s",
+        "--warmup",
+        "1s",
+        "--replications",
+        "4",
+        "--seed",
+        "8",
+    ]);
+    assert_ne!(one, other.stdout, "another seed must give another run");
+}
+
+#[test]
+fn json_has_the_documented_fields() {
+    let v = json(&fz(&[
+        &format!("{FIX}/tandem5.fz"),
+        "--format",
+        "json",
+        "--duration",
+        "20s",
+        "--warmup",
+        "2s",
+        "--replications",
+        "2",
+    ]));
+    for k in [
+        "throughput",
+        "utilization",
+        "mean_wait",
+        "mean_response",
+        "p50_response",
+        "p99_response",
+        "mean_queue",
+        "drops",
+        "mean_response_ci95",
+        "utilization_ci95",
+    ] {
+        assert!(!v["nodes"]["n2"][k].is_null(), "nodes.n2.{k}");
+    }
+    for k in ["mean", "p50", "p99", "completed", "mean_ci95"] {
+        assert!(!v["sinks"]["n7"][k].is_null(), "sinks.n7.{k}");
+        assert!(!v["end_to_end"][k].is_null(), "end_to_end.{k}");
+    }
+    assert!(v["events"].as_u64().unwrap() > 100_000);
+    assert!(v["wall_seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["events_per_second"].as_f64().unwrap() > 0.0);
+    assert!(v.get("cqrs").is_none(), "no CQRS lens on a plain pipeline");
+    let ci = v["nodes"]["n2"]["mean_response_ci95"].as_array().unwrap();
+    let m = v["nodes"]["n2"]["mean_response"].as_f64().unwrap();
+    assert!(ci[0].as_f64().unwrap() < m && m < ci[1].as_f64().unwrap());
+}
+
+#[test]
+fn events_count_three_per_visit() {
+    // M/M/1 with zero-time entry and exit circles: each token visits three stations.
+    let v = json(&fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "1s",
+    ]));
+    let arrivals: u64 = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| v["nodes"][n]["arrivals"].as_f64().unwrap() as u64)
+        .sum();
+    let events = v["events"].as_u64().unwrap();
+    // Whole-run events vs window arrivals: 9 per token, 10/9 of the window.
+    let ratio = events as f64 / (arrivals as f64 * 3.0 * 10.0 / 9.0);
+    assert!((ratio - 1.0).abs() < 0.02, "{ratio}");
+}
+
+#[test]
+fn seed_diagram_alone_gives_a_cqrs_report() {
+    let o = fz(&[SEED, "--duration", "10s", "--warmup", "1s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for want in [
+        "Bottleneck:",
+        "CQRS lens",
+        "n13",
+        "n16",
+        "order violations",
+        "End to end",
+    ] {
+        assert!(out.contains(want), "missing {want}: {out}");
+    }
+    assert!(
+        stderr(&o).is_empty(),
+        "no progress bar when stderr is not a terminal: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn lane_fanout_inference_and_no_infer() {
+    let v = json(&fz(&[
+        SEED,
+        "--format",
+        "json",
+        "--duration",
+        "5s",
+        "--warmup",
+        "1s",
+    ]));
+    for p in ["n9", "n10", "n11", "n12"] {
+        assert!(
+            v["nodes"][p]["arrivals"].as_f64().unwrap() > 1000.0,
+            "{p} fed by the inferred fan-out"
+        );
+    }
+    let lags = &v["cqrs"]["views"];
+    for view in ["n13", "n14", "n15", "n16"] {
+        assert!(lags[view]["lag_mean"].as_f64().unwrap() > 0.0, "{view}");
+        assert_eq!(lags[view]["order_violations"], 0, "ordered by key: {view}");
+    }
+    let v = json(&fz(&[
+        SEED,
+        "--format",
+        "json",
+        "--duration",
+        "5s",
+        "--warmup",
+        "1s",
+        "--no-infer",
+    ]));
+    assert!(v["nodes"]["n9"]["arrivals"].as_f64().unwrap() > 1000.0);
+    for p in ["n10", "n11", "n12"] {
+        assert_eq!(
+            v["nodes"][p]["arrivals"].as_f64().unwrap(),
+            0.0,
+            "{p} without inference"
+        );
+    }
+}
+
+#[test]
+fn explain_prints_roles_inferences_and_routing() {
+    let o = fz(&[SEED, "--explain", "--duration", "2s", "--warmup", "1s"]);
+    let out = stdout(&o);
+    for want in [
+        "n4     write_commit",
+        "lane fan-out: n8 -> n9",
+        "n10, n11, n12",
+        "Routing table:",
+        "copy to each of n9, n10, n11, n12",
+        "read edge: n13 -> n17",
+    ] {
+        assert!(out.contains(want), "missing {want}: {out}");
+    }
+    // With JSON, the explanation goes to stderr and stdout stays one object.
+    let o = fz(&[
+        SEED,
+        "--explain",
+        "--format",
+        "json",
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    json(&o);
+    assert!(stderr(&o).contains("Routing table:"));
+}
+
+#[test]
+fn order_violations_without_ordering_and_none_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Four servers at every projector: events of a key overtake each other unless an ordering
+    // step keys the stations after it.
+    let prof = "[source.n1]\nrate = 800\nkey = \"zipf(50, 1.1)\"\n[defaults]\nservice = \"exp(0.5ms)\"\n[node.n9]\nservers = 4\nservice = \"exp(3ms)\"\n[node.n10]\nservers = 4\nservice = \"exp(3ms)\"\n[reads]\nrate = 300\n";
+    let with = write(dir.path(), "p.sim.toml", prof);
+    let v = json(&fz(&[
+        SEED,
+        "--profile",
+        s(&with),
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "1s",
+    ]));
+    assert_eq!(v["cqrs"]["views"]["n13"]["order_violations"], 0);
+    assert_eq!(v["cqrs"]["views"]["n14"]["order_violations"], 0);
+    let reads = &v["cqrs"]["reads"];
+    assert!(reads["completed"].as_u64().unwrap() > 2000, "{reads}");
+    assert!(reads["staleness_mean"].as_f64().unwrap() > 0.0, "{reads}");
+    assert!(reads["staleness_p99"].as_f64().unwrap() >= reads["staleness_mean"].as_f64().unwrap());
+    // The same with the ordering step demoted by a role override.
+    let without = write(
+        dir.path(),
+        "q.sim.toml",
+        &format!("{prof}[roles]\nn7 = \"event_router\"\n"),
+    );
+    let v = json(&fz(&[
+        SEED,
+        "--profile",
+        s(&without),
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "1s",
+    ]));
+    assert!(
+        v["cqrs"]["views"]["n13"]["order_violations"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{}",
+        v["cqrs"]
+    );
+    assert!(
+        v["cqrs"]["views"]["n14"]["order_violations"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        v["cqrs"]["views"]["n15"]["order_violations"], 0,
+        "one server keeps FIFO"
+    );
+    assert_eq!(v["cqrs"]["ordering"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn profile_errors_name_file_line_and_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[node.n2]\nservise = \"exp(1ms)\"\n",
+            2,
+            "valid keys: service, servers, queue, branch",
+        ),
+        (
+            "[run]\nseed = 1\n\n[node.n99]\nservers = 2\n",
+            4,
+            "no node `n99`",
+        ),
+        ("[node.n2]\nservice = \"gamma(2ms)\"\n", 2, "erlang(k,mean)"),
+        (
+            "[source.n1]\nrate = 10\n[edge.\"n1->n3\"]\ndelay = \"const(1ms)\"\n",
+            3,
+            "edges from n1 are \"n1->n2\"",
+        ),
+        (
+            "[node.n2]\nbranch = { n3 = 1.0 }\n",
+            1,
+            "only diamonds choose a branch",
+        ),
+    ];
+    for (text, line, want) in cases {
+        let p = write(dir.path(), "mm1.sim.toml", text);
+        let o = fz(&[
+            &format!("{FIX}/mm1.fz"),
+            "--profile",
+            s(&p),
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("{}:{line}:", p.display())),
+            "{text}: {err}"
+        );
+        assert!(err.contains(want), "{text}: {err}");
+    }
+    let o = fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--profile",
+        "/nonexistent/x.sim.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--duration",
+        "1s",
+        "--warmup",
+        "2s",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn profile_is_found_beside_the_diagram() {
+    // tests/fixtures/sim/mm1.sim.toml sets 900/s.
+    let v = json(&fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--format",
+        "json",
+        "--duration",
+        "20s",
+        "--warmup",
+        "2s",
+    ]));
+    let x = v["nodes"]["n2"]["throughput"].as_f64().unwrap();
+    assert!((x - 900.0).abs() < 30.0, "{x}");
+    let v = json(&fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--format",
+        "json",
+        "--duration",
+        "20s",
+        "--warmup",
+        "2s",
+        "--rate",
+        "300",
+    ]));
+    let x = v["nodes"]["n2"]["throughput"].as_f64().unwrap();
+    assert!((x - 300.0).abs() < 20.0, "--rate overrides: {x}");
+}
+
+#[test]
+fn cycles_that_multiply_tokens_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = write(dir.path(), "c.fz", "L { # l\nn1: circle label:\"In\"\nn2: rectangle label:\"A\"\nn3: rectangle label:\"B\"\nn4: circle label:\"Out\"\nn1.handle(right) -> n2.handle(left)\nn2.handle(right) -> n3.handle(left)\nn3.handle(right) -> n2.handle(left)\nn3.handle(bottom) -> n4.handle(top)\n}\n");
+    let o = fz(&[s(&d), "--duration", "1s", "--warmup", "0s"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("n2 -> n3 -> n2") && err.contains("multiplies"),
+        "{err}"
+    );
+    // A cycle with no way out at all.
+    let d = write(dir.path(), "d.fz", "L { # l\nn1: circle label:\"In\"\nn2: rectangle label:\"A\"\nn3: rectangle label:\"B\"\nn1.handle(right) -> n2.handle(left)\nn2.handle(right) -> n3.handle(left)\nn3.handle(right) -> n2.handle(left)\n}\n");
+    let err = stderr(&fz(&[s(&d), "--duration", "1s", "--warmup", "0s"]));
+    assert!(err.contains("never lets a token out"), "{err}");
+}
+
+#[test]
+fn hop_limit_is_reported_when_hit() {
+    // The feedback model sends 20% back; with a hop limit of 4 tokens that go round are dropped.
+    let v = json(&fz(&[
+        &format!("{FIX}/feedback.fz"),
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "1s",
+        "--hop-limit",
+        "4",
+    ]));
+    let hits = v["hop_limit_hits"].as_u64().unwrap();
+    // n1->n2->n3->n4 is 3 hops, ->n5 the 4th; a retry makes 5+: about 20% of 5000 tokens.
+    assert!(hits > 700 && hits < 1300, "{hits}");
+    assert_eq!(v["hop_limit"], 4);
+    let v = json(&fz(&[
+        &format!("{FIX}/feedback.fz"),
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "1s",
+    ]));
+    assert_eq!(v["hop_limit_hits"], 0);
+}
+
+#[test]
+fn loop_repeat_probability() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = write(dir.path(), "l.fz", "L { # l\nn1: circle label:\"In\"\nn2: rectangle label:\"A\"\nn3: rectangle label:\"B\"\nn4: circle label:\"Out\"\nn1.handle(right) -> n2.handle(left)\nn2.handle(right) -> n3.handle(left)\nn3.handle(right) -> n4.handle(left)\nloop [retry] n2 n3\n}\n");
+    // Without a profile entry the loop changes nothing.
+    let v = json(&fz(&[
+        s(&d),
+        "--format",
+        "json",
+        "--duration",
+        "20s",
+        "--warmup",
+        "2s",
+        "--rate",
+        "200",
+    ]));
+    let base = v["nodes"]["n2"]["throughput"].as_f64().unwrap();
+    assert!((base / 200.0 - 1.0).abs() < 0.05, "{base}");
+    // repeat 0.5 up to 2 times: visits per token 1 + 0.5 + 0.25 = 1.75.
+    let p = write(
+        dir.path(),
+        "l.sim.toml",
+        "[loop.1]\nrepeat = 0.5\nmax = 2\n",
+    );
+    let v = json(&fz(&[
+        s(&d),
+        "--profile",
+        s(&p),
+        "--format",
+        "json",
+        "--duration",
+        "20s",
+        "--warmup",
+        "2s",
+        "--rate",
+        "200",
+    ]));
+    let x = v["nodes"]["n2"]["throughput"].as_f64().unwrap() / 200.0;
+    assert!((x - 1.75).abs() < 0.06, "{x}");
+    assert!((v["nodes"]["n4"]["throughput"].as_f64().unwrap() / 200.0 - 1.0).abs() < 0.05);
+    let p = write(dir.path(), "m.sim.toml", "[loop.2]\nrepeat = 0.5\n");
+    let o = fz(&[s(&d), "--profile", s(&p)]);
+    assert!(stderr(&o).contains("declares 1 loop"), "{}", stderr(&o));
+}
+
+#[test]
+fn queue_capacity_drops_and_edge_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.sim.toml", "[source.n1]\nrate = 1500\n[node.n2]\nservice = \"exp(1ms)\"\nqueue = 5\n[edge.\"n2->n3\"]\ndelay = \"const(7ms)\"\n");
+    let v = json(&fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--profile",
+        s(&p),
+        "--format",
+        "json",
+        "--duration",
+        "20s",
+        "--warmup",
+        "2s",
+    ]));
+    let n2 = &v["nodes"]["n2"];
+    assert!(n2["drops"].as_u64().unwrap() > 5000, "{n2}");
+    assert!(n2["mean_queue"].as_f64().unwrap() <= 6.0);
+    let e2e = v["end_to_end"]["mean"].as_f64().unwrap();
+    let resp = n2["mean_response"].as_f64().unwrap();
+    assert!((e2e - resp - 0.007).abs() < 1e-6, "{e2e} {resp}");
+    // Unstable offered load is named.
+    let v = json(&fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--format",
+        "json",
+        "--duration",
+        "5s",
+        "--warmup",
+        "1s",
+        "--rate",
+        "1200",
+    ]));
+    assert_eq!(v["unstable"][0], "n2");
+}
+
+#[test]
+fn html_report_is_self_contained_with_a_diagram_placeholder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.html");
+    let o = fz(&[
+        SEED,
+        "--duration",
+        "5s",
+        "--warmup",
+        "1s",
+        "--report",
+        s(&out),
+        "--format",
+        "json",
+    ]);
+    json(&o);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<section id=\"diagram\""));
+    assert!(html.contains("<svg") && html.contains("<polyline"));
+    assert!(html.contains("n16") && html.contains("order violations"));
+    assert!(
+        !html.contains("http://") || !html.contains("src=\"http"),
+        "nothing fetched at view time"
+    );
+    assert!(!html.contains("<script src"));
+}
+
+#[test]
+fn realtime_paces_against_the_wall_clock() {
+    let t = std::time::Instant::now();
+    let o = fz(&[
+        &format!("{FIX}/mm1.fz"),
+        "--duration",
+        "2s",
+        "--warmup",
+        "0.5s",
+        "--realtime",
+        "4",
+    ]);
+    let took = t.elapsed().as_secs_f64();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(took >= 0.45, "2 s at 4x takes half a second: {took}");
+    assert!(stderr(&o).contains("[realtime x4] t="), "{}", stderr(&o));
+    assert!(stdout(&o).contains("n2"));
+}
