@@ -86,5 +86,31 @@ fn styled_nodes() {
             badge: Some("lag 1.2 s".into()),
         },
     );
+    if let Some(dir) = std::env::var_os("FZ_RENDER_PNG_DIR") {
+        // Look at it: FZ_RENDER_PNG_DIR=/tmp cargo test --test render_snapshots
+        let png = render::render_png(&checked.diagram, &opts).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join("styled_nodes.png"), png).unwrap();
+    }
     insta::assert_snapshot!(render::render_svg(&checked.diagram, &opts));
+}
+
+#[test]
+fn heat_styles_from_figures() {
+    let checked = model::check(ORDER);
+    let utilisation = [("n2", 0.35), ("n5", 0.97), ("n6", 0.72)]
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    let notes = [("n4".to_string(), "lag 1.2 s".to_string())].into();
+    let opts = RenderOptions {
+        node_style: render::annotate::heat_styles(&utilisation, Some("n5"), &notes),
+        ..RenderOptions::default()
+    };
+    let svg = render::render_svg(&checked.diagram, &opts);
+    assert!(svg.contains(">bottleneck · 97%<"));
+    assert!(svg.contains(">lag 1.2 s<"));
+    if let Some(dir) = std::env::var_os("FZ_RENDER_PNG_DIR") {
+        let png = render::render_png(&checked.diagram, &opts).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join("heat.png"), png).unwrap();
+    }
 }

@@ -12,6 +12,7 @@
 // Layout code indexes several parallel per-node and per-column vectors by the same index.
 #![allow(clippy::needless_range_loop)]
 
+pub mod annotate;
 pub mod geom;
 pub mod layout;
 pub mod png;
