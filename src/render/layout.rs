@@ -169,6 +169,11 @@ pub fn grid(d: &Diagram) -> Grid {
     for &v in &topo {
         by_lane[lane_of[v]].push(v);
     }
+    let mut degree = vec![0usize; n];
+    for (_, s, t, _) in d.edges() {
+        degree[s.index()] += 1;
+        degree[t.index()] += 1;
+    }
     let mut cons: Vec<Vec<(usize, usize)>> = succ.clone();
     for members in &mut by_lane {
         members.sort_by_key(|&v| (rank[v], topo_ix[v]));
@@ -176,7 +181,12 @@ pub fn grid(d: &Diagram) -> Grid {
             let (a, b) = (w[0], w[1]);
             // `b` may go below `a` in the same column unless an edge to another lane would
             // have to cross the stack.
-            let share = rank[a] == rank[b] && !cross_bottom[a] && !cross_top[b];
+            // Nodes without any edge stay side by side in declaration order.
+            let share = rank[a] == rank[b]
+                && !cross_bottom[a]
+                && !cross_top[b]
+                && degree[a] > 0
+                && degree[b] > 0;
             cons[a].push((b, usize::from(!share)));
         }
     }
