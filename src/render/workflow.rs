@@ -190,10 +190,10 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
 
     // Row heights and lane heights.
     let mut row_h: Vec<Vec<f64>> = grid.lane_rows.iter().map(|&r| vec![0.0; r]).collect();
-    for v in 0..n {
+    for (v, b) in boxes.iter().enumerate().take(n) {
         let l = d.graph[NodeIndex::new(v)].lane.min(lanes - 1);
         if let Some(h) = row_h[l].get_mut(grid.row[v]) {
-            *h = h.max(boxes[v].h);
+            *h = h.max(b.h);
         }
     }
     let mut lane_y = vec![MARGIN; lanes];

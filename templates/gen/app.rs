@@ -88,7 +88,13 @@ pub struct App {
 impl App {
     /// Opens everything under `config.data_dir` and starts the event bus.
     pub fn start(config: Config) -> Result<App, AppError> {
-        let store = EventStore::open(&config.data_dir, config.max_batch)?;
+        let store = EventStore::open(
+            &config.data_dir,
+            config.max_batch,
+            config.database_url.as_deref(),
+            config.pg_schema.as_deref(),
+        )?;
+        let pg = config.pg();
         let views_dir = config.data_dir.join("views");
         let metrics = Arc::new(Metrics::new(PROJECTORS));
         let n = config.partitions;
@@ -106,8 +112,13 @@ impl App {
         let (p, v_{{ p.module }}) = projections::{{ p.module }}::open(&views_dir)?;
         projectors.push(Box::new(p));
 {%- else %}
+{%- if p.view.kind == "table" %}
+        projectors.push(Box::new(projections::{{ p.module }}::{{ p.projector_type }}::open(&views_dir, pg)?));
+        let v_{{ p.module }} = projections::{{ p.module }}::{{ p.view.type_name }}::open(&views_dir, pg)?;
+{%- else %}
         projectors.push(Box::new(projections::{{ p.module }}::{{ p.projector_type }}::open(&views_dir)?));
         let v_{{ p.module }} = projections::{{ p.module }}::{{ p.view.type_name }}::open(&views_dir)?;
+{%- endif %}
 {%- endif %}
 {%- endfor %}
 
@@ -200,15 +211,24 @@ pub fn rebuild(config: &Config, view: &str) -> Result<u64, AppError> {
         let known: Vec<&str> = VIEWS.iter().map(|(v, _)| *v).collect();
         return Err(AppError::UnknownView(view.to_string(), known.join(", ")));
     };
-    let store = EventStore::open(&config.data_dir, config.max_batch)?;
+    let store = EventStore::open(
+        &config.data_dir,
+        config.max_batch,
+        config.database_url.as_deref(),
+        config.pg_schema.as_deref(),
+    )?;
     #[allow(unused_variables)]
     let dir = config.data_dir.join("views");
+    #[allow(unused_variables)]
+    let pg = config.pg();
     let mut p: Box<dyn Projector> = match *projector {
 {%- for p in plan.projectors %}
 {%- if p.view.kind == "cache" %}
         projections::{{ p.module }}::PROJECTOR => Box::new(projections::{{ p.module }}::open().0),
 {%- else if p.view.kind == "search" %}
         projections::{{ p.module }}::PROJECTOR => Box::new(projections::{{ p.module }}::open(&dir)?.0),
+{%- else if p.view.kind == "table" %}
+        projections::{{ p.module }}::PROJECTOR => Box::new(projections::{{ p.module }}::{{ p.projector_type }}::open(&dir, pg)?),
 {%- else %}
         projections::{{ p.module }}::PROJECTOR => Box::new(projections::{{ p.module }}::{{ p.projector_type }}::open(&dir)?),
 {%- endif %}

@@ -119,12 +119,19 @@ impl super::Aggregate for {{ a.name }}State {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct {{ c.name }} {
     /// Id of the `{{ a.name }}`.
+    #[schema(min_length = 1, max_length = 256)]
     pub {{ a.id_field }}: String,
 {%- for f in c.fields %}
+{%- if f.is_int %}
+    #[schema(minimum = -1000000000000i64, maximum = 1000000000000i64)]
+{%- else %}
+    #[schema(max_length = 4096)]
+{%- endif %}
     pub {{ f.name }}: {{ f.rust_ty }},
 {%- endfor %}
     /// Version the client last saw; a different current version is a 409.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 9223372036854775807i64)]
     pub expected_version: Option<u64>,
 }
 

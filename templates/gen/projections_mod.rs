@@ -186,3 +186,83 @@ impl SqliteReaders {
         f(&conn).map_err(|e| crate::error::ApiError::unavailable(format!("view read failed: {e}")))
     }
 }
+
+/// A pool of PostgreSQL connections for a view's reads.
+pub struct PgReaders {
+    conns: Vec<std::sync::Mutex<crate::store::PgClient>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl PgReaders {
+    /// Opens `n` connections.
+    pub fn open(
+        url: &str,
+        schema: Option<&str>,
+        n: usize,
+        name: &'static str,
+    ) -> Result<Self, ProjectionError> {
+        let mut conns = Vec::new();
+        for _ in 0..n.max(1) {
+            let c = crate::store::pg_connect(url, schema).map_err(|e| ProjectionError::new(name, e))?;
+            conns.push(std::sync::Mutex::new(c));
+        }
+        Ok(PgReaders {
+            conns,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `f` on one of the connections.
+    pub fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send,
+    ) -> Result<T, crate::error::ApiError> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.conns.len();
+        let mut conn = self.conns[i]
+            .lock()
+            .map_err(|_| crate::error::ApiError::unavailable("view reader lock poisoned"))?;
+        let client: &mut postgres::Client = &mut conn;
+        crate::store::blocking(move || f(client))
+            .map_err(|e| crate::error::ApiError::unavailable(format!("view read failed: {e}")))
+    }
+}
+
+/// Reads the checkpoints of a view stored in PostgreSQL (table `<projector>_checkpoints`).
+pub fn pg_checkpoints(
+    c: &mut postgres::Client,
+    projector: &'static str,
+    partitions: usize,
+) -> Result<Vec<u64>, ProjectionError> {
+    let mut cps = vec![0u64; partitions];
+    let rows = crate::store::blocking(|| {
+        c.query(
+            &format!("SELECT part, position FROM {projector}_checkpoints"),
+            &[],
+        )
+    })
+    .map_err(|e| ProjectionError::new(projector, e))?;
+    for r in rows {
+        let p: i64 = r.try_get(0).map_err(|e| ProjectionError::new(projector, e))?;
+        let pos: i64 = r.try_get(1).map_err(|e| ProjectionError::new(projector, e))?;
+        if let Some(cp) = cps.get_mut(p as usize) {
+            *cp = pos as u64;
+        }
+    }
+    Ok(cps)
+}
+
+/// Writes checkpoints inside the view's PostgreSQL transaction.
+pub fn pg_save_checkpoints(
+    tx: &mut postgres::Transaction<'_>,
+    projector: &'static str,
+    cps: &[u64],
+) -> Result<(), postgres::Error> {
+    let stmt = tx.prepare(&format!(
+        "INSERT INTO {projector}_checkpoints (part, position) VALUES ($1, $2)
+         ON CONFLICT (part) DO UPDATE SET position = excluded.position"
+    ))?;
+    for (p, pos) in cps.iter().enumerate() {
+        tx.execute(&stmt, &[&(p as i64), &(*pos as i64)])?;
+    }
+    Ok(())
+}

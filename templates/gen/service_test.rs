@@ -30,10 +30,24 @@ async fn call(router: &Router, method: &str, uri: &str, body: Option<Value>) -> 
     (status, v)
 }
 
-fn start(dir: &std::path::Path) -> App {
+/// With `DATABASE_URL` set, each test works in its own PostgreSQL schema, named
+/// after its temporary folder.
+fn config(dir: &std::path::Path) -> Config {
     let mut config = Config::with_data_dir(dir);
     config.snapshot_every = 3;
-    App::start(config).expect("service starts")
+    let name: String = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    config.pg_schema = Some(format!("t{name}"));
+    config
+}
+
+fn start(dir: &std::path::Path) -> App {
+    App::start(config(dir)).expect("service starts")
 }
 
 /// Aggregate ids posted so far, by aggregate type, with their final version.
@@ -228,7 +242,7 @@ async fn rebuild_restores_every_view_from_the_store() {
     }
     wait_for_views(&router, &posted).await;
     shutdown(app).await;
-    let config = Config::with_data_dir(dir.path());
+    let config = config(dir.path());
     for (view, _) in app::VIEWS {
         app::rebuild(&config, view).expect("rebuild");
     }

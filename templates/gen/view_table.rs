@@ -1,5 +1,6 @@
 //! Projector {{ p.node }} "{{ p.label }}" and the table view it builds,
-//! {{ v.node }} "{{ v.label }}": one row per `{{ v.aggregate }}`, in SQLite.
+//! {{ v.node }} "{{ v.label }}": one row per `{{ v.aggregate }}`, in SQLite (or in
+//! PostgreSQL when `DATABASE_URL` is set).
 
 use std::path::Path;
 
@@ -8,26 +9,38 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    fold, open_sqlite, sqlite_checkpoints, sqlite_save_checkpoints, PageRequest, SqliteReaders,
+    fold, open_sqlite, pg_checkpoints, pg_save_checkpoints, sqlite_checkpoints,
+    sqlite_save_checkpoints, PageRequest, PgReaders, SqliteReaders,
 };
 use crate::bus::{Delivered, ProjectionError, Projector};
 use crate::domain::{{ v.aggregate_module }}::{ {{- v.aggregate }}State, EVENT_TYPES};
 use crate::error::ApiError;
+use crate::store::blocking;
 
 /// Projector name (checkpoints, metrics).
 pub const PROJECTOR: &str = "{{ p.module }}";
 /// View name in the query API.
 pub const VIEW: &str = "{{ v.slug }}";
 const FILE: &str = "{{ p.module }}.db";
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS view_rows (
+/// Table of the rows (SQLite keeps each view in its own file; PostgreSQL in one schema).
+const ROWS: &str = "{{ p.module }}_rows";
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS {{ p.module }}_rows (
     id TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
+    version BIGINT NOT NULL,
     state TEXT NOT NULL
 {%- for f in v.fields %},
-    \"{{ f.name }}\" {{ f.sql_ty }} NOT NULL
+    \"{{ f.name }}\" {% if f.is_int %}BIGINT{% else %}TEXT{% endif %} NOT NULL
 {%- endfor %}
 );";
+const PG_CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS {{ p.module }}_checkpoints (
+    part BIGINT PRIMARY KEY,
+    position BIGINT NOT NULL
+);";
 const COLUMNS: &str = "id, version{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %}";
+const UPSERT: &str = "INSERT INTO {{ p.module }}_rows (id, version, state{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %})
+     VALUES ($1, $2, $3{% for f in v.fields %}, ${{ loop.index + 3 }}{% endfor %})
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state
+     {%- for f in v.fields %}, \"{{ f.name }}\" = excluded.\"{{ f.name }}\"{% endfor %}";
 
 /// A row of view {{ v.node }} "{{ v.label }}".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -50,23 +63,58 @@ pub struct {{ v.page_type }} {
     pub total: u64,
 }
 
-/// Projector {{ p.node }} "{{ p.label }}".
-pub struct {{ p.projector_type }} {
-    conn: Connection,
+enum Storage {
+    Sqlite(Connection),
+    Pg(Box<crate::store::PgClient>),
 }
 
-impl {{ p.projector_type }} {
-    /// Opens the view's storage under `dir`.
-    pub fn open(dir: &Path) -> Result<Self, ProjectionError> {
-        let conn = open_sqlite(dir, FILE, PROJECTOR)?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| ProjectionError::new(PROJECTOR, e))?;
-        Ok({{ p.projector_type }} { conn })
-    }
+/// Projector {{ p.node }} "{{ p.label }}".
+pub struct {{ p.projector_type }} {
+    db: Storage,
 }
 
 fn err(e: impl std::fmt::Display) -> ProjectionError {
     ProjectionError::new(PROJECTOR, e)
+}
+
+impl {{ p.projector_type }} {
+    /// Opens the view's storage: SQLite under `dir`, or PostgreSQL when `pg` is set.
+    pub fn open(dir: &Path, pg: Option<(&str, Option<&str>)>) -> Result<Self, ProjectionError> {
+        let db = match pg {
+            Some((url, schema)) => {
+                let mut c = crate::store::pg_connect(url, schema).map_err(err)?;
+                blocking(|| c.batch_execute(&format!("{SCHEMA}\n{PG_CHECKPOINTS}"))).map_err(err)?;
+                Storage::Pg(Box::new(c))
+            }
+            None => {
+                let conn = open_sqlite(dir, FILE, PROJECTOR)?;
+                conn.execute_batch(SCHEMA).map_err(err)?;
+                Storage::Sqlite(conn)
+            }
+        };
+        Ok({{ p.projector_type }} { db })
+    }
+}
+
+fn changes_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    events: &[Delivered],
+) -> Result<Vec<super::Change<{{ v.aggregate }}State>>, ProjectionError> {
+    let mut get = tx
+        .prepare_cached(&format!("SELECT version, state FROM {ROWS} WHERE id = $1"))
+        .map_err(err)?;
+    fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| {
+        let row = get
+            .query_row(params![id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()
+            .map_err(err)?;
+        match row {
+            None => Ok(None),
+            Some((v, s)) => Ok(Some((v as u64, serde_json::from_str(&s).map_err(err)?))),
+        }
+    })
 }
 
 impl Projector for {{ p.projector_type }} {
@@ -79,7 +127,10 @@ impl Projector for {{ p.projector_type }} {
     }
 
     fn checkpoints(&mut self, partitions: usize) -> Result<Vec<u64>, ProjectionError> {
-        sqlite_checkpoints(&self.conn, partitions, PROJECTOR)
+        match &mut self.db {
+            Storage::Sqlite(conn) => sqlite_checkpoints(conn, partitions, PROJECTOR),
+            Storage::Pg(c) => pg_checkpoints(c, PROJECTOR, partitions),
+        }
     }
 
     fn apply(
@@ -87,62 +138,91 @@ impl Projector for {{ p.projector_type }} {
         events: &[Delivered],
         checkpoints: &[u64],
     ) -> Result<bool, ProjectionError> {
-        let tx = self.conn.transaction().map_err(err)?;
-        let changes = {
-            let mut get = tx
-                .prepare_cached("SELECT version, state FROM view_rows WHERE id = ?1")
-                .map_err(err)?;
-            fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| {
-                let row = get
-                    .query_row(params![id], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                    })
-                    .optional()
-                    .map_err(err)?;
-                match row {
-                    None => Ok(None),
-                    Some((v, s)) => Ok(Some((v as u64, serde_json::from_str(&s).map_err(err)?))),
-                }
-            })?
-        };
-        {
-            let mut put = tx
-                .prepare_cached(
-                    "INSERT INTO view_rows (id, version, state{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %})
-                     VALUES (?1, ?2, ?3{% for f in v.fields %}, ?{{ loop.index + 3 }}{% endfor %})
-                     ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state
-                     {%- for f in v.fields %}, \"{{ f.name }}\" = excluded.\"{{ f.name }}\"{% endfor %}",
-                )
-                .map_err(err)?;
-            for c in &changes {
-                let (version, s) = &c.new;
-                let state = serde_json::to_string(s).map_err(err)?;
-                put.execute(params![
-                    c.id,
-                    *version as i64,
-                    state,
+        match &mut self.db {
+            Storage::Sqlite(conn) => {
+                let tx = conn.transaction().map_err(err)?;
+                let changes = changes_sqlite(&tx, events)?;
+                {
+                    let mut put = tx.prepare_cached(UPSERT).map_err(err)?;
+                    for c in &changes {
+                        let (version, s) = &c.new;
+                        let state = serde_json::to_string(s).map_err(err)?;
+                        put.execute(params![
+                            c.id,
+                            *version as i64,
+                            state,
 {%- for f in v.fields %}
-                    s.{{ f.name }},
+                            s.{{ f.name }},
 {%- endfor %}
-                ])
-                .map_err(err)?;
+                        ])
+                        .map_err(err)?;
+                    }
+                }
+                sqlite_save_checkpoints(&tx, checkpoints).map_err(err)?;
+                tx.commit().map_err(err)?;
             }
+            Storage::Pg(c) => blocking(|| -> Result<(), ProjectionError> {
+                let mut tx = c.transaction().map_err(err)?;
+                let get = tx
+                    .prepare(&format!("SELECT version, state FROM {ROWS} WHERE id = $1"))
+                    .map_err(err)?;
+                let changes = fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| {
+                    match tx.query_opt(&get, &[&id]).map_err(err)? {
+                        None => Ok(None),
+                        Some(r) => {
+                            let v: i64 = r.try_get(0).map_err(err)?;
+                            let s: String = r.try_get(1).map_err(err)?;
+                            Ok(Some((v as u64, serde_json::from_str(&s).map_err(err)?)))
+                        }
+                    }
+                })?;
+                let put = tx.prepare(UPSERT).map_err(err)?;
+                for c in &changes {
+                    let (version, s) = &c.new;
+                    let state = serde_json::to_string(s).map_err(err)?;
+                    tx.execute(
+                        &put,
+                        &[
+                            &c.id,
+                            &(*version as i64),
+                            &state,
+{%- for f in v.fields %}
+                            &s.{{ f.name }},
+{%- endfor %}
+                        ],
+                    )
+                    .map_err(err)?;
+                }
+                pg_save_checkpoints(&mut tx, PROJECTOR, checkpoints).map_err(err)?;
+                tx.commit().map_err(err)
+            })?,
         }
-        sqlite_save_checkpoints(&tx, checkpoints).map_err(err)?;
-        tx.commit().map_err(err)?;
         Ok(true)
     }
 
     fn reset(&mut self) -> Result<(), ProjectionError> {
-        self.conn
-            .execute_batch("DELETE FROM view_rows; DELETE FROM checkpoints;")
-            .map_err(err)
+        match &mut self.db {
+            Storage::Sqlite(conn) => conn
+                .execute_batch(&format!("DELETE FROM {ROWS}; DELETE FROM checkpoints;"))
+                .map_err(err),
+            Storage::Pg(c) => blocking(|| {
+                c.batch_execute(&format!(
+                    "DELETE FROM {ROWS}; DELETE FROM {PROJECTOR}_checkpoints;"
+                ))
+            })
+            .map_err(err),
+        }
     }
+}
+
+enum Readers {
+    Sqlite(SqliteReaders),
+    Pg(PgReaders),
 }
 
 /// Read side of view {{ v.node }} "{{ v.label }}".
 pub struct {{ v.type_name }} {
-    readers: SqliteReaders,
+    readers: Readers,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<{{ v.entry_type }}> {
@@ -155,37 +235,64 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<{{ v.entry_type }}> {
     })
 }
 
+fn pg_row(r: &postgres::Row) -> Result<{{ v.entry_type }}, postgres::Error> {
+    Ok({{ v.entry_type }} {
+        id: r.try_get(0)?,
+        version: r.try_get::<_, i64>(1)? as u64,
+{%- for f in v.fields %}
+        {{ f.name }}: r.try_get({{ loop.index + 1 }})?,
+{%- endfor %}
+    })
+}
+
 impl {{ v.type_name }} {
     /// Opens read connections (after the projector has created the schema).
-    pub fn open(dir: &Path) -> Result<Self, ProjectionError> {
-        Ok({{ v.type_name }} {
-            readers: SqliteReaders::open(dir, FILE, 4, PROJECTOR)?,
-        })
+    pub fn open(dir: &Path, pg: Option<(&str, Option<&str>)>) -> Result<Self, ProjectionError> {
+        let readers = match pg {
+            Some((url, schema)) => Readers::Pg(PgReaders::open(url, schema, 4, PROJECTOR)?),
+            None => Readers::Sqlite(SqliteReaders::open(dir, FILE, 4, PROJECTOR)?),
+        };
+        Ok({{ v.type_name }} { readers })
     }
 
     /// A page of rows, ordered by id.
     pub fn list(&self, page: PageRequest) -> Result<{{ v.page_type }}, ApiError> {
-        self.readers.with(|c| {
-            let total: i64 = c.query_row("SELECT COUNT(*) FROM view_rows", [], |r| r.get(0))?;
-            let sql = format!("SELECT {COLUMNS} FROM view_rows ORDER BY id LIMIT ?1 OFFSET ?2");
-            let mut stmt = c.prepare_cached(&sql)?;
-            let items = stmt
-                .query_map(params![page.limit as i64, page.offset as i64], row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok({{ v.page_type }} {
-                items,
-                offset: page.offset,
-                limit: page.limit,
-                total: total as u64,
-            })
+        let count = format!("SELECT COUNT(*) FROM {ROWS}");
+        let sql = format!("SELECT {COLUMNS} FROM {ROWS} ORDER BY id LIMIT $1 OFFSET $2");
+        let (limit, offset) = (page.limit as i64, page.offset as i64);
+        let (items, total) = match &self.readers {
+            Readers::Sqlite(r) => r.with(|c| {
+                let total: i64 = c.query_row(&count, [], |r| r.get(0))?;
+                let mut stmt = c.prepare_cached(&sql)?;
+                let items = stmt
+                    .query_map(params![limit, offset], row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((items, total))
+            })?,
+            Readers::Pg(r) => r.with(|c| {
+                let total: i64 = c.query_one(&count, &[])?.try_get(0)?;
+                let items = c
+                    .query(&sql, &[&limit, &offset])?
+                    .iter()
+                    .map(pg_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((items, total))
+            })?,
+        };
+        Ok({{ v.page_type }} {
+            items,
+            offset: page.offset,
+            limit: page.limit,
+            total: total as u64,
         })
     }
 
     /// One row by id.
     pub fn get(&self, id: &str) -> Result<Option<{{ v.entry_type }}>, ApiError> {
-        self.readers.with(|c| {
-            let sql = format!("SELECT {COLUMNS} FROM view_rows WHERE id = ?1");
-            c.prepare_cached(&sql)?.query_row(params![id], row).optional()
-        })
+        let sql = format!("SELECT {COLUMNS} FROM {ROWS} WHERE id = $1");
+        match &self.readers {
+            Readers::Sqlite(r) => r.with(|c| c.prepare_cached(&sql)?.query_row(params![id], row).optional()),
+            Readers::Pg(r) => r.with(|c| c.query_opt(&sql, &[&id])?.as_ref().map(pg_row).transpose()),
+        }
     }
 }

@@ -15,6 +15,10 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Largest number of appends grouped into one commit (`MAX_BATCH`, default 512).
     pub max_batch: usize,
+    /// `DATABASE_URL=postgres://…` puts the event store and the table views in PostgreSQL.
+    pub database_url: Option<String>,
+    /// PostgreSQL schema to work in (`PG_SCHEMA`; tests use one each).
+    pub pg_schema: Option<String>,
 }
 
 /// A configuration variable that could not be read.
@@ -50,7 +54,16 @@ impl Config {
             partitions: partitions.max(1),
             snapshot_every: snapshot_every.max(1),
             max_batch: max_batch.max(1),
+            database_url: database_url()?,
+            pg_schema: std::env::var("PG_SCHEMA").ok().filter(|s| !s.is_empty()),
         })
+    }
+
+    /// The PostgreSQL URL and schema, when the service runs on PostgreSQL.
+    pub fn pg(&self) -> Option<(&str, Option<&str>)> {
+        self.database_url
+            .as_deref()
+            .map(|u| (u, self.pg_schema.as_deref()))
     }
 
     /// Defaults with a given data folder (used by tests).
@@ -61,6 +74,21 @@ impl Config {
             partitions: 4,
             snapshot_every: 100,
             max_batch: 512,
+            database_url: database_url().ok().flatten(),
+            pg_schema: None,
         }
+    }
+}
+
+/// `DATABASE_URL`, when it names a PostgreSQL database.
+fn database_url() -> Result<Option<String>, ConfigError> {
+    match std::env::var("DATABASE_URL") {
+        Ok(u) if u.is_empty() => Ok(None),
+        Ok(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Ok(Some(u)),
+        Ok(_) => Err(ConfigError {
+            name: "DATABASE_URL",
+            message: "must start with postgres:// (unset it to use SQLite under DATA_DIR)".into(),
+        }),
+        Err(_) => Ok(None),
     }
 }

@@ -1,4 +1,5 @@
-//! The event store: an append-only log of domain events in SQLite (WAL, synchronous=FULL).
+//! The event store: an append-only log of domain events in SQLite (WAL,
+//! synchronous=FULL) by default, or in PostgreSQL when `DATABASE_URL` is set.
 //!
 //! Appends go through one writer thread that drains its queue and commits each batch
 //! in a single transaction (group commit); every caller is answered only after its
@@ -65,6 +66,71 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+/// Runs PostgreSQL work: the synchronous client runs its own runtime, which may not
+/// be driven from a thread of the service's tokio runtime, so there it runs on a
+/// scoped helper thread.
+pub fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|e| std::panic::resume_unwind(e))
+    } else {
+        f()
+    }
+}
+
+/// A PostgreSQL client that can be dropped anywhere (closing it blocks, so inside
+/// the tokio runtime that happens on a helper thread).
+pub struct PgClient(Option<postgres::Client>);
+
+impl std::ops::Deref for PgClient {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        self.0.as_ref().expect("client present until drop")
+    }
+}
+
+impl std::ops::DerefMut for PgClient {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        self.0.as_mut().expect("client present until drop")
+    }
+}
+
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::spawn(move || drop(c));
+            }
+        }
+    }
+}
+
+/// Opens a PostgreSQL connection; with `schema`, creates it and works inside it.
+pub fn pg_connect(url: &str, schema: Option<&str>) -> Result<PgClient, StoreError> {
+    blocking(|| {
+        let mut c = PgClient(Some(postgres::Client::connect(url, postgres::NoTls)?));
+        if let Some(s) = schema {
+            let ok = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(StoreError::Db(format!("invalid schema name {s:?}")));
+            }
+            c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"))?;
+        }
+        Ok(c)
+    })
+}
+
+/// A connection to the store's database.
+enum Db {
+    Sqlite(Connection),
+    Pg(Box<PgClient>),
+}
+
 struct AppendRequest {
     aggregate_type: &'static str,
     aggregate_id: String,
@@ -120,7 +186,7 @@ pub struct Stream {
 pub struct EventStore {
     writer: Mutex<Option<mpsc::Sender<AppendRequest>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Vec<Mutex<Connection>>,
+    readers: Vec<Mutex<Db>>,
     next_reader: AtomicUsize,
     head: Arc<Head>,
 }
@@ -139,6 +205,26 @@ fn now_us() -> i64 {
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
 }
+
+const PG_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    position BIGSERIAL PRIMARY KEY,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    recorded_at_us BIGINT NOT NULL,
+    UNIQUE (aggregate_type, aggregate_id, version)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id)
+);
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -161,25 +247,49 @@ CREATE TABLE IF NOT EXISTS snapshots (
 ";
 
 impl EventStore {
-    /// Opens (creating if needed) `events.db` in `data_dir` and starts the writer thread.
-    pub fn open(data_dir: &Path, max_batch: usize) -> Result<Arc<Self>, StoreError> {
+    /// Opens (creating if needed) `events.db` in `data_dir`, or the PostgreSQL
+    /// database at `database_url`, and starts the writer thread.
+    pub fn open(
+        data_dir: &Path,
+        max_batch: usize,
+        database_url: Option<&str>,
+        pg_schema: Option<&str>,
+    ) -> Result<Arc<Self>, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", data_dir.display())))?;
-        let path = data_dir.join("events.db");
-        let conn = open(&path)?;
-        conn.execute_batch(SCHEMA)?;
-        let head_pos: u64 =
-            conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
-                r.get::<_, i64>(0)
-            })? as u64;
+        let mut readers = Vec::new();
+        let (conn, head_pos) = match database_url {
+            Some(url) => {
+                let mut c = pg_connect(url, pg_schema)?;
+                let head: i64 = blocking(|| -> Result<i64, StoreError> {
+                    c.batch_execute(PG_SCHEMA)?;
+                    Ok(c
+                        .query_one("SELECT COALESCE(MAX(position), 0)::BIGINT FROM events", &[])?
+                        .get(0))
+                })?;
+                for _ in 0..4 {
+                    readers.push(Mutex::new(Db::Pg(Box::new(pg_connect(url, pg_schema)?))));
+                }
+                (Db::Pg(Box::new(c)), head as u64)
+            }
+            None => {
+                let path = data_dir.join("events.db");
+                let conn = open(&path)?;
+                conn.execute_batch(SCHEMA)?;
+                let head: i64 =
+                    conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
+                        r.get(0)
+                    })?;
+                for _ in 0..4 {
+                    let r = open(&path)?;
+                    r.pragma_update(None, "query_only", "ON")?;
+                    readers.push(Mutex::new(Db::Sqlite(r)));
+                }
+                (Db::Sqlite(conn), head as u64)
+            }
+        };
         let head = Arc::new(Head::default());
         head.set(head_pos);
-        let mut readers = Vec::new();
-        for _ in 0..4 {
-            let r = open(&path)?;
-            r.pragma_update(None, "query_only", "ON")?;
-            readers.push(Mutex::new(r));
-        }
         let (tx, rx) = mpsc::channel();
         let writer_head = head.clone();
         let thread = std::thread::Builder::new()
@@ -229,49 +339,90 @@ impl EventStore {
 
     fn with_reader<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&mut Db) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError>
+    where
+        T: Send,
+    {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        let conn = self.readers[i]
+        let mut conn = self.readers[i]
             .lock()
             .map_err(|_| StoreError::Db("reader lock poisoned".into()))?;
-        f(&conn)
+        match &mut *conn {
+            Db::Sqlite(_) => f(&mut conn),
+            Db::Pg(_) => {
+                let db: &mut Db = &mut conn;
+                blocking(move || f(db))
+            }
+        }
     }
 
     /// Loads a stream: its latest snapshot and the events after it.
     pub fn load(&self, aggregate_type: &str, aggregate_id: &str) -> Result<Stream, StoreError> {
-        self.with_reader(|conn| {
-            let snapshot = conn
-                .prepare_cached(
-                    "SELECT version, state FROM snapshots WHERE aggregate_type = ?1 AND aggregate_id = ?2",
-                )?
-                .query_row(params![aggregate_type, aggregate_id], |r| {
-                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-                })
-                .optional()?;
-            let from = snapshot.as_ref().map(|s| s.0).unwrap_or(0);
-            let mut stmt = conn.prepare_cached(
-                "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
-                 FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND version > ?3 ORDER BY version",
-            )?;
-            let events = stmt
-                .query_map(params![aggregate_type, aggregate_id, from as i64], row_to_event)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Stream { snapshot, events })
+        self.with_reader(|db| match db {
+            Db::Sqlite(conn) => {
+                let snapshot = conn
+                    .prepare_cached(
+                        "SELECT version, state FROM snapshots WHERE aggregate_type = ?1 AND aggregate_id = ?2",
+                    )?
+                    .query_row(params![aggregate_type, aggregate_id], |r| {
+                        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+                    })
+                    .optional()?;
+                let from = snapshot.as_ref().map(|s| s.0).unwrap_or(0);
+                let mut stmt = conn.prepare_cached(
+                    "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
+                     FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND version > ?3 ORDER BY version",
+                )?;
+                let events = stmt
+                    .query_map(params![aggregate_type, aggregate_id, from as i64], row_to_event)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Stream { snapshot, events })
+            }
+            Db::Pg(c) => {
+                let snapshot = c
+                    .query_opt(
+                        "SELECT version, state FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2",
+                        &[&aggregate_type, &aggregate_id],
+                    )?
+                    .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, String>(1)));
+                let from = snapshot.as_ref().map(|s| s.0).unwrap_or(0) as i64;
+                let events = c
+                    .query(
+                        "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
+                         FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND version > $3 ORDER BY version",
+                        &[&aggregate_type, &aggregate_id, &from],
+                    )?
+                    .iter()
+                    .map(pg_row_to_event)
+                    .collect();
+                Ok(Stream { snapshot, events })
+            }
         })
     }
 
     /// Reads up to `limit` committed events after `position`, in log order.
     pub fn read_after(&self, position: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
-                 FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
-            )?;
-            let events = stmt
-                .query_map(params![position as i64, limit as i64], row_to_event)?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(events)
+        self.with_reader(|db| match db {
+            Db::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
+                     FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
+                )?;
+                let events = stmt
+                    .query_map(params![position as i64, limit as i64], row_to_event)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(events)
+            }
+            Db::Pg(c) => Ok(c
+                .query(
+                    "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
+                     FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+                    &[&(position as i64), &(limit as i64)],
+                )?
+                .iter()
+                .map(pg_row_to_event)
+                .collect()),
         })
     }
 
@@ -300,10 +451,22 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
+fn pg_row_to_event(r: &postgres::Row) -> StoredEvent {
+    StoredEvent {
+        position: r.get::<_, i64>(0) as u64,
+        aggregate_type: r.get(1),
+        aggregate_id: r.get(2),
+        version: r.get::<_, i64>(3) as u64,
+        event_type: r.get(4),
+        payload: r.get(5),
+        recorded_at_us: r.get(6),
+    }
+}
+
 type StreamKey = (&'static str, String);
 
 fn writer_loop(
-    mut conn: Connection,
+    mut conn: Db,
     rx: mpsc::Receiver<AppendRequest>,
     head: Arc<Head>,
     max_batch: usize,
@@ -321,7 +484,11 @@ fn writer_loop(
         if versions.len() > 1_000_000 {
             versions.clear();
         }
-        match commit_batch(&mut conn, &batch, &mut versions) {
+        let committed = match &mut conn {
+            Db::Sqlite(c) => commit_batch(c, &batch, &mut versions),
+            Db::Pg(c) => commit_batch_pg(c, &batch, &mut versions),
+        };
+        match committed {
             Ok((results, last)) => {
                 head.set(last);
                 for (req, res) in batch.into_iter().zip(results) {
@@ -406,6 +573,80 @@ fn commit_batch(
                 position: last,
             }));
         }
+    }
+    tx.commit()?;
+    versions.extend(touched);
+    Ok((results, last))
+}
+
+fn commit_batch_pg(
+    conn: &mut PgClient,
+    batch: &[AppendRequest],
+    versions: &mut HashMap<StreamKey, u64>,
+) -> Result<BatchResult, StoreError> {
+    let mut tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(batch.len());
+    let mut touched: HashMap<StreamKey, u64> = HashMap::new();
+    let mut last = 0u64;
+    let recorded_at = now_us();
+    let current_q = tx.prepare(
+        "SELECT COALESCE(MAX(version), 0)::BIGINT FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+    )?;
+    let insert = tx.prepare(
+        "INSERT INTO events (aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING position",
+    )?;
+    let snap = tx.prepare(
+        "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version, state = excluded.state",
+    )?;
+    for req in batch {
+        let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
+        let current = match touched.get(&key).or_else(|| versions.get(&key)) {
+            Some(v) => *v,
+            None => {
+                let v: i64 = tx
+                    .query_one(&current_q, &[&req.aggregate_type, &req.aggregate_id])?
+                    .get(0);
+                v as u64
+            }
+        };
+        if current != req.expected_version {
+            touched.insert(key, current);
+            results.push(Err(StoreError::Conflict {
+                aggregate_id: req.aggregate_id.clone(),
+                expected: req.expected_version,
+                actual: current,
+            }));
+            continue;
+        }
+        let mut version = current;
+        for e in &req.events {
+            version += 1;
+            let row = tx.query_one(
+                &insert,
+                &[
+                    &req.aggregate_type,
+                    &req.aggregate_id,
+                    &(version as i64),
+                    &e.event_type,
+                    &e.payload,
+                    &recorded_at,
+                ],
+            )?;
+            last = row.get::<_, i64>(0) as u64;
+        }
+        if let Some(state) = &req.snapshot {
+            tx.execute(
+                &snap,
+                &[&req.aggregate_type, &req.aggregate_id, &(version as i64), state],
+            )?;
+        }
+        touched.insert(key, version);
+        results.push(Ok(Appended {
+            version,
+            position: last,
+        }));
     }
     tx.commit()?;
     versions.extend(touched);
