@@ -130,11 +130,30 @@ pub fn render(r: &Report, d: &Diagram) -> String {
         r.replications,
         r.events
     );
+    // The diagram, coloured by utilisation, the bottleneck outlined, views annotated with lag.
+    let utilisation = r
+        .nodes
+        .iter()
+        .map(|n| (n.id.clone(), n.utilization.v()))
+        .collect();
+    let lags = r
+        .cqrs
+        .iter()
+        .flat_map(|c| c.views.iter())
+        .map(|(id, lag, _)| (id.clone(), format!("lag {}", t(lag.mean.mean))))
+        .collect();
+    let options = crate::render::RenderOptions {
+        node_style: crate::render::annotate::heat_styles(
+            &utilisation,
+            r.bottleneck.as_deref(),
+            &lags,
+        ),
+        ..Default::default()
+    };
     let _ = write!(
         s,
-        "<section id=\"diagram\" data-placeholder=\"render\"><!-- PLACEHOLDER: the render issue puts the diagram coloured by utilisation here. --><p>Diagram ({} lanes, {} nodes) coloured by utilisation: to be drawn here by <code>fz render</code>.</p></section>",
-        d.lanes.len(),
-        d.node_count()
+        "<section id=\"diagram\"><style>#diagram svg{{max-width:100%;height:auto}}</style><p>Nodes coloured by utilisation (green to red, with a badge), the bottleneck outlined in red, each view with its mean projection lag.</p>{}</section>",
+        crate::render::render_svg(d, &options)
     );
     if let Some(b) = &r.bottleneck {
         let _ = write!(s, "<p><b>Bottleneck:</b> {}</p>", esc(b));
