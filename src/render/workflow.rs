@@ -366,11 +366,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
     out.close_group();
 
     out.open_group("class=\"edges\"");
-    for (i, (ordinal, pts, sh, th)) in edges.iter().enumerate() {
-        let Some((_, s, t, _)) = d.edges().nth(i) else {
-            continue;
-        };
-        let _ = i;
+    for ((ordinal, pts, sh, th), (_, s, t, _)) in edges.iter().zip(d.edges()) {
         out.open_group(&format!(
             "class=\"edge\" data-id=\"e{}\" data-source=\"{}\" data-target=\"{}\" data-source-handle=\"{}\" data-target-handle=\"{}\"",
             ordinal + 1,
