@@ -272,11 +272,49 @@ pub fn run(args: &SimArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     if let Some(path) = &args.report {
-        let page = html::render(&report, &checked.diagram);
+        let page = html::render(&report, &diagram_svg(&report, &checked.diagram));
         if let Err(e) = input::write_atomic(path, page.as_bytes()) {
             eprintln!("error: cannot write `{}`: {e}", path.display());
             return ExitCode::from(2);
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The diagram drawn by the render backend, each station filled by its utilisation with a
+/// badge, the bottleneck outlined, each view's projection lag noted.
+/// The diagram for the HTML report: coloured by utilisation, the bottleneck outlined, each
+/// view badged with its mean projection lag.
+fn diagram_svg(r: &Report, d: &crate::model::Diagram) -> String {
+    let utilisation: std::collections::BTreeMap<String, f64> = r
+        .nodes
+        .iter()
+        .filter(|n| n.response.mean.v() > 0.0 || n.utilization.v() > 0.0)
+        .map(|n| (n.id.clone(), n.utilization.v()))
+        .collect();
+    let mut notes = std::collections::BTreeMap::new();
+    if let Some(c) = &r.cqrs {
+        for (id, lag, _) in &c.views {
+            if let Some(m) = lag.mean.mean {
+                notes.insert(
+                    id.clone(),
+                    format!("lag {}", crate::sim::time::format_secs(m)),
+                );
+            }
+        }
+    }
+    let options = crate::render::RenderOptions {
+        node_style: crate::render::annotate::heat_styles(
+            &utilisation,
+            r.bottleneck.as_deref(),
+            &notes,
+        ),
+        ..crate::render::RenderOptions::default()
+    };
+    let svg = crate::render::render_svg(d, &options);
+    // Inline in HTML: drop any XML prologue before the <svg> element.
+    match svg.find("<svg") {
+        Some(i) => svg[i..].to_string(),
+        None => svg,
+    }
 }

@@ -4,12 +4,6 @@
 
 use std::fmt::Write as _;
 
-use std::collections::BTreeMap;
-
-use crate::model::Diagram;
-use crate::render::annotate::heat_styles;
-use crate::render::{render_svg, RenderOptions};
-
 use super::report::{Lat, Report};
 use super::time::{format_secs, secs};
 
@@ -119,37 +113,9 @@ fn queue_svg(r: &Report) -> String {
     s
 }
 
-/// The diagram drawn by the render backend, each station filled by its utilisation with a
-/// badge, the bottleneck outlined, each view's projection lag noted.
-fn diagram_svg(r: &Report, d: &Diagram) -> String {
-    let utilisation: BTreeMap<String, f64> = r
-        .nodes
-        .iter()
-        .filter(|n| n.response.mean.v() > 0.0 || n.utilization.v() > 0.0)
-        .map(|n| (n.id.clone(), n.utilization.v()))
-        .collect();
-    let mut notes = BTreeMap::new();
-    if let Some(c) = &r.cqrs {
-        for (id, lag, _) in &c.views {
-            if let Some(m) = lag.mean.mean {
-                notes.insert(id.clone(), format!("lag {}", format_secs(m)));
-            }
-        }
-    }
-    let options = RenderOptions {
-        node_style: heat_styles(&utilisation, r.bottleneck.as_deref(), &notes),
-        ..RenderOptions::default()
-    };
-    let svg = render_svg(d, &options);
-    // Inline in HTML: drop any XML prologue before the <svg> element.
-    match svg.find("<svg") {
-        Some(i) => svg[i..].to_string(),
-        None => svg,
-    }
-}
-
-/// The whole page.
-pub fn render(r: &Report, d: &Diagram) -> String {
+/// The whole page. `diagram_svg` is the diagram drawn by the renderer (the CLI composes the
+/// two backends: the simulator does not reach into the renderer).
+pub fn render(r: &Report, diagram_svg: &str) -> String {
     let mut s = String::new();
     s.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     let _ = write!(s, "<title>fz sim: {}</title>", esc(&r.model));
@@ -165,7 +131,7 @@ pub fn render(r: &Report, d: &Diagram) -> String {
         r.events
     );
     s.push_str("<section id=\"diagram\"><h2>Diagram, coloured by utilisation</h2>\n");
-    s.push_str(&diagram_svg(r, d));
+    s.push_str(diagram_svg);
     s.push_str("\n</section>\n");
     if let Some(b) = &r.bottleneck {
         let _ = write!(s, "<p><b>Bottleneck:</b> {}</p>", esc(b));
