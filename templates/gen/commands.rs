@@ -86,11 +86,9 @@ async fn execute_{{ a.module }}(
     decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
 ) -> Result<Json<CommandAccepted>, ApiError> {
     let result = async {
-        let store = app.store.clone();
-        let load_id = id.clone();
-        let aggregate = tokio::task::spawn_blocking(move || load_{{ a.module }}(&store, &load_id))
-            .await
-            .map_err(internal)??;
+        // A short indexed read (SQLite) or a round trip on a helper thread
+        // (PostgreSQL); cheaper inline than through the blocking pool.
+        let aggregate = load_{{ a.module }}(&app.store, &id)?;
         if let Some(expected) = expected {
             if expected != aggregate.version {
                 return Err(ApiError::conflict(format!(
