@@ -218,24 +218,59 @@ fn tokio_tasks(
     })
 }
 
-/// SimPy on the same model: (simulated seconds, loop wall seconds, events).
-fn simpy(model: &str, duration: f64) -> Option<(f64, f64, u64)> {
+/// CPU seconds used by finished child processes so far.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes one rusage we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// SimPy on the same model: (simulated seconds, loop wall seconds, events, process CPU seconds
+/// including interpreter start-up).
+fn simpy(model: &str, duration: f64) -> Option<(f64, f64, u64, f64)> {
     let script = std::path::Path::new(SIMPY);
     if !script.exists() {
         return None;
     }
+    let c0 = children_cpu();
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(format!("{MODELS_JSON}/{model}.json"))
         .args(["--duration", &duration.to_string(), "--warmup", "5"])
         .output()
         .ok()?;
+    let c = children_cpu() - c0;
     if !out.status.success() {
         eprintln!("simpy failed: {}", String::from_utf8_lossy(&out.stderr));
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some((duration, v["wall_seconds"].as_f64()?, v["events"].as_u64()?))
+    Some((
+        duration,
+        v["wall_seconds"].as_f64()?,
+        v["events"].as_u64()?,
+        c,
+    ))
+}
+
+/// CPU time of this thread, in seconds (robust to other processes taking the cores).
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// Run `f` and also return the thread CPU seconds it took.
+fn cpu<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let c0 = thread_cpu();
+    let r = f();
+    (r, thread_cpu() - c0)
 }
 
 fn peak_rss_kb() -> Option<u64> {
@@ -246,12 +281,14 @@ fn peak_rss_kb() -> Option<u64> {
         .and_then(|x| x.parse().ok())
 }
 
-fn best_of<T>(n: usize, mut f: impl FnMut() -> (u64, f64, T)) -> (u64, f64, T) {
-    let mut best = f();
+/// Run `n` times; keep the run with the least thread CPU time: (events, wall, extra, CPU).
+fn best_of<T>(n: usize, mut f: impl FnMut() -> (u64, f64, T)) -> (u64, f64, T, f64) {
+    let ((e, w, x), c) = cpu(&mut f);
+    let mut best = (e, w, x, c);
     for _ in 1..n {
-        let r = f();
-        if r.1 < best.1 {
-            best = r;
+        let ((e, w, x), c) = cpu(&mut f);
+        if c < best.3 {
+            best = (e, w, x, c);
         }
     }
     best
@@ -272,25 +309,26 @@ fn main() {
         };
         let net = network(name);
         for _ in 0..3 {
-            let (_, wb, _) = bare_loop(stations, lambda, 1000.0, 1000.0, 1);
-            let (_, we, _) = fz_engine(&net, 1000.0, 1);
+            let ((_, wb, _), cb) = cpu(|| bare_loop(stations, lambda, 1000.0, 1000.0, 1));
+            let ((_, we, _), ce) = cpu(|| fz_engine(&net, 1000.0, 1));
             println!(
-                "{name}: bare {:.0} sim-s/s, fz {:.0} sim-s/s, ratio {:.2}",
+                "{name}: wall: bare {:.0} sim-s/s, fz {:.0}, ratio {:.2}; CPU: bare {:.0}, fz {:.0}, ratio {:.2}",
                 1000.0 / wb,
                 1000.0 / we,
-                we / wb
+                we / wb,
+                1000.0 / cb,
+                1000.0 / ce,
+                ce / cb
             );
         }
         return;
     }
     let runs = if quick { 1 } else { 3 };
 
-    println!(
-        "# fz sim engine benchmark ({} runs each, best kept)\n",
-        runs
-    );
-    println!("| model | implementation | simulated s | events | loop wall s | events/s | sim s per wall s | end-to-end mean |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("# fz sim engine benchmark ({runs} runs each, the one with least CPU kept)\n");
+    println!("Rates in simulated seconds per second of the event loop, by wall clock and by the thread's CPU time.\n");
+    println!("| model | implementation | simulated s | events | loop wall s | sim s per wall s | CPU s | sim s per CPU s | end-to-end mean |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut rates = std::collections::BTreeMap::new();
     for (name, stations, lambda, dur) in [
         ("mm1", 1usize, 900.0, 2000.0),
@@ -298,24 +336,50 @@ fn main() {
     ] {
         let dur = dur * scale;
         let net = network(name);
-        let (ev, wall, e2e) = best_of(runs, || bare_loop(stations, lambda, 1000.0, dur, 1));
-        let bare = dur / wall;
-        println!("| {name} | bare binary-heap loop | {dur} | {ev} | {wall:.3} | {:.1}M | {bare:.0} | {:.3} ms |", ev as f64 / wall / 1e6, e2e * 1e3);
-        let (ev, wall, e2e) = best_of(runs, || fz_engine(&net, dur, 1));
-        let eng = dur / wall;
-        println!("| {name} | fz engine (1 thread) | {dur} | {ev} | {wall:.3} | {:.1}M | {eng:.0} | {:.3} ms |", ev as f64 / wall / 1e6, e2e * 1e3);
+        let row = |what: &str, d: f64, ev: u64, wall: f64, c: f64, e2e: Option<f64>| {
+            let e = e2e.map_or(String::new(), |x| format!("{:.3} ms", x * 1e3));
+            let (cs, cr) = if c.is_nan() {
+                ("-".to_string(), "-".to_string())
+            } else {
+                (format!("{c:.3}"), format!("{:.0}", d / c))
+            };
+            println!(
+                "| {name} | {what} | {d} | {ev} | {wall:.3} | {:.0} | {cs} | {cr} | {e} |",
+                d / wall
+            );
+        };
+        let (ev, wall, e2e, c) = best_of(runs, || bare_loop(stations, lambda, 1000.0, dur, 1));
+        row("bare binary-heap loop", dur, ev, wall, c, Some(e2e));
+        let bare = (dur / wall, dur / c);
+        let (ev, wall, e2e, c) = best_of(runs, || fz_engine(&net, dur, 1));
+        row("fz engine, 1 thread", dur, ev, wall, c, Some(e2e));
+        let eng = (dur / wall, dur / c);
         let arc = Arc::new(net);
-        let (ev, wall, _) = best_of(runs, || {
+        let (ev, wall, _, _) = best_of(runs, || {
             let (e, w) = fz_tokio(&arc, dur, 1, 1, 1);
             (e, w, ())
         });
-        let tok = dur / wall;
-        println!("| {name} | fz via tokio runner (1 worker, whole call) | {dur} | {ev} | {wall:.3} | {:.1}M | {tok:.0} | |", ev as f64 / wall / 1e6);
+        let c = f64::NAN; // the loop runs on a tokio worker thread, not this one
+        row(
+            "fz through the tokio replication runner (1 worker; wall = whole call)",
+            dur,
+            ev,
+            wall,
+            c,
+            None,
+        );
         let tdur: f64 = if quick { 5.0 } else { 30.0 };
         let tdur = tdur.min(dur);
-        let (ev, wall, e2e) = tokio_tasks(stations, lambda, 1000.0, tdur, 1);
-        let tt = tdur / wall;
-        println!("| {name} | tokio task per station, paused clock | {tdur} | {ev} | {wall:.3} | {:.2}M | {tt:.0} | {:.3} ms |", ev as f64 / wall / 1e6, e2e * 1e3);
+        let (ev, wall, e2e, c) = best_of(1, || tokio_tasks(stations, lambda, 1000.0, tdur, 1));
+        row(
+            "tokio task per station + channels, paused clock",
+            tdur,
+            ev,
+            wall,
+            c,
+            Some(e2e),
+        );
+        let tt = tdur / c;
         let mut py = None;
         if !no_simpy {
             let pdur = if quick {
@@ -325,23 +389,29 @@ fn main() {
             } else {
                 40.0
             };
-            if let Some((d, w, ev)) = simpy(name, pdur) {
-                py = Some(d / w);
-                println!("| {name} | SimPy 4.1.2 (simpy_net.py) | {d} | {ev} | {w:.3} | {:.3}M | {:.1} | |", ev as f64 / w / 1e6, d / w);
+            if let Some((d, w, ev, c)) = simpy(name, pdur) {
+                py = Some((d / w, d / c));
+                println!(
+                    "| {name} | SimPy 4.1.2 (simpy_net.py; CPU = whole process) | {d} | {ev} | {w:.3} | {:.1} | {c:.3} | {:.1} | |",
+                    d / w,
+                    d / c
+                );
             }
         }
-        rates.insert(name, (bare, eng, tok, tt, py));
+        rates.insert(name, (bare, eng, tt, py));
     }
-    println!("\n| model | fz / SimPy | bare loop / SimPy | bare loop / fz | fz / tokio-task-per-station |");
-    println!("|---|---|---|---|---|");
-    for (name, (bare, eng, _tok, tt, py)) in &rates {
+    println!("\n| model | fz / SimPy (wall) | fz / SimPy (CPU) | bare loop / SimPy (wall) | bare loop / fz (wall) | bare loop / fz (CPU) | fz / tokio-task-per-station (CPU) |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, (bare, eng, tt, py)) in &rates {
         let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.0}x"));
         println!(
-            "| {name} | {} | {} | {:.2}x | {:.0}x |",
-            f(py.map(|p| eng / p)),
-            f(py.map(|p| bare / p)),
-            bare / eng,
-            eng / tt
+            "| {name} | {} | {} | {} | {:.2}x | {:.2}x | {:.0}x |",
+            f(py.map(|p| eng.0 / p.0)),
+            f(py.map(|p| eng.1 / p.1)),
+            f(py.map(|p| bare.0 / p.0)),
+            bare.0 / eng.0,
+            bare.1 / eng.1,
+            eng.1 / tt
         );
     }
 

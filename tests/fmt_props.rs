@@ -274,8 +274,16 @@ fn render(s: &Spec, order_seed: u64) -> String {
     out
 }
 
+/// 256 cases, or `PROPTEST_CASES` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
     #[test]
     fn fmt_keeps_the_model_and_is_idempotent(s in spec(), seed in 0u64..30) {

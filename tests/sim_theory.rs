@@ -174,7 +174,7 @@ fn model(name: &str) -> serde_json::Value {
 
 #[test]
 fn mm1_mean_p99_and_utilisation() {
-    let r = simulate("mm1", 4000, 2, 11);
+    let r = simulate("mm1", 4000, 4, 11);
     check("mm1", &r, &jackson(&model("mm1")));
     let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
     let p99 = 100f64.ln() / (1000.0 - 900.0);

@@ -1,5 +1,5 @@
-//! Fuzz `fz check`: parse, resolve, lint, and render the report and every export, on any
-//! bytes. Nothing may panic or hang.
+//! Fuzz `fz check`: parse, resolve, lint, render the report and every export, and run fmt,
+//! fix and diff, on any UTF-8 input. Nothing may panic or hang.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
     for format in [fz::export::Format::Json, fz::export::Format::Dot, fz::export::Format::Mermaid] {
         let _ = fz::export::export(format, &c.diagram, src, &index);
     }
-    let parsed = fz::syntax::parse(src);
-    let _ = fz::syntax::format::format(&parsed.file, src);
+    let _ = fz::tools::fmt::format_source(src);
+    if let Ok(fixed) = fz::tools::fix::fix(src) {
+        let _ = fz::tools::fix::unrepaired(&fixed.checked.diagnostics);
+    }
+    let _ = fz::tools::diff::diff(&c.diagram, &c.diagram);
 });

@@ -3,15 +3,16 @@
 //!
 //! 1. Back edges: inside each strongly connected component, the edges that go against the
 //!    author's node numbering (`n5 -> n3`) are left out, which makes the rest acyclic.
-//! 2. Each forward edge asks for a minimum column distance: 0 when it leaves by the top or
-//!    bottom and enters another lane by the top or bottom (the target sits straight above or
-//!    below), 1 otherwise (the target sits to the right).
+//! 2. Each forward edge asks for a minimum column distance: 0 when it leaves by the bottom
+//!    and enters by the top (or the other way round), or leaves by the top or bottom for
+//!    another lane's top or bottom (the target sits straight below or above, in another lane
+//!    or in another row of the same lane), 1 otherwise (the target sits to the right).
 //! 3. Ranks: longest path from the sources, then Nikolov's promotion heuristic moves nodes
 //!    (with the nodes they push) to the right while that shortens the edges in total, an
 //!    approximation of network simplex.
 //! 4. Columns: nodes of one lane are taken in (rank, topological) order; two of them may share
-//!    a column (stacked in rows of the lane) only when neither has a top/bottom edge to
-//!    another lane, which would have to cross the stack. A second longest-path pass over edges
+//!    a column (stacked in rows of the lane) only when no edge to another lane leaves the
+//!    upper one's bottom or the lower one's top, since it would have to cross the stack. A second longest-path pass over edges
 //!    plus these lane constraints gives the columns.
 //! 5. Rows: the nodes sharing a (lane, column) cell are ordered by barycenter sweeps over
 //!    their neighbours' vertical positions, to reduce crossings; a same-lane edge that leaves
@@ -23,7 +24,7 @@ use std::collections::BinaryHeap;
 use crate::model::{Diagram, Handle};
 
 /// Above this many nodes the promotion heuristic is skipped (it is quadratic).
-const PROMOTION_MAX_NODES: usize = 1500;
+const PROMOTION_MAX_NODES: usize = 5000;
 
 /// Where each node goes.
 #[derive(Debug, Clone, Default)]
@@ -78,28 +79,39 @@ pub fn grid(d: &Diagram) -> Grid {
     }
     // 2. Forward edges with their minimum column distance.
     let mut fwd: Vec<(usize, usize, usize)> = Vec::new();
-    let mut cross_vertical = vec![false; n];
+    // Which nodes have an edge to another lane on their top / bottom side.
+    let mut cross_top = vec![false; n];
+    let mut cross_bottom = vec![false; n];
     for (e, s, t, edge) in d.edges() {
         let (s, t) = (s.index(), t.index());
         let lanes_differ = d.graph[petgraph::graph::NodeIndex::new(s)].lane
             != d.graph[petgraph::graph::NodeIndex::new(t)].lane;
         if lanes_differ {
-            if is_vertical(edge.source_handle) {
-                cross_vertical[s] = true;
+            match edge.source_handle {
+                Some(Handle::Top) => cross_top[s] = true,
+                Some(Handle::Bottom) => cross_bottom[s] = true,
+                _ => {}
             }
-            if is_vertical(edge.target_handle) {
-                cross_vertical[t] = true;
+            match edge.target_handle {
+                Some(Handle::Top) => cross_top[t] = true,
+                Some(Handle::Bottom) => cross_bottom[t] = true,
+                _ => {}
             }
         }
         if g.back[e.index()] || s == t {
             continue;
         }
-        let delta =
-            if lanes_differ && is_vertical(edge.source_handle) && is_vertical(edge.target_handle) {
-                0
-            } else {
-                1
-            };
+        let opposite = matches!(
+            (edge.source_handle, edge.target_handle),
+            (Some(Handle::Bottom), Some(Handle::Top)) | (Some(Handle::Top), Some(Handle::Bottom))
+        );
+        let delta = if opposite
+            || (lanes_differ && is_vertical(edge.source_handle) && is_vertical(edge.target_handle))
+        {
+            0
+        } else {
+            1
+        };
         fwd.push((s, t, delta));
     }
     let mut succ: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
@@ -142,7 +154,7 @@ pub fn grid(d: &Diagram) -> Grid {
         }
     }
     if n <= PROMOTION_MAX_NODES {
-        promote(&mut rank, &succ, &fwd, &topo);
+        promote(&mut rank, &succ, &pred, &topo);
     }
     // 4. Columns: lane order by (rank, topo), lane constraints, longest path.
     let lanes = d.lanes.len().max(1);
@@ -157,12 +169,24 @@ pub fn grid(d: &Diagram) -> Grid {
     for &v in &topo {
         by_lane[lane_of[v]].push(v);
     }
+    let mut degree = vec![0usize; n];
+    for (_, s, t, _) in d.edges() {
+        degree[s.index()] += 1;
+        degree[t.index()] += 1;
+    }
     let mut cons: Vec<Vec<(usize, usize)>> = succ.clone();
     for members in &mut by_lane {
         members.sort_by_key(|&v| (rank[v], topo_ix[v]));
         for w in members.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let share = rank[a] == rank[b] && !cross_vertical[a] && !cross_vertical[b];
+            // `b` may go below `a` in the same column unless an edge to another lane would
+            // have to cross the stack.
+            // Nodes without any edge stay side by side in declaration order.
+            let share = rank[a] == rank[b]
+                && !cross_bottom[a]
+                && !cross_top[b]
+                && degree[a] > 0
+                && degree[b] > 0;
             cons[a].push((b, usize::from(!share)));
         }
     }
@@ -313,36 +337,42 @@ fn keep_vertical_order(d: &Diagram, cell: &mut [usize]) {
     }
 }
 
-/// Total length of the forward edges under `rank`.
-fn total_length(rank: &[usize], fwd: &[(usize, usize, usize)]) -> i64 {
-    fwd.iter()
-        .map(|&(s, t, _)| rank[t] as i64 - rank[s] as i64)
-        .sum()
-}
-
 /// Nikolov–Tarassov promotion: move a node one column right, pushing the successors whose
-/// constraint becomes violated; keep it when the total edge length shrinks.
+/// constraint becomes violated; keep the move when the total edge length shrinks.
+///
+/// Every pushed node moves by exactly one column, so the change in total length is, over the
+/// moved nodes, their edges from unmoved predecessors minus their edges to unmoved successors.
 fn promote(
     rank: &mut [usize],
     succ: &[Vec<(usize, usize)>],
-    fwd: &[(usize, usize, usize)],
+    pred: &[Vec<(usize, usize)>],
     topo: &[usize],
 ) {
-    let mut best = total_length(rank, fwd);
+    let mut moved = vec![false; rank.len()];
+    let mut list: Vec<usize> = Vec::new();
     for _round in 0..64 {
         let mut improved = false;
         for &v in topo.iter().rev() {
             if succ[v].is_empty() {
                 continue;
             }
-            let mut trial = rank.to_vec();
-            push(v, &mut trial, succ);
-            let len = total_length(&trial, fwd);
-            if len < best {
-                best = len;
-                rank.copy_from_slice(&trial);
-                improved = true;
+            push(v, rank, succ, &mut moved, &mut list);
+            let mut delta: i64 = 0;
+            for &m in &list {
+                delta += pred[m].iter().filter(|&&(u, _)| !moved[u]).count() as i64;
+                delta -= succ[m].iter().filter(|&&(t, _)| !moved[t]).count() as i64;
             }
+            if delta < 0 {
+                improved = true;
+            } else {
+                for &m in &list {
+                    rank[m] -= 1;
+                }
+            }
+            for &m in &list {
+                moved[m] = false;
+            }
+            list.clear();
         }
         if !improved {
             break;
@@ -350,13 +380,25 @@ fn promote(
     }
 }
 
-fn push(start: usize, rank: &mut [usize], succ: &[Vec<(usize, usize)>]) {
+fn push(
+    start: usize,
+    rank: &mut [usize],
+    succ: &[Vec<(usize, usize)>],
+    moved: &mut [bool],
+    list: &mut Vec<usize>,
+) {
     let mut stack = vec![start];
     rank[start] += 1;
+    moved[start] = true;
+    list.push(start);
     while let Some(v) = stack.pop() {
         for &(t, dl) in &succ[v] {
             if rank[t] < rank[v] + dl {
                 rank[t] = rank[v] + dl;
+                if !moved[t] {
+                    moved[t] = true;
+                    list.push(t);
+                }
                 stack.push(t);
             }
         }

@@ -9,6 +9,10 @@
 //! [`route`] draws edges between them, [`workflow`] and [`sequence`] are the two views,
 //! [`svg`] writes the document, [`png`] rasterises it, [`style`] holds the themes.
 
+// Layout code indexes several parallel per-node and per-column vectors by the same index.
+#![allow(clippy::needless_range_loop)]
+
+pub mod annotate;
 pub mod geom;
 pub mod layout;
 pub mod png;

@@ -6,6 +6,8 @@
 //! a path through a node costs far more than any detour, then bends, then length, then running
 //! on top of an already routed edge.
 
+use std::collections::BTreeMap;
+
 use super::geom::{Point, Rect};
 use crate::model::Handle;
 
@@ -50,18 +52,103 @@ pub fn default_handles(src: &Rect, dst: &Rect) -> (Handle, Handle) {
     }
 }
 
-/// What the router needs to know about the drawing.
-pub struct Router<'a> {
-    pub obstacles: &'a [Rect],
+/// What the router needs to know about the drawing, indexed for quick look-ups.
+pub struct Router {
+    /// Node boxes grown by the clearance, sorted by left edge.
+    by_x: Vec<Rect>,
+    max_w: f64,
     /// Vertical channels (x positions) free of nodes.
-    pub xs: Vec<f64>,
+    xs: Vec<f64>,
     /// Horizontal channels (y positions) free of nodes.
-    pub ys: Vec<f64>,
-    /// Segments of edges routed so far.
-    pub routed: Vec<(Point, Point)>,
+    ys: Vec<f64>,
+    /// Horizontal segments routed so far, by y (in tenths): their x ranges.
+    horizontal: BTreeMap<i64, Vec<(f64, f64)>>,
+    /// Vertical segments routed so far, by x (in tenths): their y ranges.
+    vertical: BTreeMap<i64, Vec<(f64, f64)>>,
+    big: bool,
 }
 
-impl Router<'_> {
+fn key(v: f64) -> i64 {
+    (v * 10.0).round() as i64
+}
+
+impl Router {
+    /// A router around `obstacles`, with the free channels `xs` (vertical) and `ys`.
+    pub fn new(obstacles: &[Rect], xs: Vec<f64>, ys: Vec<f64>) -> Router {
+        let mut by_x: Vec<Rect> = obstacles.iter().map(|r| r.inflate(CLEARANCE)).collect();
+        by_x.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+        let max_w = by_x.iter().map(|r| r.w).fold(0.0, f64::max);
+        let big = obstacles.len() > BIG;
+        Router {
+            by_x,
+            max_w,
+            xs,
+            ys,
+            horizontal: BTreeMap::new(),
+            vertical: BTreeMap::new(),
+            big,
+        }
+    }
+
+    /// How many node boxes the segment passes through.
+    fn hits(&self, a: Point, b: Point) -> usize {
+        let (x0, x1) = (a.x.min(b.x), a.x.max(b.x));
+        let start = self.by_x.partition_point(|r| r.x < x0 - self.max_w);
+        self.by_x[start..]
+            .iter()
+            .take_while(|r| r.x <= x1)
+            .filter(|r| r.hit_by_segment(a, b))
+            .count()
+    }
+
+    /// Cost of running along or across the edges routed so far.
+    fn interference(&self, a: Point, b: Point) -> f64 {
+        let mut cost = 0.0;
+        if (a.y - b.y).abs() < 1e-9 {
+            let (x0, x1) = (a.x.min(b.x), a.x.max(b.x));
+            if let Some(list) = self.horizontal.get(&key(a.y)) {
+                cost += 40.0 * list.iter().filter(|&&(c0, c1)| c0 < x1 && x0 < c1).count() as f64;
+            }
+            for (_, list) in self.vertical.range(key(x0) + 1..key(x1)) {
+                cost += 15.0
+                    * list
+                        .iter()
+                        .filter(|&&(y0, y1)| y0 < a.y && a.y < y1)
+                        .count() as f64;
+            }
+        } else {
+            let (y0, y1) = (a.y.min(b.y), a.y.max(b.y));
+            if let Some(list) = self.vertical.get(&key(a.x)) {
+                cost += 40.0 * list.iter().filter(|&&(c0, c1)| c0 < y1 && y0 < c1).count() as f64;
+            }
+            for (_, list) in self.horizontal.range(key(y0) + 1..key(y1)) {
+                cost += 15.0
+                    * list
+                        .iter()
+                        .filter(|&&(x0, x1)| x0 < a.x && a.x < x1)
+                        .count() as f64;
+            }
+        }
+        cost
+    }
+
+    fn record(&mut self, pts: &[Point]) {
+        for w in pts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if (a.y - b.y).abs() < 1e-9 {
+                self.horizontal
+                    .entry(key(a.y))
+                    .or_default()
+                    .push((a.x.min(b.x), a.x.max(b.x)));
+            } else {
+                self.vertical
+                    .entry(key(a.x))
+                    .or_default()
+                    .push((a.y.min(b.y), a.y.max(b.y)));
+            }
+        }
+    }
+
     /// Route one edge from side `sh` of `src` to side `th` of `dst`. Returns the polyline,
     /// first point on the source, last point on the target.
     pub fn route(&mut self, src: &Rect, sh: Handle, dst: &Rect, th: Handle) -> Vec<Point> {
@@ -78,12 +165,13 @@ impl Router<'_> {
             pts.extend(mid);
             pts.push(p1);
             let pts = simplify(pts);
-            let c = me.cost(&pts, (ox, oy), (ix, iy), s1, t1);
+            let bound = best.as_ref().map_or(f64::INFINITY, |(b, _)| *b);
+            let c = me.cost(&pts, (ox, oy), (ix, iy), s1, t1, bound);
             if best.as_ref().is_none_or(|(b, _)| c < *b) {
                 *best = Some((c, pts));
             }
         };
-        let big = self.obstacles.len() > BIG;
+        let big = self.big;
         // Straight (when aligned) and one bend.
         consider(vec![s1, Point::new(t1.x, s1.y), t1], &mut best, self);
         consider(vec![s1, Point::new(s1.x, t1.y), t1], &mut best, self);
@@ -120,10 +208,24 @@ impl Router<'_> {
                 self,
             );
         }
+        // Past a few hundred nodes a path through a node is accepted rather than searching on.
         let clean = best.as_ref().is_some_and(|(c, _)| *c < 1000.0);
-        if !clean {
+        if !clean && !big {
             // Three and four bends: leave by a channel near the source, cross, enter by a
             // channel near the target.
+            // Channels near either end or near the middle are enough (and keep this bounded).
+            let pick = |all: &[f64], a: f64, b: f64| -> Vec<f64> {
+                let mut v: Vec<f64> = nearest(all, a, 4)
+                    .into_iter()
+                    .chain(nearest(all, b, 4))
+                    .chain(nearest(all, (a + b) / 2.0, 3))
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                v.dedup();
+                v
+            };
+            let xs = pick(&xs, s1.x, t1.x);
+            let ys = pick(&ys, s1.y, t1.y);
             let nx_s = nearest(&xs, s1.x, 3);
             let nx_t = nearest(&xs, t1.x, 3);
             let ny_s = nearest(&ys, s1.y, 3);
@@ -196,39 +298,24 @@ impl Router<'_> {
             }
         }
         let pts = best.map(|(_, p)| p).unwrap_or_else(|| vec![p0, p1]);
-        if !big {
-            for w in pts.windows(2) {
-                self.routed.push((w[0], w[1]));
-            }
-        }
+        self.record(&pts);
         pts
     }
 
-    fn cost(&self, pts: &[Point], out: (f64, f64), inw: (f64, f64), s1: Point, t1: Point) -> f64 {
-        let mut cost = 0.0;
+    fn cost(
+        &self,
+        pts: &[Point],
+        out: (f64, f64),
+        inw: (f64, f64),
+        s1: Point,
+        t1: Point,
+        bound: f64,
+    ) -> f64 {
         let n = pts.len();
-        for (i, w) in pts.windows(2).enumerate() {
-            let (a, b) = (w[0], w[1]);
-            // The first and last segments start on the nodes themselves: check them only
-            // beyond the stub.
-            let (a2, b2) = (
-                if i == 0 { clip_start(a, b, s1) } else { a },
-                if i == n - 2 { clip_end(a, b, t1) } else { b },
-            );
-            for r in self.obstacles {
-                if r.inflate(CLEARANCE).hit_by_segment(a2, b2) {
-                    cost += 1000.0;
-                }
-            }
-            cost += (b.x - a.x).abs() + (b.y - a.y).abs();
-            for &(c, d) in &self.routed {
-                cost += 40.0 * overlap(a, b, c, d).min(1.0);
-                if crosses(a, b, c, d) {
-                    cost += 15.0;
-                }
-            }
+        let mut cost = 30.0 * (n as f64 - 2.0);
+        for w in pts.windows(2) {
+            cost += (w[1].x - w[0].x).abs() + (w[1].y - w[0].y).abs();
         }
-        cost += 30.0 * (n as f64 - 2.0);
         // Turning back over the stub, or arriving at the target's stub from its far side,
         // draws the edge on top of itself.
         if n >= 3 {
@@ -239,6 +326,27 @@ impl Router<'_> {
             let (c, d) = (pts[n - 3], pts[n - 2]);
             if dot(d.x - c.x, d.y - c.y, inw) > 0.0 {
                 cost += 600.0;
+            }
+        }
+        for (i, w) in pts.windows(2).enumerate() {
+            if cost >= bound {
+                return cost;
+            }
+            let (a, b) = (w[0], w[1]);
+            // The first and last segments start on the nodes themselves: check them only
+            // beyond the stub.
+            let (a2, b2) = (
+                if i == 0 { clip_start(a, b, s1) } else { a },
+                if i == n - 2 { clip_end(a, b, t1) } else { b },
+            );
+            cost += 1000.0 * self.hits(a2, b2) as f64;
+        }
+        if !self.big {
+            for w in pts.windows(2) {
+                if cost >= bound {
+                    return cost;
+                }
+                cost += self.interference(w[0], w[1]);
             }
         }
         cost
@@ -286,37 +394,6 @@ fn clip_end(a: Point, b: Point, t1: Point) -> Point {
     }
 }
 
-/// Length of the collinear overlap of two axis-parallel segments.
-fn overlap(a: Point, b: Point, c: Point, d: Point) -> f64 {
-    let h1 = (a.y - b.y).abs() < 1e-9;
-    let h2 = (c.y - d.y).abs() < 1e-9;
-    if h1 && h2 && (a.y - c.y).abs() < 1.0 {
-        let lo = a.x.min(b.x).max(c.x.min(d.x));
-        let hi = a.x.max(b.x).min(c.x.max(d.x));
-        (hi - lo).max(0.0)
-    } else if !h1 && !h2 && (a.x - c.x).abs() < 1.0 {
-        let lo = a.y.min(b.y).max(c.y.min(d.y));
-        let hi = a.y.max(b.y).min(c.y.max(d.y));
-        (hi - lo).max(0.0)
-    } else {
-        0.0
-    }
-}
-
-/// True when a horizontal and a vertical segment cross at a point inside both.
-fn crosses(a: Point, b: Point, c: Point, d: Point) -> bool {
-    let h1 = (a.y - b.y).abs() < 1e-9;
-    let h2 = (c.y - d.y).abs() < 1e-9;
-    let (h, v) = match (h1, h2) {
-        (true, false) => ((a, b), (c, d)),
-        (false, true) => ((c, d), (a, b)),
-        _ => return false,
-    };
-    let (hx0, hx1) = (h.0.x.min(h.1.x), h.0.x.max(h.1.x));
-    let (vy0, vy1) = (v.0.y.min(v.1.y), v.0.y.max(v.1.y));
-    v.0.x > hx0 && v.0.x < hx1 && h.0.y > vy0 && h.0.y < vy1
-}
-
 fn nearest(values: &[f64], v: f64, k: usize) -> Vec<f64> {
     let mut sorted: Vec<f64> = values.to_vec();
     sorted.sort_by(|a, b| (a - v).abs().total_cmp(&(b - v).abs()).then(a.total_cmp(b)));
@@ -350,12 +427,37 @@ pub fn simplify(pts: Vec<Point>) -> Vec<Point> {
     out
 }
 
+/// How far (in rings of [`RING_STEP`] px) a label may move from its path.
+const RINGS: usize = 60;
+const RING_STEP: f64 = 8.0;
+
 /// Find a place for a `w` × `h` label along `path` that covers no `nodes` box and no
 /// `taken` label box. Falls back to the nearest free spot around the path's middle.
 pub fn place_label(path: &[Point], w: f64, h: f64, nodes: &[Rect], taken: &[Rect]) -> Rect {
+    // Only boxes near the path can be in the way of the places tried below.
+    let reach = Rect::new(
+        path.iter().map(|p| p.x).fold(f64::INFINITY, f64::min),
+        path.iter().map(|p| p.y).fold(f64::INFINITY, f64::min),
+        0.0,
+        0.0,
+    );
+    let reach = path
+        .iter()
+        .fold(reach, |r, p| r.union(&Rect::new(p.x, p.y, 0.0, 0.0)))
+        .inflate(RINGS as f64 * RING_STEP + w + h + 8.0);
+    let near_nodes: Vec<Rect> = nodes
+        .iter()
+        .filter(|n| n.intersects(&reach))
+        .map(|n| n.inflate(2.0))
+        .collect();
+    let near_taken: Vec<Rect> = taken
+        .iter()
+        .filter(|t| t.intersects(&reach))
+        .copied()
+        .collect();
     let free = |r: &Rect, strict: bool| {
-        !nodes.iter().any(|n| n.inflate(2.0).intersects(r))
-            && (!strict || !taken.iter().any(|t| t.intersects(r)))
+        !near_nodes.iter().any(|n| n.intersects(r))
+            && (!strict || !near_taken.iter().any(|t| t.intersects(r)))
     };
     let mut segs: Vec<(Point, Point, f64, bool)> = path
         .windows(2)
@@ -396,8 +498,8 @@ pub fn place_label(path: &[Point], w: f64, h: f64, nodes: &[Rect], taken: &[Rect
         .copied()
         .unwrap_or(Point::new(0.0, 0.0));
     for strict in [true, false] {
-        for ring in 1..200 {
-            let d = ring as f64 * 8.0;
+        for ring in 1..=RINGS {
+            let d = ring as f64 * RING_STEP;
             for (dx, dy) in [
                 (0.0, -d),
                 (0.0, d),
@@ -417,7 +519,8 @@ pub fn place_label(path: &[Point], w: f64, h: f64, nodes: &[Rect], taken: &[Rect
     }
     // Beyond every node: below the lowest one.
     let bottom = nodes.iter().map(|n| n.bottom()).fold(mid.y, f64::max);
-    Rect::centred(mid.x, bottom + h, w, h)
+    let below_taken = taken.iter().map(|t| t.bottom()).fold(bottom, f64::max);
+    Rect::new(mid.x - w / 2.0, below_taken + 8.0, w, h)
 }
 
 #[cfg(test)]
@@ -430,12 +533,7 @@ mod tests {
         let b = Rect::new(200.0, 0.0, 100.0, 50.0);
         let c = Rect::new(400.0, 0.0, 100.0, 50.0);
         let obstacles = [a, b, c];
-        let mut r = Router {
-            obstacles: &obstacles,
-            xs: vec![150.0, 350.0],
-            ys: vec![-30.0, 80.0],
-            routed: Vec::new(),
-        };
+        let mut r = Router::new(&obstacles, vec![150.0, 350.0], vec![-30.0, 80.0]);
         let path = r.route(&a, Handle::Right, &c, Handle::Left);
         assert_eq!(path[0], Point::new(100.0, 25.0));
         assert_eq!(*path.last().unwrap(), Point::new(400.0, 25.0));

@@ -178,7 +178,19 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
         y += h;
         y += 10.0 * closes[i] as f64;
     }
-    let notes_top = y + 8.0;
+    // A loop with no message among its nodes boxes its nodes' notes instead.
+    let note_loops: Vec<usize> = (0..d.loops.len())
+        .filter(|&li| frag_rows[li].is_none())
+        .filter(|&li| {
+            d.loops[li]
+                .nodes
+                .iter()
+                .any(|&v| notes.iter().any(|(_, id, _)| *id == d.graph[v].id))
+        })
+        .collect();
+    if !note_loops.is_empty() {
+        y += FRAG_HEAD + 4.0 * note_loops.len().min(3) as f64;
+    }
     let mut note_rects: Vec<Rect> = Vec::new();
     for (l, _, b) in &notes {
         let r = Rect::centred(
@@ -190,7 +202,9 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
         note_rects.push(r);
         y += b.height + 20.0;
     }
-    let _ = notes_top;
+    if !note_loops.is_empty() {
+        y += 8.0;
+    }
     let bottom = y + 20.0;
 
     // Canvas.
@@ -230,6 +244,38 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
                 y1 - y0,
             )
         }));
+    }
+    for (k, &li) in note_loops.iter().enumerate() {
+        let mut bx: Option<Rect> = None;
+        for ((_, id, _), r) in notes.iter().zip(&note_rects) {
+            if d.loops[li].nodes.iter().any(|&v| d.graph[v].id == *id) {
+                bx = Some(bx.map_or(*r, |b| b.union(r)));
+            }
+        }
+        if let Some(b) = bx {
+            let pad = 10.0 + 4.0 * (k % 3) as f64;
+            let width = (b.w + 2.0 * pad + 40.0).max(180.0);
+            frag_rects[li] = Some(Rect::new(
+                b.cx() - width / 2.0,
+                b.y - FRAG_HEAD - pad + 6.0,
+                width,
+                b.h + FRAG_HEAD + 2.0 * pad - 6.0,
+            ));
+        }
+    }
+    // Wide enough for the `loop` tag and the condition on one line (up to 320 px).
+    for (li, r) in frag_rects.iter_mut().enumerate() {
+        if let Some(r) = r {
+            let cond = format!("[{}]", text::clean(&d.loops[li].condition));
+            let need = text::width("loop", Font::bold(11.0))
+                + 14.0
+                + 14.0
+                + text::width(&cond, Font::regular(11.0)).min(320.0)
+                + 16.0;
+            if r.w < need {
+                r.w = need.ceil();
+            }
+        }
     }
     let mut bounds = Rect::new(0.0, 0.0, right, bottom);
     for r in frag_rects.iter().flatten() {
@@ -271,7 +317,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
             6.0,
             pal.lane_header,
             pal.node_stroke,
-            " stroke-width=\"1.5\"",
+            " stroke-width=\"1.5\" class=\"head\"",
         );
         out.text_block(&heads[l], r.cx(), r.cy(), pal.lane_text);
         out.close_group();
@@ -314,6 +360,8 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
             Font::regular(11.0),
             (r.w - tw - 24.0).max(60.0),
         );
+        let bg = Rect::new(r.x + tw + 10.0, r.y + 1.0, cb.width + 8.0, cb.height);
+        out.rect(bg, 2.0, pal.background, "none", " fill-opacity=\"0.9\"");
         out.text_lines(&cb, r.x + tw + 14.0, r.y + 1.0, "start", pal.loop_text);
         out.close_group();
     }
@@ -336,26 +384,28 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
                     .get(j)
                     .is_some_and(|o| o.from == m.from && o.to == m.from)
             };
-            let y_start = if i > 0 && self_in(i - 1) {
-                top
-            } else {
-                top + 2.0
-            };
-            let y_end = if self_in(i + 1) {
-                row_top[i + 1]
-            } else {
-                top + row_h[i] - 2.0
-            };
-            let bar = Rect::new(x - 5.0, y_start, 10.0, y_end - y_start);
-            out.raw("<g class=\"activation\">");
-            out.rect(
-                bar,
-                0.0,
-                pal.activation_fill,
-                pal.node_stroke,
-                " stroke-width=\"1\"",
-            );
-            out.raw("</g>\n");
+            // One bar for a run of steps in the same lane, drawn with the first of them.
+            if i == 0 || !self_in(i - 1) {
+                let mut last = i;
+                while self_in(last + 1) {
+                    last += 1;
+                }
+                let bar = Rect::new(
+                    x - 5.0,
+                    top + 2.0,
+                    10.0,
+                    row_top[last] + row_h[last] - 4.0 - top,
+                );
+                out.raw("<g class=\"activation\">");
+                out.rect(
+                    bar,
+                    0.0,
+                    pal.activation_fill,
+                    pal.node_stroke,
+                    " stroke-width=\"1\"",
+                );
+                out.raw("</g>\n");
+            }
             let y0 = top + 8.0;
             let y1 = top + row_h[i] - 10.0;
             let pts = [

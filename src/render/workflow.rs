@@ -190,10 +190,10 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
 
     // Row heights and lane heights.
     let mut row_h: Vec<Vec<f64>> = grid.lane_rows.iter().map(|&r| vec![0.0; r]).collect();
-    for v in 0..n {
+    for (v, b) in boxes.iter().enumerate().take(n) {
         let l = d.graph[NodeIndex::new(v)].lane.min(lanes - 1);
         if let Some(h) = row_h[l].get_mut(grid.row[v]) {
-            *h = h.max(boxes[v].h);
+            *h = h.max(b.h);
         }
     }
     let mut lane_y = vec![MARGIN; lanes];
@@ -245,12 +245,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
             }
         }
     }
-    let mut router = Router {
-        obstacles: &rects,
-        xs,
-        ys,
-        routed: Vec::new(),
-    };
+    let mut router = Router::new(&rects, xs, ys);
     let mut edges = Vec::with_capacity(d.edge_count());
     for (_, s, t, e) in d.edges() {
         let (rs, rt) = (rects[s.index()], rects[t.index()]);
@@ -548,8 +543,14 @@ pub(crate) fn draw_node(
             let h = b.height + 2.0;
             let pill = Rect::new(r.right() - w, r.y - h / 2.0, w, h);
             out.open_group("class=\"badge\"");
-            out.rect(pill, h / 2.0, pal.badge_fill, "none", "");
-            out.text_block(&b, pill.cx(), pill.cy(), pal.badge_text);
+            // A badge takes the node's stroke colour when one is given (the bottleneck's red).
+            let stroked = style.and_then(|s| s.stroke.as_deref());
+            let (bg, fg) = match stroked {
+                Some(_) => (svg::colour(stroked, pal.badge_fill), "#ffffff"),
+                None => (pal.badge_fill.to_string(), pal.badge_text),
+            };
+            out.rect(pill, h / 2.0, &bg, "none", "");
+            out.text_block(&b, pill.cx(), pill.cy(), fg);
             out.close_group();
         }
     }

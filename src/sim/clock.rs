@@ -7,8 +7,7 @@
 //! an earlier instant), which keeps the `(time, seq)` order exact and costs no heap operation for
 //! zero-delay hops and zero-time services.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use super::time::Nanos;
 
@@ -18,42 +17,101 @@ struct Entry<E> {
     ev: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
+/// A binary min-heap on `key`. Hand-written rather than `std::collections::BinaryHeap` so that
+/// the element being pushed or sifted stays in registers: std's `push` writes the element and
+/// reads it straight back, which stalls on store forwarding and cost a fifth of the engine's
+/// time on M/M/1 (measured with `perf annotate`).
+struct Heap<E> {
+    v: Vec<Entry<E>>,
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl<E: Copy> Heap<E> {
+    fn with_capacity(n: usize) -> Self {
+        Heap {
+            v: Vec::with_capacity(n),
+        }
     }
-}
-impl<E> Ord for Entry<E> {
-    // Reversed: BinaryHeap is a max-heap, we want the earliest first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.key.cmp(&self.key)
+
+    #[inline]
+    fn peek_key(&self) -> Option<u128> {
+        self.v.first().map(|e| e.key)
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    #[inline]
+    fn push(&mut self, key: u128, ev: E) {
+        let mut i = self.v.len();
+        self.v.push(Entry { key, ev });
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if self.v[parent].key <= key {
+                break;
+            }
+            self.v[i] = Entry {
+                key: self.v[parent].key,
+                ev: self.v[parent].ev,
+            };
+            i = parent;
+        }
+        self.v[i] = Entry { key, ev };
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<E> {
+        let last = self.v.pop()?;
+        if self.v.is_empty() {
+            return Some(last.ev);
+        }
+        let top = self.v[0].ev;
+        let n = self.v.len();
+        let mut i = 0;
+        loop {
+            let l = 2 * i + 1;
+            if l >= n {
+                break;
+            }
+            let r = l + 1;
+            let c = if r < n && self.v[r].key < self.v[l].key {
+                r
+            } else {
+                l
+            };
+            if self.v[c].key >= last.key {
+                break;
+            }
+            self.v[i] = Entry {
+                key: self.v[c].key,
+                ev: self.v[c].ev,
+            };
+            i = c;
+        }
+        self.v[i] = last;
+        Some(top)
     }
 }
 
 /// A virtual clock (integer nanoseconds) with its pending events.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: Heap<E>,
     now_q: VecDeque<E>,
     seq: u64,
     now: Nanos,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(64),
+            heap: Heap::with_capacity(64),
             now_q: VecDeque::with_capacity(64),
             seq: 0,
             now: 0,
@@ -73,10 +131,7 @@ impl<E> EventQueue<E> {
         if at <= self.now {
             self.now_q.push_back(ev);
         } else {
-            self.heap.push(Entry {
-                key: ((at as u128) << 64) | self.seq as u128,
-                ev,
-            });
+            self.heap.push(((at as u128) << 64) | self.seq as u128, ev);
         }
     }
 
@@ -93,15 +148,15 @@ impl<E> EventQueue<E> {
         self.now_q.is_empty()
             && self
                 .heap
-                .peek()
-                .is_none_or(|top| (top.key >> 64) as Nanos > self.now)
+                .peek_key()
+                .is_none_or(|k| (k >> 64) as Nanos > self.now)
     }
 
     /// Time of the next event, if any.
     #[inline]
     pub fn peek_time(&self) -> Option<Nanos> {
-        if let Some(top) = self.heap.peek() {
-            let t = (top.key >> 64) as Nanos;
+        if let Some(key) = self.heap.peek_key() {
+            let t = (key >> 64) as Nanos;
             if t == self.now || self.now_q.is_empty() {
                 return Some(t);
             }
@@ -116,14 +171,14 @@ impl<E> EventQueue<E> {
     /// Take the next event if it is due before `limit`, advancing the clock to it.
     #[inline]
     pub fn pop_before(&mut self, limit: Nanos) -> Option<E> {
-        if let Some(top) = self.heap.peek() {
-            let t = (top.key >> 64) as Nanos;
+        if let Some(key) = self.heap.peek_key() {
+            let t = (key >> 64) as Nanos;
             if t == self.now || self.now_q.is_empty() {
                 if t >= limit {
                     return None;
                 }
                 self.now = t;
-                return self.heap.pop().map(|e| e.ev);
+                return self.heap.pop();
             }
         }
         if self.now >= limit {
@@ -183,6 +238,25 @@ mod tests {
                 (10, "b0")
             ]
         );
+    }
+
+    #[test]
+    fn heap_pops_in_key_order() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let mut h = Heap::with_capacity(4);
+        let mut model: Vec<u128> = Vec::new();
+        for round in 0..20_000u32 {
+            if rng.gen_bool(0.55) || model.is_empty() {
+                let k = (rng.gen_range(0..500u128) << 64) | round as u128;
+                h.push(k, k);
+                model.push(k);
+            } else {
+                model.sort_unstable_by(|a, b| b.cmp(a));
+                assert_eq!(h.pop(), model.pop());
+            }
+            assert_eq!(h.len(), model.len());
+        }
     }
 
     #[test]

@@ -177,8 +177,21 @@ impl Dist {
     }
 
     /// One draw, in whole nanoseconds (rounded to nearest).
-    #[inline]
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Nanos {
+        // The common cases inline at the call site; the rest stay out of line.
+        match *self {
+            Dist::Const(c) => c,
+            Dist::Exp { mean } => {
+                let e: f64 = Exp1.sample(rng);
+                (e * mean + 0.5) as Nanos
+            }
+            _ => self.sample_other(rng),
+        }
+    }
+
+    #[inline(never)]
+    fn sample_other<R: Rng + ?Sized>(&self, rng: &mut R) -> Nanos {
         let x: f64 = match *self {
             Dist::Const(c) => return c,
             Dist::Exp { mean } => {

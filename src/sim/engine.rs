@@ -28,9 +28,10 @@ pub struct RunConfig {
 enum Ev {
     /// The next external arrival of source `.0`.
     Source(u32),
-    Arrive(u32, Token),
-    /// Service end at station `.0` of a token that arrived at `.2` and started at `.3`.
-    Depart(u32, Token, Nanos, Nanos),
+    /// Token in slot `.1` arrives at station `.0`.
+    Arrive(u32, u32),
+    /// Service end at station `.0` of the token in slot `.1`.
+    Depart(u32, u32),
 }
 
 /// The result of one replication.
@@ -72,6 +73,7 @@ pub struct Engine<'n> {
     wall: std::time::Duration,
     /// Nesting of inline (queue-skipping) zero-time steps.
     depth: u32,
+    toks: Slab,
 }
 
 /// Zero-time steps run inline at most this deep (then they go through the queue).
@@ -134,6 +136,7 @@ impl<'n> Engine<'n> {
             series_dt,
             wall: std::time::Duration::ZERO,
             depth: 0,
+            toks: Slab::default(),
         }
     }
 
@@ -173,7 +176,7 @@ impl<'n> Engine<'n> {
             match ev {
                 Ev::Source(i) => self.source(i),
                 Ev::Arrive(s, tok) => self.arrive(s, tok, true),
-                Ev::Depart(s, tok, arrived, started) => self.depart(s, tok, arrived, started, true),
+                Ev::Depart(s, slot) => self.depart(s, slot, true),
             }
         }
         self.q.advance_to(limit);
@@ -235,7 +238,7 @@ impl<'n> Engine<'n> {
         let src = &self.net.sources[i as usize];
         let now = self.q.now();
         let gap = src.interarrival.sample(&mut self.rng);
-        self.q.schedule(now + gap, Ev::Source(i));
+        self.q.schedule(now.saturating_add(gap), Ev::Source(i));
         let kind = match &src.reads {
             None => TokenKind::Message,
             Some(views) if views.is_empty() => TokenKind::Read { view: u16::MAX },
@@ -246,14 +249,46 @@ impl<'n> Engine<'n> {
         };
         let key = src.key.sample(&mut self.rng, self.serial);
         self.serial += 1;
-        self.arrive(src.station, Token::new(now, key, kind), true);
+        let slot = self.toks.alloc(Token::new(now, key, kind));
+        self.arrive(src.station, slot, true);
     }
 
     #[inline]
-    fn arrive(&mut self, s: u32, tok: Token, tail: bool) {
+    fn arrive(&mut self, s: u32, slot: u32, tail: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
         let st = &mut self.st[s as usize];
+        let tok = &mut self.toks.v[slot as usize];
+        tok.arrived = now;
+        if spec.service.is_zero()
+            && spec.role == SimRole::Plain
+            && !spec.keyed
+            && st.busy < spec.servers
+            && tail
+            && self.depth < MAX_INLINE
+            && self.q.idle_now()
+        {
+            // A zero-time station with a free server whose departure would be the next event:
+            // arrival, start and end at once. Tokens at the station and busy servers are back
+            // where they were within the instant, so the time integrals do not change.
+            tok.started = now;
+            self.events += 3;
+            st.stats.arrivals_total += 1;
+            st.stats.starts_total += 1;
+            st.stats.completions_total += 1;
+            if now >= self.warmup {
+                st.stats.arrivals += 1;
+                st.stats.wait.record(0);
+                st.stats.response.record(0);
+            }
+            if now > self.warmup {
+                st.stats.done += 1;
+            }
+            self.depth += 1;
+            self.route(s, slot, true);
+            self.depth -= 1;
+            return;
+        }
         self.events += 1;
         st.stats.arrivals_total += 1;
         if now >= self.warmup {
@@ -262,23 +297,25 @@ impl<'n> Engine<'n> {
         st.tick(now, self.warmup);
         if st.busy < spec.servers && !(spec.keyed && st.key_busy(tok.key)) {
             st.n_in += 1;
-            self.start(s, tok, now, tail);
+            self.start(s, slot, tail);
         } else if spec.capacity.is_some_and(|c| st.queue.len() >= c as usize) {
             if now >= self.warmup {
                 st.stats.drops += 1;
             }
-            self.lost(tok);
+            self.lost(slot);
         } else {
             st.n_in += 1;
-            st.queue.push_back((tok, now));
+            st.queue.push_back(slot);
         }
     }
 
     #[inline]
-    fn start(&mut self, s: u32, tok: Token, arrived: Nanos, tail: bool) {
+    fn start(&mut self, s: u32, slot: u32, tail: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
         let st = &mut self.st[s as usize];
+        let tok = &mut self.toks.v[slot as usize];
+        tok.started = now;
         self.events += 1;
         st.busy += 1;
         st.stats.starts_total += 1;
@@ -289,20 +326,21 @@ impl<'n> Engine<'n> {
         if d == 0 && tail && self.depth < MAX_INLINE && self.q.idle_now() {
             // The departure would be the very next event: run it now, skipping the queue.
             self.depth += 1;
-            self.depart(s, tok, arrived, now, true);
+            self.depart(s, slot, true);
             self.depth -= 1;
         } else {
-            self.q.schedule(now + d, Ev::Depart(s, tok, arrived, now));
+            self.q.schedule(now.saturating_add(d), Ev::Depart(s, slot));
         }
     }
 
     #[inline]
-    fn depart(&mut self, s: u32, mut tok: Token, arrived: Nanos, started: Nanos, tail: bool) {
+    fn depart(&mut self, s: u32, slot: u32, tail: bool) {
         let now = self.q.now();
         let net = self.net;
         let spec = &net.stations[s as usize];
         let warmup = self.warmup;
         let st = &mut self.st[s as usize];
+        let tok = &mut self.toks.v[slot as usize];
         self.events += 1;
         st.tick(now, warmup);
         st.busy -= 1;
@@ -311,22 +349,9 @@ impl<'n> Engine<'n> {
         if now > warmup {
             st.stats.done += 1;
         }
-        if arrived >= warmup {
-            st.stats.wait.record(started - arrived);
-            st.stats.response.record(now - arrived);
-        }
-        if spec.keyed {
-            if let Some(i) = st.keys.iter().position(|&k| k == tok.key) {
-                st.keys.swap_remove(i);
-            }
-        }
-        let next = if spec.keyed {
-            st.next_eligible(true).and_then(|i| st.queue.remove(i))
-        } else {
-            st.queue.pop_front()
-        };
-        if let Some((next, arr)) = next {
-            self.start(s, next, arr, false);
+        if tok.arrived >= warmup {
+            st.stats.wait.record(tok.started - tok.arrived);
+            st.stats.response.record(now - tok.arrived);
         }
         match spec.role {
             SimRole::Plain => {}
@@ -347,7 +372,7 @@ impl<'n> Engine<'n> {
                 if let Some(c) = &mut self.cqrs {
                     if tok.committed() {
                         let rec = tok.commit >= warmup;
-                        c.apply(v as usize, now, &tok, rec);
+                        c.apply(v as usize, now, tok, rec);
                     }
                 }
             }
@@ -360,36 +385,60 @@ impl<'n> Engine<'n> {
                 }
             }
         }
-        self.route(s, tok, tail);
+        let key = tok.key;
+        let next = if spec.keyed {
+            if let Some(i) = st.keys.iter().position(|&k| k == key) {
+                st.keys.swap_remove(i);
+            }
+            let toks = &self.toks.v;
+            st.queue
+                .iter()
+                .position(|&q| !st.keys.contains(&toks[q as usize].key))
+                .and_then(|i| st.queue.remove(i))
+        } else {
+            st.queue.pop_front()
+        };
+        if let Some(next) = next {
+            self.start(s, next, false);
+        }
+        self.route(s, slot, tail);
     }
 
     #[inline]
-    fn route(&mut self, s: u32, mut tok: Token, tail: bool) {
+    fn route(&mut self, s: u32, slot: u32, tail: bool) {
         let net = self.net;
         let spec = &net.stations[s as usize];
         if let Some(lb) = &spec.loop_back {
+            let tok = &mut self.toks.v[slot as usize];
             if tok.repeats < lb.max && self.rng.gen::<f64>() < lb.p {
                 tok.repeats += 1;
-                self.send(&Hop::new(lb.to), tok, tail);
+                self.send(&Hop::new(lb.to), slot, tail);
                 return;
             }
             tok.repeats = 0;
         }
         match &spec.routing {
-            Routing::Sink => self.sink(s, tok),
+            Routing::Sink => self.sink(s, slot),
             Routing::All(hops) => {
                 let last = hops.len().saturating_sub(1);
                 for (i, h) in hops.iter().enumerate() {
-                    self.send(h, tok, tail && i == last);
+                    // Copies for all but the last hop, which takes the token itself.
+                    let t = if i == last {
+                        slot
+                    } else {
+                        let copy = self.toks.v[slot as usize];
+                        self.toks.alloc(copy)
+                    };
+                    self.send(h, t, tail && i == last);
                 }
             }
             Routing::Choose { cum, hops } => {
                 let u: f64 = self.rng.gen();
                 match cum.iter().position(|&c| u < c) {
-                    Some(i) => self.send(&hops[i], tok, tail),
+                    Some(i) => self.send(&hops[i], slot, tail),
                     None => {
                         self.exits += 1;
-                        self.lost(tok);
+                        self.lost(slot);
                     }
                 }
             }
@@ -397,27 +446,29 @@ impl<'n> Engine<'n> {
     }
 
     #[inline]
-    fn send(&mut self, h: &Hop, mut tok: Token, tail: bool) {
+    fn send(&mut self, h: &Hop, slot: u32, tail: bool) {
+        let tok = &mut self.toks.v[slot as usize];
         tok.hops += 1;
         if tok.hops > self.net.hop_limit {
             self.hop_limit_hits += 1;
-            self.lost(tok);
+            self.lost(slot);
             return;
         }
         let d = h.delay.sample(&mut self.rng);
         if d == 0 && tail && self.depth < MAX_INLINE && self.q.idle_now() {
             // The arrival would be the very next event: run it now.
             self.depth += 1;
-            self.arrive(h.to, tok, true);
+            self.arrive(h.to, slot, true);
             self.depth -= 1;
         } else {
-            let at = self.q.now() + d;
-            self.q.schedule(at, Ev::Arrive(h.to, tok));
+            let at = self.q.now().saturating_add(d);
+            self.q.schedule(at, Ev::Arrive(h.to, slot));
         }
     }
 
-    fn sink(&mut self, s: u32, tok: Token) {
+    fn sink(&mut self, s: u32, slot: u32) {
         let now = self.q.now();
+        let tok = self.toks.v[slot as usize];
         if tok.origin >= self.warmup {
             let lat = now - tok.origin;
             if let Some(Some(k)) = self.sinks.get_mut(s as usize) {
@@ -429,18 +480,51 @@ impl<'n> Engine<'n> {
                 c.stats.reads.record(lat);
             }
         }
-        if !matches!(self.net.stations[s as usize].role, SimRole::View(_)) {
-            self.lost(tok);
+        if matches!(self.net.stations[s as usize].role, SimRole::View(_)) {
+            self.toks.free(slot);
+        } else {
+            self.lost(slot);
         }
     }
 
-    /// A token ends without reaching a view: views stop waiting for its event.
+    /// A token ends without reaching a view: views stop waiting for its event. Frees its slot.
     #[inline]
-    fn lost(&mut self, tok: Token) {
+    fn lost(&mut self, slot: u32) {
+        let tok = &self.toks.v[slot as usize];
         if tok.committed() {
             if let Some(c) = &mut self.cqrs {
                 c.lost(tok.cseq);
             }
         }
+        self.toks.free(slot);
+    }
+}
+
+/// Tokens in flight, by slot: events and queues carry 4-byte slot numbers, never tokens, and
+/// freed slots are reused, so the slab only grows to the most tokens ever in the system at once.
+#[derive(Default)]
+struct Slab {
+    v: Vec<Token>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    #[inline]
+    fn alloc(&mut self, t: Token) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.v[i as usize] = t;
+                i
+            }
+            None => {
+                self.v.push(t);
+                (self.v.len() - 1) as u32
+            }
+        }
+    }
+
+    #[inline]
+    fn free(&mut self, i: u32) {
+        self.free.push(i);
     }
 }

@@ -28,7 +28,10 @@ fn histogram_svg(l: &Lat, title: &str) -> String {
         s.push_str("<text x=\"10\" y=\"20\">no samples</text></svg></figure>");
         return s;
     }
-    let hist = &l.merged.hist;
+    let Some(hist) = &l.merged.hist else {
+        s.push_str("<text x=\"10\" y=\"20\">no samples</text></svg></figure>");
+        return s;
+    };
     let top = hist.value_at_quantile(0.999).max(1) as f64;
     let bins = 40usize;
     let mut counts = vec![0u64; bins];

@@ -520,7 +520,16 @@ fn check_cycles(d: &Diagram, net: &Network) -> Result<(), LowerError> {
         c.sort();
     }
     sccs.sort();
-    for comp in sccs {
+    // Component and position of every node, for O(1) membership tests.
+    let mut comp_of = vec![0usize; n];
+    let mut idx_in = vec![0usize; n];
+    for (cid, comp) in sccs.iter().enumerate() {
+        for (k, x) in comp.iter().enumerate() {
+            comp_of[x.index()] = cid;
+            idx_in[x.index()] = k;
+        }
+    }
+    for (cid, comp) in sccs.iter().enumerate() {
         let members: Vec<usize> = comp.iter().map(|x| x.index()).collect();
         let cyclic = members.len() > 1
             || w[members[0]]
@@ -529,7 +538,7 @@ fn check_cycles(d: &Diagram, net: &Network) -> Result<(), LowerError> {
         if !cyclic {
             continue;
         }
-        let pos = |x: usize| members.iter().position(|&m| m == x);
+        let pos = |x: usize| (comp_of[x] == cid).then(|| idx_in[x]);
         // Power iteration on the restricted matrix.
         let mut v = vec![1.0f64; members.len()];
         let mut growth = 0.0;

@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 
 use super::stats::LatStats;
 use super::time::Nanos;
-use super::token::Token;
 
 /// Statistics of one station over one replication.
 ///
@@ -37,8 +36,8 @@ pub struct StationStats {
 #[derive(Debug, Default)]
 pub struct StationState {
     pub busy: u32,
-    /// Waiting tokens with their arrival times.
-    pub queue: VecDeque<(Token, Nanos)>,
+    /// Waiting tokens (slots in the engine's token slab).
+    pub queue: VecDeque<u32>,
     /// Keys in service (keyed stations only).
     pub keys: Vec<u32>,
     /// Tokens at the station, waiting plus in service.
@@ -68,20 +67,5 @@ impl StationState {
     #[inline]
     pub fn key_busy(&self, key: u32) -> bool {
         self.keys.contains(&key)
-    }
-
-    /// Index of the first waiting token that may start (for keyed stations: whose key is not in
-    /// service).
-    #[inline]
-    pub fn next_eligible(&self, keyed: bool) -> Option<usize> {
-        if self.queue.is_empty() {
-            None
-        } else if !keyed {
-            Some(0)
-        } else {
-            self.queue
-                .iter()
-                .position(|(t, _)| !self.keys.contains(&t.key))
-        }
     }
 }

@@ -10,13 +10,13 @@ pub const SIGFIG: u8 = 3;
 
 fn new_hist() -> Histogram<u64> {
     // Values are nanoseconds; the range grows on demand, starting at about 68 s.
-    let mut h = Histogram::new_with_max(1 << 36, SIGFIG).expect("static histogram bounds");
-    h.auto(true);
-    h
+    // Auto-resizing from the smallest range: a histogram costs memory only for the range of
+    // values it has seen (tens of kB), and only once it has seen a non-zero value.
+    Histogram::new(SIGFIG).expect("3 significant figures is a valid precision")
 }
 
 /// Count, sum, max and a histogram of latencies in nanoseconds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LatStats {
     pub count: u64,
     /// Zero samples not yet added to `hist` (zero-time stations record only these; adding them
@@ -24,19 +24,8 @@ pub struct LatStats {
     zeros: u64,
     pub sum: u128,
     pub max: Nanos,
-    pub hist: Histogram<u64>,
-}
-
-impl Default for LatStats {
-    fn default() -> Self {
-        LatStats {
-            count: 0,
-            zeros: 0,
-            sum: 0,
-            max: 0,
-            hist: new_hist(),
-        }
-    }
+    /// Non-zero samples (allocated at the first one) plus the flushed zeros.
+    pub hist: Option<Histogram<u64>>,
 }
 
 impl LatStats {
@@ -52,13 +41,16 @@ impl LatStats {
             self.max = v;
         }
         // Auto-resizing histogram: recording cannot fail short of memory exhaustion.
-        let _ = self.hist.record(v);
+        let _ = self.hist.get_or_insert_with(new_hist).record(v);
     }
 
     /// Move pending zero samples into the histogram (before reading quantiles).
     pub fn flush(&mut self) {
         if self.zeros > 0 {
-            let _ = self.hist.record_n(0, self.zeros);
+            let _ = self
+                .hist
+                .get_or_insert_with(new_hist)
+                .record_n(0, self.zeros);
             self.zeros = 0;
         }
     }
@@ -80,7 +72,9 @@ impl LatStats {
         }
         let rest = self.count - self.zeros;
         let q2 = (rank - self.zeros) as f64 / rest as f64;
-        Some(self.hist.value_at_quantile(q2) as f64 / 1e9)
+        self.hist
+            .as_ref()
+            .map(|h| h.value_at_quantile(q2) as f64 / 1e9)
     }
 
     pub fn max_s(&self) -> Option<f64> {
@@ -92,7 +86,9 @@ impl LatStats {
         self.zeros += other.zeros;
         self.sum += other.sum;
         self.max = self.max.max(other.max);
-        let _ = self.hist.add(&other.hist);
+        if let Some(o) = &other.hist {
+            let _ = self.hist.get_or_insert_with(new_hist).add(o);
+        }
     }
 }
 

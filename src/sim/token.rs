@@ -33,6 +33,9 @@ pub struct Token {
     pub cseq: u64,
     /// Per-key commit sequence number.
     pub kseq: u32,
+    /// When it arrived at, and started service at, its current station.
+    pub arrived: Nanos,
+    pub started: Nanos,
 }
 
 impl Token {
@@ -47,6 +50,8 @@ impl Token {
             commit: NO_COMMIT,
             cseq: 0,
             kseq: 0,
+            arrived: origin,
+            started: origin,
         }
     }
 

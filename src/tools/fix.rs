@@ -382,8 +382,8 @@ impl<'s> Fixer<'s> {
         self.d.node_index(r.node.text)
     }
 
-    /// The new text of a `[Lane.]nK` reference, recording W104/W105 repairs; `None` when
-    /// it does not change.
+    /// The new text of a `[Lane.]nK` reference (renumbered, prefix corrected or added, as
+    /// due), recording the W103/W104 repairs, and whether it changed.
     fn node_ref(&mut self, r: &ast::NodeRef<'s>, add_prefix: Option<&str>) -> (String, bool) {
         let mut changed = false;
         let id = match self.renumber.get(r.node.text) {
