@@ -76,11 +76,26 @@ impl From<postgres::Error> for StoreError {
 /// be driven from a thread of the service's tokio runtime, so there it runs on a
 /// scoped helper thread.
 pub fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_ok() {
+    if tokio::runtime::Handle::try_current().is_ok() && !ON_POOL_THREAD.with(|p| p.get()) {
         std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|e| std::panic::resume_unwind(e))
     } else {
         f()
     }
+}
+
+thread_local! {
+    static ON_POOL_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on tokio's blocking pool, where the PostgreSQL client may block directly.
+pub async fn on_pool<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    tokio::task::spawn_blocking(move || {
+        ON_POOL_THREAD.with(|p| p.set(true));
+        f()
+    })
+    .await
 }
 
 /// A PostgreSQL client that can be dropped anywhere (closing it blocks, so inside
@@ -189,6 +204,7 @@ pub struct EventStore {
     readers: Vec<Mutex<Db>>,
     next_reader: AtomicUsize,
     head: Arc<Head>,
+    pg: bool,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -302,7 +318,13 @@ impl EventStore {
             readers,
             next_reader: AtomicUsize::new(0),
             head,
+            pg: database_url.is_some(),
         }))
+    }
+
+    /// Whether the store is in PostgreSQL.
+    pub fn is_pg(&self) -> bool {
+        self.pg
     }
 
     /// The committed head, for waiting on new events.
