@@ -10,6 +10,6 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-cargo test -q --test render_invariants --test render_snapshots
+cargo test -q --test render_invariants --test render_snapshots --test render_cli
 cargo build --release -q
 python3 tests/browser/check.py target/release/fz "$(mktemp -d)"

@@ -337,8 +337,69 @@ fn source(g: &Gen) -> String {
     s
 }
 
+/// Every `.fz` under `tests/` (fixtures, UI cases with errors): the model of a broken file is
+/// partial, and drawing it must still not panic and must still give well-formed SVG.
+#[test]
+fn broken_and_partial_models_render() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "fz") {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"),
+        &mut files,
+    );
+    files.sort();
+    for f in &files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        let checked = model::check(&text);
+        for view in [View::Workflow, View::Sequence] {
+            let svg = render::render_svg(
+                &checked.diagram,
+                &RenderOptions {
+                    view,
+                    ..RenderOptions::default()
+                },
+            );
+            assert!(
+                roxmltree::Document::parse(&svg).is_ok(),
+                "{}: {view:?} SVG is not well-formed",
+                f.display()
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Arbitrary text built from the language's pieces: whatever model comes out is drawn
+    /// without panicking.
+    #[test]
+    fn arbitrary_sources_render(pieces in prop::collection::vec(prop::sample::select(vec![
+        "A { # a\n", "B {\n", "}\n", "n1: circle label:\"x\"\n", "n2: diamond label:\"<&>\"\n",
+        "n3: taskbox owner:\"o\"\n", "n1.handle(right) -> n2.handle(left)\n",
+        "n2.handle(bottom) -> B.n3.handle(top) [label=\"]]>\"]\n", "n3 -> n1\n", "n1 -> n1\n",
+        "loop [x] n1 n2 n3\n", "loop [] n9\n", "n2.handle(top) -> n2.handle(top)\n", "\"", "{", "->",
+    ]), 0..40)) {
+        let src: String = pieces.concat();
+        let checked = model::check(&src);
+        for view in [View::Workflow, View::Sequence] {
+            let svg = render::render_svg(&checked.diagram, &RenderOptions { view, ..RenderOptions::default() });
+            prop_assert!(roxmltree::Document::parse(&svg).is_ok());
+        }
+    }
 
     #[test]
     fn generated_diagrams_keep_the_invariants(g in gen()) {

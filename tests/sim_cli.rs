@@ -542,6 +542,13 @@ fn html_report_is_self_contained_with_a_diagram_placeholder() {
     json(&o);
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("<section id=\"diagram\""));
+    let diagram = &html[html.find("<section id=\"diagram\"").unwrap()..];
+    let diagram = &diagram[..diagram.find("</section>").unwrap()];
+    assert!(
+        diagram.contains("<svg") && diagram.contains("bottleneck"),
+        "diagram coloured, bottleneck marked"
+    );
+    assert!(diagram.contains("lag "), "views carry their lag");
     assert!(html.contains("<svg") && html.contains("<polyline"));
     assert!(html.contains("n16") && html.contains("order violations"));
     assert!(

@@ -46,7 +46,47 @@ fn is_vertical(h: Option<Handle>) -> bool {
 }
 
 /// Lay out a diagram's nodes on a grid.
+///
+/// A straight top/bottom edge between two lanes that are not neighbours passes through the
+/// lanes between them; when one of those has a node in the same column, the edge is blocked.
+/// Such edges are then laid out as if they went right (δ = 1) and the layout is redone, up to
+/// three times.
 pub fn grid(d: &Diagram) -> Grid {
+    let mut relaxed = vec![false; d.edge_count()];
+    let mut g = grid_with(d, &relaxed);
+    for _ in 0..3 {
+        let mut changed = false;
+        let lane_of = |v: petgraph::graph::NodeIndex<u32>| d.graph[v].lane;
+        for (e, s, t, edge) in d.edges() {
+            let (ls, lt) = (lane_of(s), lane_of(t));
+            if relaxed[e.index()]
+                || g.back[e.index()]
+                || ls.abs_diff(lt) < 2
+                || !is_vertical(edge.source_handle)
+                || !is_vertical(edge.target_handle)
+                || g.col[s.index()] != g.col[t.index()]
+            {
+                continue;
+            }
+            let (lo, hi) = (ls.min(lt), ls.max(lt));
+            let c = g.col[s.index()];
+            let blocked = d
+                .nodes()
+                .any(|(v, n)| n.lane > lo && n.lane < hi && g.col[v.index()] == c);
+            if blocked {
+                relaxed[e.index()] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+        g = grid_with(d, &relaxed);
+    }
+    g
+}
+
+fn grid_with(d: &Diagram, relaxed: &[bool]) -> Grid {
     let n = d.node_count();
     let mut g = Grid {
         col: vec![0; n],
@@ -105,8 +145,11 @@ pub fn grid(d: &Diagram) -> Grid {
             (edge.source_handle, edge.target_handle),
             (Some(Handle::Bottom), Some(Handle::Top)) | (Some(Handle::Top), Some(Handle::Bottom))
         );
-        let delta = if opposite
-            || (lanes_differ && is_vertical(edge.source_handle) && is_vertical(edge.target_handle))
+        let delta = if !relaxed.get(e.index()).copied().unwrap_or(false)
+            && (opposite
+                || (lanes_differ
+                    && is_vertical(edge.source_handle)
+                    && is_vertical(edge.target_handle)))
         {
             0
         } else {

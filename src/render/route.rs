@@ -430,6 +430,8 @@ pub fn simplify(pts: Vec<Point>) -> Vec<Point> {
 /// How far (in rings of [`RING_STEP`] px) a label may move from its path.
 const RINGS: usize = 60;
 const RING_STEP: f64 = 8.0;
+/// Rings close enough that a label there still reads as its edge's.
+const NEAR_RINGS: usize = 5;
 
 /// Find a place for a `w` × `h` label along `path` that covers no `nodes` box and no
 /// `taken` label box. Falls back to the nearest free spot around the path's middle.
@@ -459,7 +461,7 @@ pub fn place_label(path: &[Point], w: f64, h: f64, nodes: &[Rect], taken: &[Rect
         !near_nodes.iter().any(|n| n.intersects(r))
             && (!strict || !near_taken.iter().any(|t| t.intersects(r)))
     };
-    let mut segs: Vec<(Point, Point, f64, bool)> = path
+    let segs: Vec<(Point, Point, f64, bool)> = path
         .windows(2)
         .map(|s| {
             let len = (s[1].x - s[0].x).abs() + (s[1].y - s[0].y).abs();
@@ -479,26 +481,26 @@ pub fn place_label(path: &[Point], w: f64, h: f64, nodes: &[Rect], taken: &[Rect
         });
         o
     };
-    segs.truncate(segs.len());
-    for strict in [true, false] {
+    let on_path = |strict: bool| -> Option<Rect> {
         for &i in &order {
             let (a, b, _, _) = segs[i];
             for f in [0.5, 0.35, 0.65, 0.2, 0.8] {
                 let c = Point::new(a.x + (b.x - a.x) * f, a.y + (b.y - a.y) * f);
                 let r = Rect::centred(c.x, c.y, w, h);
                 if free(&r, strict) {
-                    return r;
+                    return Some(r);
                 }
             }
         }
-    }
-    // Spiral out from the middle of the path.
+        None
+    };
+    // Around the middle of the path, ring by ring.
     let mid = path
         .get(path.len() / 2)
         .copied()
         .unwrap_or(Point::new(0.0, 0.0));
-    for strict in [true, false] {
-        for ring in 1..=RINGS {
+    let around = |strict: bool, rings: std::ops::RangeInclusive<usize>| -> Option<Rect> {
+        for ring in rings {
             let d = ring as f64 * RING_STEP;
             for (dx, dy) in [
                 (0.0, -d),
@@ -512,10 +514,21 @@ pub fn place_label(path: &[Point], w: f64, h: f64, nodes: &[Rect], taken: &[Rect
             ] {
                 let r = Rect::centred(mid.x + dx, mid.y + dy, w, h);
                 if free(&r, strict) {
-                    return r;
+                    return Some(r);
                 }
             }
         }
+        None
+    };
+    // On the path clear of everything; near it clear of everything; on the path over other
+    // labels (never nodes); farther out.
+    if let Some(r) = on_path(true)
+        .or_else(|| around(true, 1..=NEAR_RINGS))
+        .or_else(|| on_path(false))
+        .or_else(|| around(true, NEAR_RINGS + 1..=RINGS))
+        .or_else(|| around(false, 1..=RINGS))
+    {
+        return r;
     }
     // Beyond every node: below the lowest one.
     let bottom = nodes.iter().map(|n| n.bottom()).fold(mid.y, f64::max);

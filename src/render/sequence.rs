@@ -385,9 +385,13 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
                     .is_some_and(|o| o.from == m.from && o.to == m.from)
             };
             // One bar for a run of steps in the same lane, drawn with the first of them.
-            if i == 0 || !self_in(i - 1) {
+            // A run also breaks where a loop fragment opens or closes.
+            let continues = |j: usize| {
+                j > 0 && self_in(j - 1) && self_in(j) && opens[j] == 0 && closes[j - 1] == 0
+            };
+            if !continues(i) {
                 let mut last = i;
-                while self_in(last + 1) {
+                while continues(last + 1) {
                     last += 1;
                 }
                 let bar = Rect::new(

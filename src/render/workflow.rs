@@ -260,7 +260,8 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
     // also hold nodes outside the loop.
     let mut loop_boxes: Vec<(Vec<Rect>, Block)> = Vec::new();
     for (i, lp) in d.loops.iter().enumerate() {
-        let pad = 10.0 + 4.0 * (i % 3) as f64;
+        // Room for the label centred on the box's top line without touching a node.
+        let pad = 14.0 + 4.0 * (i % 3) as f64;
         let members: Vec<usize> = lp
             .nodes
             .iter()
@@ -365,11 +366,7 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
     out.close_group();
 
     out.open_group("class=\"edges\"");
-    for (i, (ordinal, pts, sh, th)) in edges.iter().enumerate() {
-        let Some((_, s, t, _)) = d.edges().nth(i) else {
-            continue;
-        };
-        let _ = i;
+    for ((ordinal, pts, sh, th), (_, s, t, _)) in edges.iter().zip(d.edges()) {
         out.open_group(&format!(
             "class=\"edge\" data-id=\"e{}\" data-source=\"{}\" data-target=\"{}\" data-source-handle=\"{}\" data-target-handle=\"{}\"",
             ordinal + 1,

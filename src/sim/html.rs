@@ -1,9 +1,14 @@
 //! `--report x.html`: a self-contained page (inline CSS and SVG, no scripts, nothing fetched at
-//! view time) with the per-node table, latency histograms and queue length over time.
+//! view time): the diagram coloured by utilisation (drawn by [`crate::render`]), the per-node
+//! table, latency histograms and queue length over time.
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
 use crate::model::Diagram;
+use crate::render::annotate::heat_styles;
+use crate::render::{render_svg, RenderOptions};
 
 use super::report::{Lat, Report};
 use super::time::{format_secs, secs};
@@ -114,12 +119,41 @@ fn queue_svg(r: &Report) -> String {
     s
 }
 
+/// The diagram drawn by the render backend, each station filled by its utilisation with a
+/// badge, the bottleneck outlined, each view's projection lag noted.
+fn diagram_svg(r: &Report, d: &Diagram) -> String {
+    let utilisation: BTreeMap<String, f64> = r
+        .nodes
+        .iter()
+        .filter(|n| n.response.mean.v() > 0.0 || n.utilization.v() > 0.0)
+        .map(|n| (n.id.clone(), n.utilization.v()))
+        .collect();
+    let mut notes = BTreeMap::new();
+    if let Some(c) = &r.cqrs {
+        for (id, lag, _) in &c.views {
+            if let Some(m) = lag.mean.mean {
+                notes.insert(id.clone(), format!("lag {}", format_secs(m)));
+            }
+        }
+    }
+    let options = RenderOptions {
+        node_style: heat_styles(&utilisation, r.bottleneck.as_deref(), &notes),
+        ..RenderOptions::default()
+    };
+    let svg = render_svg(d, &options);
+    // Inline in HTML: drop any XML prologue before the <svg> element.
+    match svg.find("<svg") {
+        Some(i) => svg[i..].to_string(),
+        None => svg,
+    }
+}
+
 /// The whole page.
 pub fn render(r: &Report, d: &Diagram) -> String {
     let mut s = String::new();
     s.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     let _ = write!(s, "<title>fz sim: {}</title>", esc(&r.model));
-    s.push_str("<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f0f0f0}td.l{text-align:left}.hot{background:#fde0dc}figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:12px}#diagram{border:2px dashed #aaa;padding:1em;min-height:4em;color:#777}</style></head><body>\n");
+    s.push_str("<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f0f0f0}td.l{text-align:left}.hot{background:#fde0dc}figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:12px}#diagram svg{max-width:100%;height:auto}</style></head><body>\n");
     let _ = write!(
         s,
         "<h1>fz sim: {}</h1><p>{} simulated, {} warmup, seed {}, {} replication(s), {} events.</p>",
@@ -130,12 +164,9 @@ pub fn render(r: &Report, d: &Diagram) -> String {
         r.replications,
         r.events
     );
-    let _ = write!(
-        s,
-        "<section id=\"diagram\" data-placeholder=\"render\"><!-- PLACEHOLDER: the render issue puts the diagram coloured by utilisation here. --><p>Diagram ({} lanes, {} nodes) coloured by utilisation: to be drawn here by <code>fz render</code>.</p></section>",
-        d.lanes.len(),
-        d.node_count()
-    );
+    s.push_str("<section id=\"diagram\"><h2>Diagram, coloured by utilisation</h2>\n");
+    s.push_str(&diagram_svg(r, d));
+    s.push_str("\n</section>\n");
     if let Some(b) = &r.bottleneck {
         let _ = write!(s, "<p><b>Bottleneck:</b> {}</p>", esc(b));
     }
