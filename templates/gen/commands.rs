@@ -86,11 +86,17 @@ async fn execute_{{ a.module }}(
     decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
 ) -> Result<Json<CommandAccepted>, ApiError> {
     let result = async {
-        let store = app.store.clone();
-        let load_id = id.clone();
-        let aggregate = tokio::task::spawn_blocking(move || load_{{ a.module }}(&store, &load_id))
-            .await
-            .map_err(internal)??;
+        // A short indexed read (SQLite): cheaper inline than through the blocking
+        // pool. PostgreSQL round trips wait on the blocking pool instead.
+        let aggregate = if app.store.is_pg() {
+            let store = app.store.clone();
+            let load_id = id.clone();
+            crate::store::on_pool(move || load_{{ a.module }}(&store, &load_id))
+                .await
+                .map_err(internal)??
+        } else {
+            load_{{ a.module }}(&app.store, &id)?
+        };
         if let Some(expected) = expected {
             if expected != aggregate.version {
                 return Err(ApiError::conflict(format!(

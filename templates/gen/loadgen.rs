@@ -79,7 +79,7 @@ impl Pacer {
     async fn wait(&self) -> bool {
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         let due = self.start + Duration::from_secs_f64(k as f64 / self.rate);
-        if due >= self.end {
+        if due >= self.end || Instant::now() >= self.end {
             return false;
         }
         tokio::time::sleep_until(due.into()).await;
@@ -210,7 +210,7 @@ async fn query_worker(
             "/views/{{ p.view.slug }}?limit=10".to_string(),
 {%- else %}
             format!("/views/{{ p.view.slug }}/{id}"),
-            "/views/{{ p.view.slug }}/search?q={{ p.view.fields[0].name }}&limit=10".to_string(),
+            format!("/views/{{ p.view.slug }}/search?q={{ p.view.fields[0].name }}-{k}&limit=10"),
 {%- endif %}
 {%- endfor %}
         ];

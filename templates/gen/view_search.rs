@@ -265,9 +265,13 @@ impl {{ v.type_name }} {
     ) -> Result<{{ v.page_type }}, ApiError> {
         let searcher = self.reader.searcher();
         let fail = |e: tantivy::TantivyError| ApiError::unavailable(format!("search failed: {e}"));
-        let total = searcher
-            .search(query, &tantivy::collector::Count)
-            .map_err(fail)? as u64;
+        let total = if scored {
+            searcher
+                .search(query, &tantivy::collector::Count)
+                .map_err(fail)? as u64
+        } else {
+            searcher.num_docs()
+        };
         let offset = usize::try_from(page.offset)
             .unwrap_or(usize::MAX)
             .min(total as usize);
@@ -329,7 +333,8 @@ impl {{ v.type_name }} {
             return Err(ApiError::bad_field("q", "must be at most 1024 bytes"));
         }
         let f = &self.fields;
-        let parser = QueryParser::for_index(&self.index, vec![{% for x in v.fields %}f.{{ x.name }}{% if !loop.last %}, {% endif %}{% endfor %}]);
+        let mut parser = QueryParser::for_index(&self.index, vec![{% for x in v.fields %}f.{{ x.name }}{% if !loop.last %}, {% endif %}{% endfor %}]);
+        parser.set_conjunction_by_default();
         let (query, _errors) = parser.parse_query_lenient(q);
         self.page(query.as_ref(), page, true)
     }

@@ -36,6 +36,11 @@ const PG_CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS {{ p.module }}_checkpoi
     part BIGINT PRIMARY KEY,
     position BIGINT NOT NULL
 );";
+/// Row count, kept with the rows (`COUNT(*)` would scan the table on every page).
+const META: &str = "CREATE TABLE IF NOT EXISTS {{ p.module }}_meta (k TEXT PRIMARY KEY, v BIGINT NOT NULL);";
+const COUNT_ADD: &str = "INSERT INTO {{ p.module }}_meta (k, v) VALUES ('rows', $1)
+     ON CONFLICT (k) DO UPDATE SET v = {{ p.module }}_meta.v + excluded.v";
+const COUNT_GET: &str = "SELECT v FROM {{ p.module }}_meta WHERE k = 'rows'";
 const COLUMNS: &str = "id, version{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %}";
 const UPSERT: &str = "INSERT INTO {{ p.module }}_rows (id, version, state{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %})
      VALUES ($1, $2, $3{% for f in v.fields %}, ${{ loop.index + 3 }}{% endfor %})
@@ -83,12 +88,14 @@ impl {{ p.projector_type }} {
         let db = match pg {
             Some((url, schema)) => {
                 let mut c = crate::store::pg_connect(url, schema).map_err(err)?;
-                blocking(|| c.batch_execute(&format!("{SCHEMA}\n{PG_CHECKPOINTS}"))).map_err(err)?;
+                blocking(|| c.batch_execute(&format!("{SCHEMA}\n{PG_CHECKPOINTS}\n{META}")))
+                    .map_err(err)?;
                 Storage::Pg(Box::new(c))
             }
             None => {
                 let conn = open_sqlite(dir, FILE, PROJECTOR)?;
-                conn.execute_batch(SCHEMA).map_err(err)?;
+                conn.execute_batch(&format!("{SCHEMA}\n{META}"))
+                    .map_err(err)?;
                 Storage::Sqlite(conn)
             }
         };
@@ -158,6 +165,10 @@ impl Projector for {{ p.projector_type }} {
                         .map_err(err)?;
                     }
                 }
+                let added = changes.iter().filter(|c| c.old.is_none()).count() as i64;
+                if added > 0 {
+                    tx.execute(COUNT_ADD, params![added]).map_err(err)?;
+                }
                 sqlite_save_checkpoints(&tx, checkpoints).map_err(err)?;
                 tx.commit().map_err(err)?;
             }
@@ -193,6 +204,10 @@ impl Projector for {{ p.projector_type }} {
                     )
                     .map_err(err)?;
                 }
+                let added = changes.iter().filter(|c| c.old.is_none()).count() as i64;
+                if added > 0 {
+                    tx.execute(COUNT_ADD, &[&added]).map_err(err)?;
+                }
                 pg_save_checkpoints(&mut tx, PROJECTOR, checkpoints).map_err(err)?;
                 tx.commit().map_err(err)
             })?,
@@ -203,11 +218,13 @@ impl Projector for {{ p.projector_type }} {
     fn reset(&mut self) -> Result<(), ProjectionError> {
         match &mut self.db {
             Storage::Sqlite(conn) => conn
-                .execute_batch(&format!("DELETE FROM {ROWS}; DELETE FROM checkpoints;"))
+                .execute_batch(&format!(
+                    "DELETE FROM {ROWS}; DELETE FROM checkpoints; DELETE FROM {PROJECTOR}_meta;"
+                ))
                 .map_err(err),
             Storage::Pg(c) => blocking(|| {
                 c.batch_execute(&format!(
-                    "DELETE FROM {ROWS}; DELETE FROM {PROJECTOR}_checkpoints;"
+                    "DELETE FROM {ROWS}; DELETE FROM {PROJECTOR}_checkpoints; DELETE FROM {PROJECTOR}_meta;"
                 ))
             })
             .map_err(err),
@@ -257,12 +274,14 @@ impl {{ v.type_name }} {
 
     /// A page of rows, ordered by id.
     pub fn list(&self, page: PageRequest) -> Result<{{ v.page_type }}, ApiError> {
-        let count = format!("SELECT COUNT(*) FROM {ROWS}");
         let sql = format!("SELECT {COLUMNS} FROM {ROWS} ORDER BY id LIMIT $1 OFFSET $2");
         let (limit, offset) = (page.limit as i64, page.offset as i64);
         let (items, total) = match &self.readers {
             Readers::Sqlite(r) => r.with(|c| {
-                let total: i64 = c.query_row(&count, [], |r| r.get(0))?;
+                let total: i64 = c
+                    .query_row(COUNT_GET, [], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0);
                 let mut stmt = c.prepare_cached(&sql)?;
                 let items = stmt
                     .query_map(params![limit, offset], row)?
@@ -270,7 +289,10 @@ impl {{ v.type_name }} {
                 Ok((items, total))
             })?,
             Readers::Pg(r) => r.with(|c| {
-                let total: i64 = c.query_one(&count, &[])?.try_get(0)?;
+                let total: i64 = match c.query_opt(COUNT_GET, &[])? {
+                    Some(r) => r.try_get(0)?,
+                    None => 0,
+                };
                 let items = c
                     .query(&sql, &[&limit, &offset])?
                     .iter()

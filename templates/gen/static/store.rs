@@ -76,11 +76,26 @@ impl From<postgres::Error> for StoreError {
 /// be driven from a thread of the service's tokio runtime, so there it runs on a
 /// scoped helper thread.
 pub fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_ok() {
+    if tokio::runtime::Handle::try_current().is_ok() && !ON_POOL_THREAD.with(|p| p.get()) {
         std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|e| std::panic::resume_unwind(e))
     } else {
         f()
     }
+}
+
+thread_local! {
+    static ON_POOL_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on tokio's blocking pool, where the PostgreSQL client may block directly.
+pub async fn on_pool<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    tokio::task::spawn_blocking(move || {
+        ON_POOL_THREAD.with(|p| p.set(true));
+        f()
+    })
+    .await
 }
 
 /// A PostgreSQL client that can be dropped anywhere (closing it blocks, so inside
@@ -189,6 +204,7 @@ pub struct EventStore {
     readers: Vec<Mutex<Db>>,
     next_reader: AtomicUsize,
     head: Arc<Head>,
+    pg: bool,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -302,7 +318,13 @@ impl EventStore {
             readers,
             next_reader: AtomicUsize::new(0),
             head,
+            pg: database_url.is_some(),
         }))
+    }
+
+    /// Whether the store is in PostgreSQL.
+    pub fn is_pg(&self) -> bool {
+        self.pg
     }
 
     /// The committed head, for waiting on new events.
@@ -585,34 +607,54 @@ fn commit_batch_pg(
     versions: &mut HashMap<StreamKey, u64>,
 ) -> Result<BatchResult, StoreError> {
     let mut tx = conn.transaction()?;
-    let mut results = Vec::with_capacity(batch.len());
-    let mut touched: HashMap<StreamKey, u64> = HashMap::new();
-    let mut last = 0u64;
-    let recorded_at = now_us();
-    let current_q = tx.prepare(
-        "SELECT COALESCE(MAX(version), 0)::BIGINT FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
-    )?;
-    let insert = tx.prepare(
-        "INSERT INTO events (aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING position",
-    )?;
-    let snap = tx.prepare(
-        "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version, state = excluded.state",
-    )?;
+    // Current versions of the streams not in the cache: one query for the batch.
+    let mut miss_types: Vec<&str> = Vec::new();
+    let mut miss_ids: Vec<&str> = Vec::new();
     for req in batch {
         let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
-        let current = match touched.get(&key).or_else(|| versions.get(&key)) {
-            Some(v) => *v,
-            None => {
-                let v: i64 = tx
-                    .query_one(&current_q, &[&req.aggregate_type, &req.aggregate_id])?
-                    .get(0);
-                v as u64
+        if !versions.contains_key(&key) {
+            miss_types.push(req.aggregate_type);
+            miss_ids.push(&req.aggregate_id);
+        }
+    }
+    let mut touched: HashMap<StreamKey, u64> = HashMap::new();
+    if !miss_ids.is_empty() {
+        let rows = tx.query(
+            "SELECT e.aggregate_type, e.aggregate_id, MAX(e.version)::BIGINT FROM events e
+             JOIN UNNEST($1::text[], $2::text[]) AS k(t, i) ON e.aggregate_type = k.t AND e.aggregate_id = k.i
+             GROUP BY e.aggregate_type, e.aggregate_id",
+            &[&miss_types, &miss_ids],
+        )?;
+        let mut found: HashMap<(String, String), u64> = HashMap::new();
+        for r in rows {
+            let v: i64 = r.try_get(2)?;
+            found.insert((r.try_get(0)?, r.try_get(1)?), v as u64);
+        }
+        for req in batch {
+            let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
+            if !versions.contains_key(&key) {
+                let v = found
+                    .get(&(req.aggregate_type.to_string(), req.aggregate_id.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                touched.entry(key).or_insert(v);
             }
-        };
+        }
+    }
+    // Decide every request, then insert all accepted events in one statement.
+    let recorded_at = now_us();
+    let mut results: Vec<Result<Appended, StoreError>> = Vec::with_capacity(batch.len());
+    let (mut types, mut ids, mut vers, mut etypes, mut payloads) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut snapshots = Vec::new();
+    for req in batch {
+        let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
+        let current = touched
+            .get(&key)
+            .or_else(|| versions.get(&key))
+            .copied()
+            .unwrap_or(0);
         if current != req.expected_version {
-            touched.insert(key, current);
             results.push(Err(StoreError::Conflict {
                 aggregate_id: req.aggregate_id.clone(),
                 expected: req.expected_version,
@@ -623,32 +665,53 @@ fn commit_batch_pg(
         let mut version = current;
         for e in &req.events {
             version += 1;
-            let row = tx.query_one(
-                &insert,
-                &[
-                    &req.aggregate_type,
-                    &req.aggregate_id,
-                    &(version as i64),
-                    &e.event_type,
-                    &e.payload,
-                    &recorded_at,
-                ],
-            )?;
-            last = row.get::<_, i64>(0) as u64;
+            types.push(req.aggregate_type);
+            ids.push(req.aggregate_id.as_str());
+            vers.push(version as i64);
+            etypes.push(e.event_type);
+            payloads.push(e.payload.as_str());
         }
         if let Some(state) = &req.snapshot {
-            tx.execute(
-                &snap,
-                &[&req.aggregate_type, &req.aggregate_id, &(version as i64), state],
-            )?;
+            snapshots.push((req.aggregate_type, req.aggregate_id.as_str(), version as i64, state));
         }
         touched.insert(key, version);
         results.push(Ok(Appended {
             version,
-            position: last,
+            position: 0,
         }));
     }
+    let mut positions: HashMap<(String, i64), u64> = HashMap::new();
+    let mut last = 0u64;
+    if !ids.is_empty() {
+        let rows = tx.query(
+            "INSERT INTO events (aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us)
+             SELECT t, i, v, et, p, $6 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+                 AS x(t, i, v, et, p)
+             RETURNING position, aggregate_type, aggregate_id, version",
+            &[&types, &ids, &vers, &etypes, &payloads, &recorded_at],
+        )?;
+        for r in rows {
+            let pos = r.try_get::<_, i64>(0)? as u64;
+            let t: String = r.try_get(1)?;
+            let i: String = r.try_get(2)?;
+            positions.insert((format!("{t}\0{i}"), r.try_get(3)?), pos);
+            last = last.max(pos);
+        }
+    }
+    for (t, i, v, state) in snapshots {
+        tx.execute(
+            "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version, state = excluded.state",
+            &[&t, &i, &v, state],
+        )?;
+    }
     tx.commit()?;
+    for (req, res) in batch.iter().zip(results.iter_mut()) {
+        if let Ok(a) = res {
+            let key = (format!("{}\0{}", req.aggregate_type, req.aggregate_id), a.version as i64);
+            a.position = positions.get(&key).copied().unwrap_or(last);
+        }
+    }
     versions.extend(touched);
     Ok((results, last))
 }
