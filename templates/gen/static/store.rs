@@ -134,7 +134,9 @@ pub fn pg_connect(url: &str, schema: Option<&str>) -> Result<PgClient, StoreErro
             if !ok {
                 return Err(StoreError::Db(format!("invalid schema name {s:?}")));
             }
-            c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"))?;
+            c.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"
+            ))?;
         }
         Ok(c)
     })
@@ -279,9 +281,10 @@ impl EventStore {
                 let mut c = pg_connect(url, pg_schema)?;
                 let head: i64 = blocking(|| -> Result<i64, StoreError> {
                     c.batch_execute(PG_SCHEMA)?;
-                    Ok(c
-                        .query_one("SELECT COALESCE(MAX(position), 0)::BIGINT FROM events", &[])?
-                        .get(0))
+                    Ok(
+                        c.query_one("SELECT COALESCE(MAX(position), 0)::BIGINT FROM events", &[])?
+                            .get(0),
+                    )
                 })?;
                 for _ in 0..4 {
                     readers.push(Mutex::new(Db::Pg(Box::new(pg_connect(url, pg_schema)?))));
@@ -487,12 +490,7 @@ fn pg_row_to_event(r: &postgres::Row) -> StoredEvent {
 
 type StreamKey = (&'static str, String);
 
-fn writer_loop(
-    mut conn: Db,
-    rx: mpsc::Receiver<AppendRequest>,
-    head: Arc<Head>,
-    max_batch: usize,
-) {
+fn writer_loop(mut conn: Db, rx: mpsc::Receiver<AppendRequest>, head: Arc<Head>, max_batch: usize) {
     // Known current versions, so most conflict checks need no query.
     let mut versions: HashMap<StreamKey, u64> = HashMap::new();
     while let Ok(first) = rx.recv() {
@@ -672,7 +670,12 @@ fn commit_batch_pg(
             payloads.push(e.payload.as_str());
         }
         if let Some(state) = &req.snapshot {
-            snapshots.push((req.aggregate_type, req.aggregate_id.as_str(), version as i64, state));
+            snapshots.push((
+                req.aggregate_type,
+                req.aggregate_id.as_str(),
+                version as i64,
+                state,
+            ));
         }
         touched.insert(key, version);
         results.push(Ok(Appended {
@@ -708,7 +711,10 @@ fn commit_batch_pg(
     tx.commit()?;
     for (req, res) in batch.iter().zip(results.iter_mut()) {
         if let Ok(a) = res {
-            let key = (format!("{}\0{}", req.aggregate_type, req.aggregate_id), a.version as i64);
+            let key = (
+                format!("{}\0{}", req.aggregate_type, req.aggregate_id),
+                a.version as i64,
+            );
             a.position = positions.get(&key).copied().unwrap_or(last);
         }
     }
