@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::diagnostic::{self, ReportOptions};
-use crate::model::{self, Checked};
+use crate::model::Checked;
 use crate::tools::diff;
 
 use super::input;
@@ -31,30 +30,9 @@ pub struct DiffArgs {
 }
 
 fn load(path: &Path) -> Result<Checked, ()> {
-    let input = input::read(path).map_err(|e| eprintln!("{e}"))?;
-    let checked = model::check(&input.text);
-    if checked.has_errors() {
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        let opts = ReportOptions {
-            color: input::stderr_color(),
-            unicode: true,
-        };
-        let _ = diagnostic::render(
-            &input.name,
-            &input.text,
-            &errors,
-            opts,
-            &mut std::io::stderr(),
-        );
-        eprintln!("error: `{}` has errors; not compared", input.name);
-        return Err(());
-    }
-    Ok(checked)
+    input::load_checked(path, "compared")
+        .map(|(_, checked)| checked)
+        .map_err(|_| ())
 }
 
 pub fn run(args: &DiffArgs) -> ExitCode {

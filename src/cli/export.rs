@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::diagnostic::{self, ReportOptions};
 use crate::export::{self, Format};
-use crate::model;
 use crate::syntax::LineIndex;
 
 use super::input;
@@ -25,35 +23,10 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: &ExportArgs) -> ExitCode {
-    let input = match input::read(&args.file) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+    let (input, checked) = match input::load_checked(&args.file, "exported") {
+        Ok(loaded) => loaded,
+        Err(e) => return e.exit_code(),
     };
-    let checked = model::check(&input.text);
-    if checked.has_errors() {
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        let opts = ReportOptions {
-            color: input::stderr_color(),
-            unicode: true,
-        };
-        let _ = diagnostic::render(
-            &input.name,
-            &input.text,
-            &errors,
-            opts,
-            &mut std::io::stderr(),
-        );
-        eprintln!("error: `{}` has errors; nothing exported", input.name);
-        return ExitCode::from(1);
-    }
     let index = LineIndex::new(&input.text);
     let text = export::export(args.format, &checked.diagram, &input.text, &index);
     match input::write_output(args.output.as_ref(), &text) {

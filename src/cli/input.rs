@@ -78,3 +78,53 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+/// Why [`load_checked`] gave up: the exit code to return (its message is already printed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadError {
+    /// Could not read the input (exit 2).
+    Io,
+    /// The diagram has errors (exit 1).
+    Diagram,
+}
+
+impl LoadError {
+    pub fn exit_code(self) -> std::process::ExitCode {
+        std::process::ExitCode::from(match self {
+            LoadError::Io => 2,
+            LoadError::Diagram => 1,
+        })
+    }
+}
+
+/// Read and check a diagram for a command that needs an error-free model. On errors, print
+/// them rustc-style and `error: `NAME` has errors; nothing {what}`.
+pub fn load_checked(path: &Path, what: &str) -> Result<(Input, crate::model::Checked), LoadError> {
+    let input = read(path).map_err(|e| {
+        eprintln!("{e}");
+        LoadError::Io
+    })?;
+    let checked = crate::model::check(&input.text);
+    if checked.has_errors() {
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        let opts = crate::diagnostic::ReportOptions {
+            color: stderr_color(),
+            unicode: true,
+        };
+        let _ = crate::diagnostic::render(
+            &input.name,
+            &input.text,
+            &errors,
+            opts,
+            &mut std::io::stderr(),
+        );
+        eprintln!("error: `{}` has errors; nothing {what}", input.name);
+        return Err(LoadError::Diagram);
+    }
+    Ok((input, checked))
+}

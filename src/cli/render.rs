@@ -5,8 +5,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::diagnostic::{self, ReportOptions};
-use crate::model;
 use crate::render::{self, RenderOptions, Theme, View};
 
 use super::input;
@@ -27,35 +25,10 @@ pub struct RenderArgs {
 }
 
 pub fn run(args: &RenderArgs) -> ExitCode {
-    let input = match input::read(&args.file) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+    let (_, checked) = match input::load_checked(&args.file, "rendered") {
+        Ok(loaded) => loaded,
+        Err(e) => return e.exit_code(),
     };
-    let checked = model::check(&input.text);
-    if checked.has_errors() {
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        let opts = ReportOptions {
-            color: input::stderr_color(),
-            unicode: true,
-        };
-        let _ = diagnostic::render(
-            &input.name,
-            &input.text,
-            &errors,
-            opts,
-            &mut std::io::stderr(),
-        );
-        eprintln!("error: `{}` has errors; nothing rendered", input.name);
-        return ExitCode::from(1);
-    }
     let options = RenderOptions {
         view: args.view,
         theme: args.theme,
