@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::diagnostic::{self, ReportOptions};
+use crate::diagnostic;
 use crate::model;
 use crate::syntax::LineIndex;
 
@@ -56,18 +56,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 ));
             }
             CheckFormat::Human => {
-                let opts = ReportOptions {
-                    color: input::stderr_color(),
-                    unicode: true,
-                };
-                let mut err = std::io::stderr().lock();
-                let _ = diagnostic::render(
-                    &input.name,
-                    &input.text,
-                    &checked.diagnostics,
-                    opts,
-                    &mut err,
-                );
+                input::report(&input, &checked.diagnostics);
             }
         }
         let failed = checked.has_errors() || (args.deny_warnings && checked.warning_count() > 0);

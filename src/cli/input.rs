@@ -79,6 +79,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Print diagnostics about `input` on stderr, rustc-style (colour only on a terminal).
+pub fn report(input: &Input, diagnostics: &[crate::diagnostic::Diagnostic]) {
+    let opts = crate::diagnostic::ReportOptions {
+        color: stderr_color(),
+        unicode: true,
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = crate::diagnostic::render(&input.name, &input.text, diagnostics, opts, &mut err);
+}
+
 /// Why [`load_checked`] gave up: the exit code to return (its message is already printed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadError {
@@ -112,17 +122,7 @@ pub fn load_checked(path: &Path, what: &str) -> Result<(Input, crate::model::Che
             .filter(|d| d.is_error())
             .cloned()
             .collect();
-        let opts = crate::diagnostic::ReportOptions {
-            color: stderr_color(),
-            unicode: true,
-        };
-        let _ = crate::diagnostic::render(
-            &input.name,
-            &input.text,
-            &errors,
-            opts,
-            &mut std::io::stderr(),
-        );
+        report(&input, &errors);
         eprintln!("error: `{}` has errors; nothing {what}", input.name);
         return Err(LoadError::Diagram);
     }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use crate::diagnostic::{self, ReportOptions};
 use crate::model;
 use crate::sim::engine::RunConfig;
 use crate::sim::lower::{lower, LowerOptions};
@@ -126,18 +125,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
     };
     let checked = model::check(&input.text);
     if checked.has_errors() {
-        let opts = ReportOptions {
-            color: input::stderr_color(),
-            unicode: true,
-        };
-        let mut err = std::io::stderr().lock();
-        let _ = diagnostic::render(
-            &input.name,
-            &input.text,
-            &checked.diagnostics,
-            opts,
-            &mut err,
-        );
+        input::report(&input, &checked.diagnostics);
         return ExitCode::from(1);
     }
     let profile = match profile_path(&args.file, args.profile.as_ref()) {
