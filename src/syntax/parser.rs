@@ -588,8 +588,5 @@ fn syntax_help(rest: &str, at_start: bool, line: &str) -> Option<String> {
     if at_start && t.starts_with("/*") {
         return Some("comments are written `// text` on their own line".into());
     }
-    if line.contains("->") && !line.contains(".handle(") {
-        return None;
-    }
     None
 }
