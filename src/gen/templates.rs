@@ -89,6 +89,11 @@ const STATIC: &[(&str, &str, &[&str])] = &[
         &["write_commit", "event_publisher"],
     ),
     (
+        "src/aggregates.rs",
+        include_str!("../../templates/gen/static/aggregates.rs"),
+        &["command_handler"],
+    ),
+    (
         "src/metrics.rs",
         include_str!("../../templates/gen/static/metrics.rs"),
         &[],

@@ -42,6 +42,8 @@ pub struct AppState {
     pub config: Config,
     pub store: Arc<EventStore>,
     pub metrics: Arc<Metrics>,
+    /// Aggregates the command side knows, so most commands need no store read.
+    pub aggregates: commands::Aggregates,
     pub views: Views,
 }
 
@@ -124,6 +126,7 @@ impl App {
 
         let bus = Bus::start(store.clone(), projectors, n, metrics.clone())?;
         let state = Arc::new(AppState {
+            aggregates: commands::Aggregates::new(config.aggregate_cache),
             config,
             store,
             metrics,
@@ -194,6 +197,11 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map_err(|e| AppError::Io(std::io::Error::other(e)))??;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
+    // Answers leave at once: without TCP_NODELAY a response written while the
+    // previous one is unacknowledged waits for the client's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.router())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -12,6 +12,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::aggregates::AggregateCache;
 use crate::app::AppState;
 use crate::domain::DomainError;
 use crate::error::{json_object, ApiError, ErrorBody};
@@ -43,6 +44,25 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict { .. } => ApiError::conflict(e.to_string()),
             other => ApiError::unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The command side's memory of recently used aggregates, one cache a type.
+pub struct Aggregates {
+{%- for a in plan.aggregates %}
+    /// `{{ a.name }}` states by aggregate id.
+    pub {{ a.module }}: AggregateCache<crate::domain::{{ a.module }}::{{ a.name }}State>,
+{%- endfor %}
+}
+
+impl Aggregates {
+    /// Caches of about `capacity` aggregates each (0: none).
+    pub fn new(capacity: usize) -> Self {
+        Aggregates {
+{%- for a in plan.aggregates %}
+            {{ a.module }}: AggregateCache::new(capacity),
+{%- endfor %}
         }
     }
 }
@@ -86,9 +106,17 @@ async fn execute_{{ a.module }}(
     decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
 ) -> Result<Json<CommandAccepted>, ApiError> {
     let result = async {
-        // A short indexed read (SQLite): cheaper inline than through the blocking
-        // pool. PostgreSQL round trips wait on the blocking pool instead.
-        let aggregate = if app.store.is_pg() {
+        let cache = &app.aggregates.{{ a.module }};
+        // A known aggregate needs no read; otherwise a short indexed read (SQLite)
+        // is cheaper inline than through the blocking pool, while PostgreSQL round
+        // trips wait on the blocking pool.
+        let aggregate = if let Some((version, state)) = cache.get(&id) {
+            crate::domain::{{ a.module }}::{{ a.name }} {
+                id: id.clone(),
+                version,
+                state,
+            }
+        } else if app.store.is_pg() {
             let store = app.store.clone();
             let load_id = id.clone();
             crate::store::on_pool(move || load_{{ a.module }}(&store, &load_id))
@@ -99,6 +127,7 @@ async fn execute_{{ a.module }}(
         };
         if let Some(expected) = expected {
             if expected != aggregate.version {
+                cache.forget(&id);
                 return Err(ApiError::conflict(format!(
                     "expected version {expected}, found {}",
                     aggregate.version
@@ -122,10 +151,18 @@ async fn execute_{{ a.module }}(
         } else {
             None
         };
-        let appended = app
+        let appended = match app
             .store
             .append(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot)
-            .await?;
+            .await
+        {
+            Ok(appended) => appended,
+            Err(e) => {
+                cache.forget(&id);
+                return Err(e.into());
+            }
+        };
+        cache.put(&id, appended.version, state);
         app.metrics
             .events_appended
             .fetch_add(events.len() as u64, Ordering::Relaxed);

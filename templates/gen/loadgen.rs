@@ -105,12 +105,28 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
+/// Prints the first few failures, so a run with errors says what they were.
+fn report_error(stats: &Stats, what: &str) {
+    if stats.errors.load(Ordering::Relaxed) < 5 {
+        eprintln!("loadgen: {what}");
+    }
+}
+
 async fn post(client: &reqwest::Client, url: &str, body: Value, stats: &Stats) -> bool {
     stats.sent.fetch_add(1, Ordering::Relaxed);
     let t = Instant::now();
     let ok = match client.post(url).json(&body).send().await {
-        Ok(r) => r.status().is_success(),
-        Err(_) => false,
+        Ok(r) if r.status().is_success() => true,
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            report_error(stats, &format!("{url}: {status} {text}"));
+            false
+        }
+        Err(e) => {
+            report_error(stats, &format!("{url}: {e}"));
+            false
+        }
     };
     if ok {
         stats.acknowledged.fetch_add(1, Ordering::Relaxed);
@@ -224,7 +240,12 @@ async fn query_worker(
                     l.push(t.elapsed().as_secs_f64());
                 }
             }
-            _ => {
+            Ok(r) => {
+                report_error(&stats, &format!("{path}: {}", r.status()));
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                report_error(&stats, &format!("{path}: {e}"));
                 stats.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -302,6 +323,9 @@ async fn main() -> std::process::ExitCode {
             )));
         }
     }
+    // Queries run on their own thread and runtime, so their timing does not wait
+    // behind the command workers' JSON and bookkeeping in this process.
+    let mut query_thread = None;
     if args.reads > 0.0 {
         let pacer = Arc::new(Pacer {
             start,
@@ -309,18 +333,59 @@ async fn main() -> std::process::ExitCode {
             next: AtomicU64::new(0),
             end,
         });
-        for w in 0..(args.concurrency / 2).max(1) {
-            tasks.push(tokio::spawn(query_worker(
-                client.clone(),
-                args.url.clone(),
-                w,
-                pacer.clone(),
-                stats.clone(),
-            )));
+        let (url, workers, stats) = (args.url.clone(), (args.concurrency / 2).max(1), stats.clone());
+        let spawned = std::thread::Builder::new()
+            .name("queries".into())
+            .spawn(move || -> Result<(), String> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(async move {
+                    let client = reqwest::Client::builder()
+                        .pool_max_idle_per_host(1024)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    let tasks: Vec<_> = (0..workers)
+                        .map(|w| {
+                            tokio::spawn(query_worker(
+                                client.clone(),
+                                url.clone(),
+                                w,
+                                pacer.clone(),
+                                stats.clone(),
+                            ))
+                        })
+                        .collect();
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                    Ok(())
+                })
+            });
+        match spawned {
+            Ok(t) => query_thread = Some(t),
+            Err(e) => {
+                eprintln!("loadgen: cannot start the query thread: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
         }
     }
     for t in tasks {
         let _ = t.await;
+    }
+    if let Some(t) = query_thread {
+        match tokio::task::spawn_blocking(move || t.join()).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                eprintln!("loadgen: queries: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+            _ => {
+                eprintln!("loadgen: the query thread failed");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
     }
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     // Let the views catch up before reading the lag figures.

@@ -75,7 +75,10 @@ pub fn open_sqlite(
     std::fs::create_dir_all(dir)
         .map_err(|e| ProjectionError::new(name, format!("{}: {e}", dir.display())))?;
     let conn = Connection::open(dir.join(file)).map_err(|e| ProjectionError::new(name, e))?;
-    conn.busy_timeout(Duration::from_secs(10))
+    // One plan per statement: without it the bundled SQLite (STAT4) re-prepares a
+    // cached statement whenever a bound value changes.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .and_then(|_| conn.busy_timeout(Duration::from_secs(10)))
         .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
         .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
         .and_then(|_| {
@@ -179,10 +182,8 @@ impl SqliteReaders {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, crate::error::ApiError> {
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.conns.len();
-        let conn = self.conns[i]
-            .lock()
-            .map_err(|_| crate::error::ApiError::unavailable("view reader lock poisoned"))?;
+        let conn = crate::store::free_or_next(&self.conns, &self.next)
+            .ok_or_else(|| crate::error::ApiError::unavailable("view reader lock poisoned"))?;
         f(&conn).map_err(|e| crate::error::ApiError::unavailable(format!("view read failed: {e}")))
     }
 }
@@ -217,10 +218,8 @@ impl PgReaders {
         &self,
         f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send,
     ) -> Result<T, crate::error::ApiError> {
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.conns.len();
-        let mut conn = self.conns[i]
-            .lock()
-            .map_err(|_| crate::error::ApiError::unavailable("view reader lock poisoned"))?;
+        let mut conn = crate::store::free_or_next(&self.conns, &self.next)
+            .ok_or_else(|| crate::error::ApiError::unavailable("view reader lock poisoned"))?;
         let client: &mut postgres::Client = &mut conn;
         crate::store::blocking(move || f(client))
             .map_err(|e| crate::error::ApiError::unavailable(format!("view read failed: {e}")))

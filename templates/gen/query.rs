@@ -12,9 +12,23 @@ use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::projections::PageRequest;
 
-fn timed<T>(app: &AppState, f: impl FnOnce() -> Result<T, ApiError>) -> Result<Json<T>, ApiError> {
+/// Runs a read and records its latency. Reads of a view in PostgreSQL (`remote`)
+/// wait on the blocking pool, so a request handler's thread never blocks on a
+/// round trip; reads of a local view answer inline in microseconds.
+async fn timed<T: Send + 'static>(
+    app: &Arc<AppState>,
+    remote: bool,
+    f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<Json<T>, ApiError> {
     let start = Instant::now();
-    let r = f();
+    let r = if remote {
+        let state = app.clone();
+        crate::store::on_pool(move || f(&state))
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?
+    } else {
+        f(app)
+    };
     app.metrics.observe_query(start.elapsed().as_secs_f64());
     r.map(Json)
 }
@@ -33,7 +47,7 @@ pub async fn {{ p.view.slug }}_list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.page_type }}>, ApiError> {
     let page = PageRequest::parse(&q)?;
-    timed(&app, || app.views.{{ p.view.slug }}.list(page))
+    timed(&app, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.list(page)).await
 }
 
 /// One entry of view {{ p.view.node }} "{{ p.view.label }}".
@@ -44,9 +58,10 @@ pub async fn {{ p.view.slug }}_get(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.entry_type }}>, ApiError> {
-    timed(&app, || {
+    timed(&app, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| {
         found(app.views.{{ p.view.slug }}.get(&id)?, crate::projections::{{ p.module }}::VIEW, &id)
     })
+    .await
 }
 {%- if p.view.kind == "search" %}
 
@@ -63,8 +78,9 @@ pub async fn {{ p.view.slug }}_search(
     let page = PageRequest::parse(&q)?;
     let text = q
         .get("q")
-        .ok_or_else(|| ApiError::bad_field("q", "is required"))?;
-    timed(&app, || app.views.{{ p.view.slug }}.search(text, page))
+        .ok_or_else(|| ApiError::bad_field("q", "is required"))?
+        .clone();
+    timed(&app, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.search(&text, page)).await
 }
 {%- endif %}
 {% endfor -%}

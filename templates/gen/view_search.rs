@@ -110,7 +110,17 @@ pub struct {{ v.type_name }} {
 /// Opens the index under `dir`: its projector and its read side.
 pub fn open(dir: &Path) -> Result<({{ p.projector_type }}, {{ v.type_name }}), ProjectionError> {
     let (index, fields) = open_index(dir)?;
-    let writer = index.writer_with_num_threads(1, 32_000_000).map_err(err)?;
+    // The writer's indexing and merge threads inherit the priority of the thread
+    // that starts them: background work, like the rest of the bus.
+    let writer = std::thread::scope(|s| {
+        s.spawn(|| {
+            crate::bus::lower_priority();
+            index.writer_with_num_threads(1, 32_000_000)
+        })
+        .join()
+    })
+    .map_err(|_| err("the index writer thread panicked"))?
+    .map_err(err)?;
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)

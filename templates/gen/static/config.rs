@@ -15,6 +15,9 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Largest number of appends grouped into one commit (`MAX_BATCH`, default 512).
     pub max_batch: usize,
+    /// Aggregates kept in memory by the command side (`AGGREGATE_CACHE`, default
+    /// 100000; 0 loads every aggregate from the store on every command).
+    pub aggregate_cache: usize,
     /// `DATABASE_URL=postgres://…` puts the event store and the table views in PostgreSQL.
     pub database_url: Option<String>,
     /// PostgreSQL schema to work in (`PG_SCHEMA`; tests use one each).
@@ -43,7 +46,8 @@ where
 }
 
 impl Config {
-    /// Reads `DATA_DIR`, `PORT`, `PARTITIONS`, `SNAPSHOT_EVERY` and `MAX_BATCH`.
+    /// Reads `DATA_DIR`, `PORT`, `PARTITIONS`, `SNAPSHOT_EVERY`, `MAX_BATCH`,
+    /// `AGGREGATE_CACHE`, `DATABASE_URL` and `PG_SCHEMA`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let partitions: usize = var("PARTITIONS", 4)?;
         let snapshot_every: u64 = var("SNAPSHOT_EVERY", 100)?;
@@ -54,6 +58,7 @@ impl Config {
             partitions: partitions.max(1),
             snapshot_every: snapshot_every.max(1),
             max_batch: max_batch.max(1),
+            aggregate_cache: var("AGGREGATE_CACHE", 100_000)?,
             database_url: database_url()?,
             pg_schema: std::env::var("PG_SCHEMA").ok().filter(|s| !s.is_empty()),
         })
@@ -74,6 +79,7 @@ impl Config {
             partitions: 4,
             snapshot_every: 100,
             max_batch: 512,
+            aggregate_cache: 100_000,
             database_url: database_url().ok().flatten(),
             pg_schema: None,
         }

@@ -157,6 +157,25 @@ struct AppendRequest {
     reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
 }
 
+/// Takes a free connection of a pool, starting at the next in turn; only when all
+/// are taken, waits for that one; `None` if a lock is poisoned. (A request handler should not queue behind the
+/// event bus's long read while another connection is idle.)
+pub fn free_or_next<'a, C>(
+    pool: &'a [Mutex<C>],
+    next: &AtomicUsize,
+) -> Option<std::sync::MutexGuard<'a, C>> {
+    let n = pool.len();
+    let start = next.fetch_add(1, Ordering::Relaxed);
+    for k in 0..n {
+        match pool[(start + k) % n].try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(std::sync::TryLockError::WouldBlock) => continue,
+            Err(std::sync::TryLockError::Poisoned(_)) => return None,
+        }
+    }
+    pool[start % n].lock().ok()
+}
+
 /// Latest committed position, with a condition variable to wait for new commits.
 #[derive(Default)]
 pub struct Head {
@@ -211,6 +230,10 @@ pub struct EventStore {
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
+    // The bundled SQLite has STAT4, which re-prepares a cached statement whenever
+    // a bound value changes (about 2.5x the cost of every query); the query
+    // planner stability guarantee keeps one plan per statement.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -369,10 +392,8 @@ impl EventStore {
     where
         T: Send,
     {
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        let mut conn = self.readers[i]
-            .lock()
-            .map_err(|_| StoreError::Db("reader lock poisoned".into()))?;
+        let mut conn = crate::store::free_or_next(&self.readers, &self.next_reader)
+            .ok_or_else(|| StoreError::Db("reader lock poisoned".into()))?;
         match &mut *conn {
             Db::Sqlite(_) => f(&mut conn),
             Db::Pg(_) => {
@@ -385,7 +406,7 @@ impl EventStore {
     /// Loads a stream: its latest snapshot and the events after it.
     pub fn load(&self, aggregate_type: &str, aggregate_id: &str) -> Result<Stream, StoreError> {
         self.with_reader(|db| match db {
-            Db::Sqlite(conn) => {
+            Db::Sqlite(conn) => retry_busy(|| {
                 let snapshot = conn
                     .prepare_cached(
                         "SELECT version, state FROM snapshots WHERE aggregate_type = ?1 AND aggregate_id = ?2",
@@ -403,7 +424,8 @@ impl EventStore {
                     .query_map(params![aggregate_type, aggregate_id, from as i64], row_to_event)?
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Stream { snapshot, events })
-            }
+            })
+            .map_err(|e| StoreError::Db(format!("loading {aggregate_type} {aggregate_id}: {e}"))),
             Db::Pg(c) => {
                 let snapshot = c
                     .query_opt(
@@ -429,7 +451,7 @@ impl EventStore {
     /// Reads up to `limit` committed events after `position`, in log order.
     pub fn read_after(&self, position: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.with_reader(|db| match db {
-            Db::Sqlite(conn) => {
+            Db::Sqlite(conn) => retry_busy(|| {
                 let mut stmt = conn.prepare_cached(
                     "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
                      FROM events WHERE position > ?1 ORDER BY position LIMIT ?2",
@@ -438,7 +460,8 @@ impl EventStore {
                     .query_map(params![position as i64, limit as i64], row_to_event)?
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(events)
-            }
+            })
+            .map_err(|e| StoreError::Db(format!("reading events after {position}: {e}"))),
             Db::Pg(c) => Ok(c
                 .query(
                     "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
@@ -460,6 +483,28 @@ impl EventStore {
             if let Some(t) = t.take() {
                 let _ = t.join();
             }
+        }
+    }
+}
+
+/// Runs a read again when SQLite answers "database is locked": in WAL mode a reader
+/// can meet that briefly while the writer's checkpoint resets the log, and the
+/// busy timeout does not cover every such case.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e)
+                if tries < 20
+                    && matches!(
+                        e.sqlite_error_code(),
+                        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    ) =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_micros(200 << tries.min(5)));
+            }
+            other => return other,
         }
     }
 }
@@ -532,7 +577,9 @@ fn commit_batch(
     batch: &[AppendRequest],
     versions: &mut HashMap<StreamKey, u64>,
 ) -> Result<BatchResult, StoreError> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock up front (waiting under the busy timeout)
+    // rather than upgrading a read transaction, which SQLite may refuse outright.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
     let mut touched: HashMap<StreamKey, u64> = HashMap::new();
     let mut last = 0u64;
