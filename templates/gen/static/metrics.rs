@@ -6,8 +6,9 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-const QUERY_BUCKETS: [f64; 12] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+const QUERY_BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.5, 1.0,
 ];
 const LAG_WINDOW: usize = 20_000;
 
@@ -61,7 +62,7 @@ pub struct Metrics {
     pub events_appended: AtomicU64,
     pub head: AtomicU64,
     pub projectors: Vec<ProjectorMetrics>,
-    query_buckets: [AtomicU64; 12],
+    query_buckets: [AtomicU64; QUERY_BUCKETS.len()],
     query_count: AtomicU64,
     query_sum_ns: AtomicU64,
 }
@@ -97,9 +98,9 @@ impl Metrics {
 
     /// Records one query's latency.
     pub fn observe_query(&self, seconds: f64) {
-        for (i, b) in QUERY_BUCKETS.iter().enumerate() {
+        for (b, n) in QUERY_BUCKETS.iter().zip(&self.query_buckets) {
             if seconds <= *b {
-                self.query_buckets[i].fetch_add(1, Ordering::Relaxed);
+                n.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.query_count.fetch_add(1, Ordering::Relaxed);
@@ -166,12 +167,8 @@ impl Metrics {
             );
         }
         let _ = writeln!(s, "# TYPE query_duration_seconds histogram");
-        for (i, b) in QUERY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "query_duration_seconds_bucket{{le=\"{b}\"}} {}",
-                g(&self.query_buckets[i])
-            );
+        for (b, n) in QUERY_BUCKETS.iter().zip(&self.query_buckets) {
+            let _ = writeln!(s, "query_duration_seconds_bucket{{le=\"{b}\"}} {}", g(n));
         }
         let count = g(&self.query_count);
         let _ = writeln!(s, "query_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
