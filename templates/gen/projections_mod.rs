@@ -188,9 +188,48 @@ impl SqliteReaders {
     }
 }
 
+/// A PostgreSQL read connection with its prepared statements (a query by text
+/// would cost a second round trip to prepare it every time).
+pub struct PgConn {
+    client: crate::store::PgClient,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    /// The prepared statement for `sql`, prepared on first use.
+    pub fn prepared(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Runs a prepared query.
+    pub fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let s = self.prepared(sql)?;
+        self.client.query(&s, params)
+    }
+
+    /// Runs a prepared query expecting at most one row.
+    pub fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<postgres::Row>, postgres::Error> {
+        let s = self.prepared(sql)?;
+        self.client.query_opt(&s, params)
+    }
+}
+
 /// A pool of PostgreSQL connections for a view's reads.
 pub struct PgReaders {
-    conns: Vec<std::sync::Mutex<crate::store::PgClient>>,
+    conns: Vec<std::sync::Mutex<PgConn>>,
     next: std::sync::atomic::AtomicUsize,
 }
 
@@ -204,8 +243,11 @@ impl PgReaders {
     ) -> Result<Self, ProjectionError> {
         let mut conns = Vec::new();
         for _ in 0..n.max(1) {
-            let c = crate::store::pg_connect(url, schema).map_err(|e| ProjectionError::new(name, e))?;
-            conns.push(std::sync::Mutex::new(c));
+            let client = crate::store::pg_connect(url, schema).map_err(|e| ProjectionError::new(name, e))?;
+            conns.push(std::sync::Mutex::new(PgConn {
+                client,
+                statements: HashMap::new(),
+            }));
         }
         Ok(PgReaders {
             conns,
@@ -216,12 +258,12 @@ impl PgReaders {
     /// Runs `f` on one of the connections.
     pub fn with<T: Send>(
         &self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send,
+        f: impl FnOnce(&mut PgConn) -> Result<T, postgres::Error> + Send,
     ) -> Result<T, crate::error::ApiError> {
         let mut conn = crate::store::free_or_next(&self.conns, &self.next)
             .ok_or_else(|| crate::error::ApiError::unavailable("view reader lock poisoned"))?;
-        let client: &mut postgres::Client = &mut conn;
-        crate::store::blocking(move || f(client))
+        let c: &mut PgConn = &mut conn;
+        crate::store::blocking(move || f(c))
             .map_err(|e| crate::error::ApiError::unavailable(format!("view read failed: {e}")))
     }
 }

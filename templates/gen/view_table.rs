@@ -2,6 +2,7 @@
 //! {{ v.node }} "{{ v.label }}": one row per `{{ v.aggregate }}`, in SQLite (or in
 //! PostgreSQL when `DATABASE_URL` is set).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -44,6 +45,12 @@ const COUNT_GET: &str = "SELECT v FROM {{ p.module }}_meta WHERE k = 'rows'";
 const COLUMNS: &str = "id, version{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %}";
 const UPSERT: &str = "INSERT INTO {{ p.module }}_rows (id, version, state{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %})
      VALUES ($1, $2, $3{% for f in v.fields %}, ${{ loop.index + 3 }}{% endfor %})
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state
+     {%- for f in v.fields %}, \"{{ f.name }}\" = excluded.\"{{ f.name }}\"{% endfor %}";
+
+const PG_LOAD: &str = "SELECT id, version, state FROM {{ p.module }}_rows WHERE id = ANY($1)";
+const PG_UPSERT_MANY: &str = "INSERT INTO {{ p.module }}_rows (id, version, state{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %})
+     SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]{% for f in v.fields %}, ${{ loop.index + 3 }}::{% if f.is_int %}bigint{% else %}text{% endif %}[]{% endfor %})
      ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state
      {%- for f in v.fields %}, \"{{ f.name }}\" = excluded.\"{{ f.name }}\"{% endfor %}";
 
@@ -174,33 +181,38 @@ impl Projector for {{ p.projector_type }} {
             }
             Storage::Pg(c) => blocking(|| -> Result<(), ProjectionError> {
                 let mut tx = c.transaction().map_err(err)?;
-                let get = tx
-                    .prepare(&format!("SELECT version, state FROM {ROWS} WHERE id = $1"))
-                    .map_err(err)?;
-                let changes = fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| {
-                    match tx.query_opt(&get, &[&id]).map_err(err)? {
-                        None => Ok(None),
-                        Some(r) => {
-                            let v: i64 = r.try_get(0).map_err(err)?;
-                            let s: String = r.try_get(1).map_err(err)?;
-                            Ok(Some((v as u64, serde_json::from_str(&s).map_err(err)?)))
-                        }
-                    }
-                })?;
-                let put = tx.prepare(UPSERT).map_err(err)?;
-                for c in &changes {
-                    let (version, s) = &c.new;
-                    let state = serde_json::to_string(s).map_err(err)?;
-                    tx.execute(
-                        &put,
-                        &[
-                            &c.id,
-                            &(*version as i64),
-                            &state,
+                // Two round trips a batch: one loads every row it touches, one
+                // writes them all.
+                let mut ids: Vec<&str> = events.iter().map(|d| d.event.aggregate_id.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut known: HashMap<String, (u64, {{ v.aggregate }}State)> = HashMap::new();
+                for r in tx.query(PG_LOAD, &[&ids]).map_err(err)? {
+                    let id: String = r.try_get(0).map_err(err)?;
+                    let v: i64 = r.try_get(1).map_err(err)?;
+                    let s: String = r.try_get(2).map_err(err)?;
+                    known.insert(id, (v as u64, serde_json::from_str(&s).map_err(err)?));
+                }
+                let changes = fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| Ok(known.remove(id)))?;
+                if !changes.is_empty() {
+                    let mut col_id: Vec<&str> = Vec::with_capacity(changes.len());
+                    let mut col_version: Vec<i64> = Vec::with_capacity(changes.len());
+                    let mut col_state: Vec<String> = Vec::with_capacity(changes.len());
 {%- for f in v.fields %}
-                            &s.{{ f.name }},
+                    let mut col_{{ loop.index }}: Vec<&{{ f.rust_ty }}> = Vec::with_capacity(changes.len());
 {%- endfor %}
-                        ],
+                    for c in &changes {
+                        let (version, s) = &c.new;
+                        col_id.push(&c.id);
+                        col_version.push(*version as i64);
+                        col_state.push(serde_json::to_string(s).map_err(err)?);
+{%- for f in v.fields %}
+                        col_{{ loop.index }}.push(&s.{{ f.name }});
+{%- endfor %}
+                    }
+                    tx.execute(
+                        PG_UPSERT_MANY,
+                        &[&col_id, &col_version, &col_state{% for f in v.fields %}, &col_{{ loop.index }}{% endfor %}],
                     )
                     .map_err(err)?;
                 }
