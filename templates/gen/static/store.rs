@@ -768,3 +768,29 @@ fn commit_batch_pg(
     versions.extend(touched);
     Ok((results, last))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_connections_keep_one_plan_per_statement() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open(&dir.path().join("events.db")).expect("open");
+        let qpsg = conn
+            .db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)
+            .expect("db_config");
+        assert!(qpsg, "without QPSG every rebind re-prepares the statement");
+    }
+
+    #[test]
+    fn a_pool_hands_out_an_idle_connection_before_waiting() {
+        let pool = [Mutex::new(0), Mutex::new(1), Mutex::new(2)];
+        let next = AtomicUsize::new(0);
+        let held = pool[1].lock().expect("lock");
+        next.store(1, Ordering::Relaxed);
+        let got = free_or_next(&pool, &next).expect("a connection");
+        assert_eq!(*got, 2, "skips the busy connection");
+        drop(held);
+    }
+}
