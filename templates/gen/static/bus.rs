@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::metrics::Metrics;
 use crate::store::{EventStore, StoredEvent};
@@ -256,6 +256,9 @@ fn deliver(partition: usize, rx: mpsc::Receiver<Routed>, inboxes: Vec<mpsc::Sync
     }
 }
 
+/// Shortest time between two applies of one projector (see `run_projector`).
+const APPLY_INTERVAL: Duration = Duration::from_millis(5);
+
 fn run_projector(
     mut p: Box<dyn Projector>,
     rx: mpsc::Receiver<Delivery>,
@@ -284,6 +287,7 @@ fn run_projector(
         }
         invisible.clear();
     };
+    let mut last_apply = Instant::now();
     loop {
         let first = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(d) => d,
@@ -313,10 +317,24 @@ fn run_projector(
             }
         };
         take(first, &mut batch);
+        // At most one apply per APPLY_INTERVAL: under a trickle of events each would
+        // otherwise be its own transaction, costing CPU the request handlers need;
+        // the wait adds at most that interval to the lag.
+        let due = last_apply + APPLY_INTERVAL;
         while batch.len() < 4_096 {
             match rx.try_recv() {
                 Ok(d) => take(d, &mut batch),
-                Err(_) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    match rx.recv_timeout(due - now) {
+                        Ok(d) => take(d, &mut batch),
+                        Err(_) => break,
+                    }
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
             }
         }
         let mut attempt = 0;
@@ -334,6 +352,7 @@ fn run_projector(
                 }
             }
         };
+        last_apply = Instant::now();
         cps = next;
         publish(&cps);
         invisible.extend(batch.iter().map(|d| d.event.recorded_at_us));
