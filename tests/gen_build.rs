@@ -42,8 +42,11 @@ fn generate_and_test(diagram: &str, domain: Option<&str>) {
         out: dir.path().to_path_buf(),
         domain: domain.map(|d| root.join(d)),
         force: false,
+        rustfmt: true,
     })
     .expect("generates");
+    // --rustfmt: the project is formatted as `cargo fmt` would leave it.
+    cargo(dir.path(), &["fmt", "--check"]);
     cargo(dir.path(), &["build", "--all-targets"]);
     cargo(
         dir.path(),

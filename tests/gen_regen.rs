@@ -36,6 +36,7 @@ fn gen(out: &Path, force: bool) -> gen::GenOutput {
         out: out.to_path_buf(),
         domain: None,
         force,
+        rustfmt: false,
     })
     .expect("generates")
 }
@@ -126,6 +127,7 @@ fn files_no_longer_generated_are_removed_when_unedited() {
         out: dir.path().to_path_buf(),
         domain: Some(domain),
         force: false,
+        rustfmt: false,
     })
     .expect("generates");
     assert_eq!(out.report.removed, ["src/projections/search_index.rs"]);
@@ -142,4 +144,53 @@ fn generating_the_seed_takes_under_200_ms() {
     let ms = t.elapsed().as_secs_f64() * 1e3;
     // Debug build on a shared machine: a loose bound; docs/benchmarks.md has the release figure.
     assert!(ms < 2000.0, "fz gen took {ms:.0} ms");
+}
+
+#[test]
+fn rustfmt_output_is_stable_and_a_formatted_project_is_not_an_edit() {
+    if std::process::Command::new("rustfmt")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no rustfmt on this machine");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |rustfmt: bool| {
+        gen::generate(&GenOptions {
+            diagram: seed(),
+            out: dir.path().to_path_buf(),
+            domain: None,
+            force: false,
+            rustfmt,
+        })
+        .expect("generates")
+    };
+    // Unformatted first, then formatted: every generated file is rewritten, none is
+    // taken for an edit (nothing was edited since the manifest recorded them).
+    let first = run(false);
+    assert!(first.report.fz_new.is_empty());
+    let plain = snapshot(dir.path());
+    let formatted = run(true);
+    assert!(
+        formatted.report.fz_new.is_empty(),
+        "{:?}",
+        formatted.report.fz_new
+    );
+    let once = snapshot(dir.path());
+    assert_ne!(plain, once);
+    let app = String::from_utf8(once["src/app.rs"].clone()).expect("utf-8");
+    assert!(
+        app.lines().all(|l| l.chars().count() <= 100),
+        "rustfmt keeps code lines within 100 columns"
+    );
+    // A second formatted run writes nothing.
+    let again = run(true);
+    assert!(
+        again.report.written.is_empty(),
+        "{:?}",
+        again.report.written
+    );
+    assert_eq!(once, snapshot(dir.path()));
 }

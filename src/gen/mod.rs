@@ -6,6 +6,7 @@
 pub mod domain;
 pub mod naming;
 pub mod plan;
+pub mod rustfmt;
 pub mod templates;
 pub mod writer;
 
@@ -44,6 +45,8 @@ pub enum GenError {
     Render(#[from] templates::RenderError),
     #[error(transparent)]
     Write(#[from] writer::WriteError),
+    #[error(transparent)]
+    Rustfmt(#[from] rustfmt::RustfmtError),
 }
 
 /// Node id, role and the reason the role was given, for `--explain`.
@@ -57,6 +60,8 @@ pub struct GenOptions {
     /// Domain file; `None`: `<diagram>.gen.toml` beside the diagram when present.
     pub domain: Option<PathBuf>,
     pub force: bool,
+    /// Format the Rust files with the machine's rustfmt before writing them.
+    pub rustfmt: bool,
 }
 
 /// What `fz gen` did.
@@ -172,7 +177,10 @@ pub fn generate(opts: &GenOptions) -> Result<GenOutput, GenError> {
         None => "inferred from the labels".to_string(),
     };
     let (plan, roles) = plan_source(&source, &diagram_name, domain.as_ref(), &domain_name)?;
-    let files = templates::render(&plan)?;
+    let mut files = templates::render(&plan)?;
+    if opts.rustfmt {
+        rustfmt::format(&mut files)?;
+    }
     let report = writer::write(&opts.out, &files, opts.force)?;
     Ok(GenOutput {
         plan,

@@ -94,7 +94,11 @@ mod tests {
         for i in 0..10_000u64 {
             c.put(&i.to_string(), 1, i);
         }
-        let held: usize = c.shards.iter().map(|s| s.lock().map(|s| s.len()).unwrap_or(0)).sum();
+        let held: usize = c
+            .shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.len()).unwrap_or(0))
+            .sum();
         assert!(held <= 32, "{held} entries held");
         let off = AggregateCache::new(0);
         off.put("a", 1, 1);
