@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::templates::Rendered;
+use super::writer::{safe_join, WriteError};
 
 /// Why formatting failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,8 @@ pub enum RustfmtError {
     },
     #[error("--rustfmt: rustfmt failed on the generated files (a template bug): {stderr}")]
     Failed { stderr: String },
+    #[error("--rustfmt: {0}")]
+    Path(#[from] WriteError),
     #[error("--rustfmt: {path}: {source}")]
     Io {
         path: PathBuf,
@@ -49,9 +52,10 @@ pub fn format(files: &mut [Rendered]) -> Result<(), RustfmtError> {
 fn format_in(files: &mut [Rendered], scratch: &Path) -> Result<(), RustfmtError> {
     let mut paths = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        // The project's own layout, so rustfmt finds each `mod` file it follows.
-        if f.path.ends_with(".rs") && !f.path.split('/').any(|s| s == ".." || s.is_empty()) {
-            paths.push((i, scratch.join(&f.path)));
+        // The project's own layout, so rustfmt finds each `mod` file it follows;
+        // the writer's own check keeps every path inside the scratch folder.
+        if f.path.ends_with(".rs") {
+            paths.push((i, safe_join(scratch, &f.path)?));
         }
     }
     if paths.is_empty() {

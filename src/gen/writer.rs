@@ -60,7 +60,7 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 /// Checks that `rel` is a plain relative path (no `..`, no root, no odd characters).
-fn safe_join(root: &Path, rel: &str) -> Result<PathBuf, WriteError> {
+pub(crate) fn safe_join(root: &Path, rel: &str) -> Result<PathBuf, WriteError> {
     let ok_chars = rel
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '.'));

@@ -252,17 +252,21 @@ async fn query_worker(
     }
 }
 
+/// The service's `/metrics` text (empty if it cannot be read).
+async fn metrics_text(client: &reqwest::Client, base: &str) -> String {
+    match client.get(format!("{base}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 /// Projection lag per projector, from the service's `/metrics` summary.
-async fn lags(client: &reqwest::Client, base: &str) -> BTreeMap<String, [f64; 3]> {
+fn lags(text: &str) -> BTreeMap<String, [f64; 3]> {
     let views: &[(&str, &str)] = &[
 {%- for p in plan.projectors %}
         ("{{ p.module }}", "{{ p.view.slug }}"),
 {%- endfor %}
     ];
-    let text = match client.get(format!("{base}/metrics")).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
     let mut out = BTreeMap::new();
     for (projector, view) in views {
         let mut q = [0.0; 3];
@@ -278,13 +282,9 @@ async fn lags(client: &reqwest::Client, base: &str) -> BTreeMap<String, [f64; 3]
     out
 }
 
-/// The service's own query latency histogram (`query_duration_seconds`): bucket
-/// bounds with cumulative counts, `+Inf` last.
-async fn service_histogram(client: &reqwest::Client, base: &str) -> Vec<(f64, u64)> {
-    let text = match client.get(format!("{base}/metrics")).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+/// The service's own query latency histogram (`query_duration_seconds`) in a
+/// `/metrics` text: bucket bounds with cumulative counts, `+Inf` last.
+fn service_histogram(text: &str) -> Vec<(f64, u64)> {
     let prefix = "query_duration_seconds_bucket{le=\"";
     text.lines()
         .filter_map(|l| {
@@ -346,7 +346,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let stats = Arc::new(Stats::default());
-    let histogram_before = service_histogram(&client, &args.url).await;
+    let histogram_before = service_histogram(&metrics_text(&client, &args.url).await);
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + args.duration;
     let run = std::time::SystemTime::now()
@@ -439,8 +439,9 @@ async fn main() -> std::process::ExitCode {
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     // Let the views catch up before reading the lag figures.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let lags = lags(&client, &args.url).await;
-    let histogram_after = service_histogram(&client, &args.url).await;
+    let metrics = metrics_text(&client, &args.url).await;
+    let lags = lags(&metrics);
+    let histogram_after = service_histogram(&metrics);
     let mut cl = stats
         .command_latency
         .lock()
