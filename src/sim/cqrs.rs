@@ -21,6 +21,8 @@ pub struct CqrsStats {
     /// Staleness seen by reads (age of the oldest committed event missing from the view).
     pub staleness: LatStats,
     pub commits: u64,
+    /// Submit to confirmation: origin to the push that confirms it (task-based UIs).
+    pub confirm: LatStats,
 }
 
 struct LogEntry {
