@@ -333,10 +333,16 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
             Channel::WebSocket,
         ),
         (&["webhook", "web hook", "callback url"], Channel::Webhook),
-        (&["email", "e-mail", "smtp", "sms"], Channel::Email),
-        (&["server-sent", "server sent", "sse"], Channel::Sse),
+        (&["email", "e-mail", "smtp"], Channel::Email),
+        (&["server-sent", "server sent", "eventsource"], Channel::Sse),
         (
-            &["push notification", "notify", "notification"],
+            &[
+                "push notification",
+                "notify",
+                "notification",
+                "subscribe to",
+                "subscription",
+            ],
             Channel::Push,
         ),
     ];
@@ -344,6 +350,12 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         if let Some(k) = t.has(keys) {
             return Some((Component::Notification(*ch), said(k)));
         }
+    }
+    if let Some(k) = t.word(&["sse"]) {
+        return Some((Component::Notification(Channel::Sse), said(k)));
+    }
+    if let Some(k) = t.word(&["sms"]) {
+        return Some((Component::Notification(Channel::Email), said(k)));
     }
     if matches!(t.last(), "projector" | "projection") {
         return Some((
@@ -455,6 +467,9 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
     }
     if let Some(k) = t.has(&["idempot", "dedup", "de-dup", "duplicate"]) {
         return Some((Component::Idempotency, said(k)));
+    }
+    if let Some(k) = t.has(&["dispatch command", "send command", "route command"]) {
+        return Some((Component::CommandHandler, said(k)));
     }
     // Consumers and publishers before buses: "Kafka Consumer" consumes.
     if let Some(k) = t.has(&["offset", "acknowledge event", "ack event"]) {
@@ -731,6 +746,9 @@ pub(crate) fn lane_kind(t: &Text) -> (LaneKind, String) {
         "cache",
         "monitoring",
         "observability",
+        "notification",
+        "realtime",
+        "websocket",
     ]) {
         return (
             LaneKind::Infrastructure,
