@@ -472,6 +472,25 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         return Some((Component::CommandHandler, said(k)));
     }
     // Consumers and publishers before buses: "Kafka Consumer" consumes.
+    if let Some(k) = t.word(&["route", "routing", "router", "routes"]) {
+        let eventish = t
+            .has(&["event", "message", "topic", "subscriber"])
+            .or_else(|| {
+                lane.has(&[
+                    "bus", "broker", "kafka", "event", "stream", "messag", "nats", "rabbit",
+                ])
+            });
+        return Some(match eventish {
+            Some(e) => (
+                Component::EventRoute,
+                format!("label contains \"{k}\" and \"{e}\" (label or lane) names events"),
+            ),
+            None => (
+                Component::Gateway(GatewayConcern::Route),
+                format!("label contains \"{k}\" and nothing names events"),
+            ),
+        });
+    }
     if let Some(k) = t.has(&["offset", "acknowledge event", "ack event"]) {
         return Some((Component::Consume, said(k)));
     }
@@ -516,25 +535,6 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         "broadcast",
     ]) {
         return Some((Component::Delivery, said(k)));
-    }
-    if let Some(k) = t.word(&["route", "routing", "router", "routes"]) {
-        let eventish = t
-            .has(&["event", "message", "topic", "subscriber"])
-            .or_else(|| {
-                lane.has(&[
-                    "bus", "broker", "kafka", "event", "stream", "messag", "nats", "rabbit",
-                ])
-            });
-        return Some(match eventish {
-            Some(e) => (
-                Component::EventRoute,
-                format!("label contains \"{k}\" and \"{e}\" (label or lane) names events"),
-            ),
-            None => (
-                Component::Gateway(GatewayConcern::Route),
-                format!("label contains \"{k}\" and nothing names events"),
-            ),
-        });
     }
     if let Some(k) = names_store(t) {
         let engine = engine_in(t).map(|x| x.0);
@@ -612,6 +612,15 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
     if let Some(k) = t.has(&["command handler", "handle command", "process command"]) {
         return Some((Component::CommandHandler, said(k)));
     }
+    if let Some(k) = t.has(&[
+        "validat",
+        "check invariant",
+        "business rule",
+        "verify",
+        "sanitiz",
+    ]) {
+        return Some((Component::Validator, said(k)));
+    }
     if let Some(k) = t.has(&["command"]) {
         return Some((Component::Command, said(k)));
     }
@@ -626,15 +635,6 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         "view model",
     ]) {
         return Some((Component::Dto, said(k)));
-    }
-    if let Some(k) = t.has(&[
-        "validat",
-        "check invariant",
-        "business rule",
-        "verify",
-        "sanitiz",
-    ]) {
-        return Some((Component::Validator, said(k)));
     }
     if let Some(k) = t.has(&["aggregate", "domain model"]) {
         return Some((Component::Aggregate, said(k)));
