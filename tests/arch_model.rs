@@ -246,3 +246,30 @@ fn lenses_measure_what_each_design_is_about() {
             || rw["cqrs"]["views"]["n12"]["lag_mean"].as_f64().unwrap() > 0.0
     );
 }
+
+#[test]
+fn html_report_has_assumptions_outcomes_and_joins() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("r.html");
+    let path = format!("{EX}/api-gateway.fz");
+    let o = sim(&[
+        &path,
+        "--duration",
+        "5s",
+        "--warmup",
+        "1s",
+        "--report",
+        page.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let html = std::fs::read_to_string(&page).unwrap();
+    for want in [
+        "Assumptions (defaults this run used",
+        "Gateway lens: requests by entry point and outcome",
+        "Fork-join (fork to join)",
+        "429 Too Many Requests",
+        "decision n6",
+    ] {
+        assert!(html.contains(want), "missing {want}");
+    }
+}
