@@ -237,7 +237,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                     .into());
             }
             Routing::Sink
-        } else if node.shape == Shape::Diamond {
+        } else if arch.chooses(d, ix) {
             let mut probs: Vec<Option<f64>> = vec![None; hops.len()];
             if let Some(b) = branch {
                 for (to, p, span) in b {
@@ -305,7 +305,12 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             }
             if !assumed.is_empty() {
                 assumptions.push(format!(
-                    "decision {} \"{}\": no [node.{}] branch for {}; assumed {}",
+                    "{} {} \"{}\": no [node.{}] branch for {}; assumed {}",
+                    if node.shape == Shape::Diamond {
+                        "decision"
+                    } else {
+                        "router"
+                    },
                     node.id,
                     node.display(),
                     node.id,

@@ -808,7 +808,7 @@ pub(crate) fn interaction_from_label(t: &Text) -> Option<(Interaction, &'static 
 /// Outcome labels that mean a failure or rejection: a decision's default branch probability
 /// gives them a small share.
 pub(crate) fn is_failure_outcome(t: &Text) -> Option<&'static str> {
-    t.word(&[
+    const FAILURES: &[&str] = &[
         "no",
         "false",
         "invalid",
@@ -828,6 +828,7 @@ pub(crate) fn is_failure_outcome(t: &Text) -> Option<&'static str> {
         "expired",
         "conflict",
         "timeout",
+        "retry",
         "400",
         "401",
         "403",
@@ -840,7 +841,10 @@ pub(crate) fn is_failure_outcome(t: &Text) -> Option<&'static str> {
         "503",
         "504",
         "miss",
-    ])
+    ];
+    t.lower
+        .split(|c: char| !c.is_alphanumeric())
+        .find_map(|w| FAILURES.iter().copied().find(|f| *f == w))
 }
 
 /// The node's own text: label, and for taskboxes description and system too.
