@@ -56,6 +56,8 @@ pub const WRITING: u8 = 1;
 pub const READ_DONE: u8 = 2;
 /// The token came into a store to read it: it goes on only by the store's read-only hops.
 pub const READING: u8 = 4;
+/// The token's answer was recorded (when it is its own request: no copies, no user).
+pub const RESPONDED: u8 = 8;
 
 impl Token {
     #[inline]
