@@ -576,3 +576,48 @@ fn realtime_paces_against_the_wall_clock() {
     assert!(stderr(&o).contains("[realtime x4] t="), "{}", stderr(&o));
     assert!(stdout(&o).contains("n2"));
 }
+
+#[test]
+fn default_warmup_fits_the_duration_and_is_printed() {
+    // No --warmup and no profile: 10% of the duration.
+    let o = fz(&[SEED, "--duration", "1s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines().next().unwrap_or("").contains(
+            "1.000s simulated (100.000ms warmup, the default: 10% of the duration, at most 5s)"
+        ),
+        "{out}"
+    );
+    let v = json(&fz(&[SEED, "--format", "json", "--duration", "1s"]));
+    assert_eq!(v["warmup"].as_f64(), Some(0.1));
+    // At most 5 s.
+    let v = json(&fz(&[SEED, "--format", "json", "--duration", "80s"]));
+    assert_eq!(v["warmup"].as_f64(), Some(5.0));
+    // A warmup that was given is used as given, and the header says nothing of a default.
+    let o = fz(&[SEED, "--duration", "1s", "--warmup", "0.5s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let head = stdout(&o).lines().next().unwrap_or("").to_string();
+    assert!(
+        head.contains("1.000s simulated (500.000ms warmup), seed 42"),
+        "{head}"
+    );
+    // A given warmup that does not fit is still an error, naming where it came from.
+    let o = fz(&[SEED, "--duration", "1s", "--warmup", "2s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: the warmup (--warmup), 2.000s, must be shorter than the duration, 1.000s\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.sim.toml", "[run]\nwarmup = \"5s\"\n");
+    let o = fz(&[SEED, "--profile", s(&p), "--duration", "1s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: the warmup (the profile's), 5.000s, must be shorter than the duration, 1.000s\n"
+    );
+    let o = fz(&[SEED, "--duration", "0s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "error: the duration must be above 0\n");
+}

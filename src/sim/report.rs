@@ -107,6 +107,8 @@ pub struct Report {
     pub seed: u64,
     pub duration: Nanos,
     pub warmup: Nanos,
+    /// The warmup is the default (10% of the duration, at most 5 s), not given.
+    pub warmup_default: bool,
     pub replications: usize,
     pub nodes: Vec<NodeFigures>,
     pub sinks: Vec<(String, Lat)>,
@@ -132,6 +134,8 @@ pub struct Meta {
     pub seed: u64,
     pub duration: Nanos,
     pub warmup: Nanos,
+    /// The warmup is the default (neither the command line nor the profile gave one).
+    pub warmup_default: bool,
     pub stable: bool,
 }
 
@@ -222,6 +226,7 @@ impl Report {
             seed: meta.seed,
             duration: meta.duration,
             warmup: meta.warmup,
+            warmup_default: meta.warmup_default,
             replications: r,
             nodes,
             sinks,
@@ -342,10 +347,15 @@ impl Report {
         let ci = self.ci();
         let _ = writeln!(
             s,
-            "{}: {} simulated ({} warmup), seed {}, {} replication{}",
+            "{}: {} simulated ({} warmup{}), seed {}, {} replication{}",
             self.model,
             format_secs(secs(self.duration)),
             format_secs(secs(self.warmup)),
+            if self.warmup_default {
+                ", the default: 10% of the duration, at most 5s"
+            } else {
+                ""
+            },
             self.seed,
             self.replications,
             if self.replications == 1 { "" } else { "s" }
