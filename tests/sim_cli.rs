@@ -621,3 +621,41 @@ fn default_warmup_fits_the_duration_and_is_printed() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stderr(&o), "error: the duration must be above 0\n");
 }
+
+#[test]
+fn explain_comes_before_the_run_settings_are_checked() {
+    // The command: a short run with the default warmup explains, then runs.
+    let o = fz(&[SEED, "--explain", "--duration", "1s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let table = out.find("Routing table:").expect("routing table");
+    let report = out.find("1.000s simulated").expect("report");
+    assert!(table < report, "{out}");
+    // Run settings that cannot work: the explanation still prints, then the error.
+    let o = fz(&[SEED, "--explain", "--duration", "1s", "--warmup", "2s"]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    for want in [
+        "n4     write_commit",
+        "Routing table:",
+        "copy to each of n9, n10, n11, n12",
+    ] {
+        assert!(out.contains(want), "missing {want}: {out}");
+    }
+    assert!(!out.contains("simulated"), "no run: {out}");
+    assert!(
+        stderr(&o).contains("must be shorter than the duration"),
+        "{}",
+        stderr(&o)
+    );
+    // With JSON the explanation goes to stderr, before the error.
+    let o = fz(&[SEED, "--explain", "--format", "json", "--duration", "0s"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let table = err.find("Routing table:").expect("routing table on stderr");
+    let error = err
+        .find("error: the duration must be above 0")
+        .expect("error");
+    assert!(table < error, "{err}");
+    assert!(o.stdout.is_empty());
+}

@@ -159,6 +159,15 @@ pub fn run(args: &SimArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The explanation needs the model and the profile only: print it before checking the run
+    // settings, so that it shows even when they are wrong.
+    if args.explain {
+        if args.format == SimFormat::Json {
+            eprint!("{}", lowered.explain);
+        } else {
+            println!("{}", lowered.explain);
+        }
+    }
     let duration = args
         .duration
         .or(profile.run.duration)
@@ -183,13 +192,6 @@ pub fn run(args: &SimArgs) -> ExitCode {
     let seed = args.seed.or(profile.run.seed).unwrap_or(DEFAULT_SEED);
     let reps = args.replications.or(profile.run.replications).unwrap_or(1) as usize;
 
-    if args.explain {
-        if args.format == SimFormat::Json {
-            eprint!("{}", lowered.explain);
-        } else {
-            println!("{}", lowered.explain);
-        }
-    }
     let cfg = RunConfig {
         duration,
         warmup,
