@@ -659,3 +659,54 @@ fn explain_comes_before_the_run_settings_are_checked() {
     assert!(table < error, "{err}");
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn cqrs_commits_and_completed_commands_count_the_same_window() {
+    for reps in ["1", "3"] {
+        let o = fz(&[
+            SEED,
+            "--duration",
+            "10s",
+            "--warmup",
+            "5s",
+            "--replications",
+            reps,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        let number_after = |key: &str| -> u64 {
+            let i = out.find(key).unwrap_or_else(|| panic!("no {key}: {out}")) + key.len();
+            out[i..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or_else(|| panic!("no number after {key}: {out}"))
+        };
+        let commits = number_after("CQRS lens (");
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("command latency"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let completed: u64 = line
+            .rsplit("completed ")
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(commits, completed, "{out}");
+        // 500 commands/s over the 5 s window (not the 10 s run) in each replication.
+        let per_rep = commits as f64 / reps.parse::<f64>().unwrap();
+        assert!((2300.0..2700.0).contains(&per_rep), "{out}");
+        assert!(out.contains("commits in the measured window"), "{out}");
+    }
+    let v = json(&fz(&[
+        SEED,
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "5s",
+    ]));
+    let commits = v["cqrs"]["commits"].as_u64().unwrap();
+    assert!((2300..2700).contains(&commits), "{commits}");
+}

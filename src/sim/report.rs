@@ -92,6 +92,8 @@ pub struct NodeFigures {
 #[derive(Debug, Clone)]
 pub struct CqrsFigures {
     pub command: Lat,
+    /// Commits of commands that arrived at or after warmup (summed over replications): the
+    /// commands `command` counts.
     pub commits: u64,
     /// `(view id, lag, order violations)`.
     pub views: Vec<(String, Lat, u64)>,
@@ -473,7 +475,7 @@ impl Report {
         if let Some(c) = &self.cqrs {
             let _ = writeln!(
                 s,
-                "\nCQRS lens ({} commits; ordering step: {}):",
+                "\nCQRS lens ({} commits in the measured window; ordering step: {}):",
                 c.commits,
                 if c.ordering.is_empty() {
                     "none".to_string()
