@@ -44,7 +44,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 continue;
             }
         };
-        let checked = model::check(&input.text);
+        // Only the diagnostics: `check` never builds the diagram.
+        let diagnostics = model::diagnostics(&input.text);
         match args.format {
             CheckFormat::Json => {
                 let index = LineIndex::new(&input.text);
@@ -52,15 +53,16 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                     &input.name,
                     &input.text,
                     &index,
-                    &checked.diagnostics,
+                    &diagnostics,
                 ));
             }
             CheckFormat::Human => {
-                input::report(&input, &checked.diagnostics);
+                input::report(&input, &diagnostics);
             }
         }
-        let failed = checked.has_errors() || (args.deny_warnings && checked.warning_count() > 0);
-        if failed {
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        let warnings = diagnostics.len() - errors;
+        if errors > 0 || (args.deny_warnings && warnings > 0) {
             worst = worst.max(1);
         }
     }
