@@ -85,8 +85,10 @@ pub fn report(input: &Input, diagnostics: &[crate::diagnostic::Diagnostic]) {
         color: stderr_color(),
         unicode: true,
     };
-    let mut err = std::io::stderr().lock();
+    // Standard error is unbuffered, and a report is written a few characters at a time.
+    let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
     let _ = crate::diagnostic::render(&input.name, &input.text, diagnostics, opts, &mut err);
+    let _ = err.flush();
 }
 
 /// Why [`load_checked`] gave up: the exit code to return (its message is already printed).

@@ -1,6 +1,8 @@
 //! Lowering: resolve the AST into a [`Diagram`], reporting what has no clear meaning
 //! (errors) and what is discouraged but clear (warnings).
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashSet as HashSet;
 
 use crate::diagnostic::{Code, Diagnostic};
@@ -65,6 +67,8 @@ struct Deferred<'a> {
     container: Option<LaneIx>,
     /// Span of the target reference when it has no lane prefix.
     unprefixed_target: Option<Span>,
+    /// The label's text and span, checked once the edge is resolved.
+    label: Option<(Cow<'a, str>, Span)>,
 }
 
 struct PendingLoop<'a> {
@@ -80,8 +84,6 @@ struct Builder<'d, 'a> {
     diags: &'d mut Vec<Diagnostic>,
     /// Node ids declared outside every lane (already reported; do not report their uses).
     misplaced: HashSet<&'a str>,
-    /// Span of each node's id, by node index (for the duplicate error's label).
-    node_id_spans: Vec<Span>,
     lane_headers: Vec<Span>,
     /// The lane being read.
     current: Option<LaneIx>,
@@ -98,7 +100,6 @@ impl<'d, 'a> Builder<'d, 'a> {
             keep_attributes,
             diags,
             misplaced: HashSet::default(),
-            node_id_spans: Vec::new(),
             lane_headers: Vec::new(),
             current: None,
             deferred: Vec::new(),
@@ -260,7 +261,7 @@ impl<'d, 'a> Builder<'d, 'a> {
                     n.id.span,
                     format!("node id `{}` is declared twice", n.id.text),
                 )
-                .with_label(self.node_id_spans[first.index()], "first declared here")
+                .with_label(self.id_span(first), "first declared here")
                 .with_help("node ids are unique across the whole diagram: give this node a new id"),
             );
             return;
@@ -292,7 +293,6 @@ impl<'d, 'a> Builder<'d, 'a> {
         self.m.touched.push(false);
         let count = self.m.nodes.len();
         self.m.node_by_id.insert(n.id.text, ix, count);
-        self.node_id_spans.push(n.id.span);
         // The text checks on the node's attributes (lint.rs has the rest of them), done here
         // so that the model need not keep the attributes.
         let mut labelled = false;
@@ -318,6 +318,15 @@ impl<'d, 'a> Builder<'d, 'a> {
                 )
                 .with_help(format!("add `label:\"…\"` to `{}`", n.id.text)),
             );
+        }
+    }
+
+    /// Span of a node's id: a node's declaration starts with its id.
+    fn id_span(&self, ix: NodeIx) -> Span {
+        let n = &self.m.nodes[ix.index()];
+        Span {
+            start: n.span.start,
+            end: n.span.start + n.id.len() as u32,
         }
     }
 
@@ -378,19 +387,20 @@ impl<'d, 'a> Builder<'d, 'a> {
         }
         let container = self.current;
         let unprefixed_target = e.target.node.lane.is_none().then_some(e.target.node.span);
-        let (label, label_span) = match e.label {
-            Some(l) => (Some(l.text.value), l.text.span),
-            None => (None, Span::default()),
-        };
+        let label = e.label.map(|l| (l.text.value, l.text.span));
         let index = self.m.edges.len();
+        if self.keep_attributes {
+            self.m.edge_data.push(LEdgeData {
+                source_handle,
+                target_handle,
+                label: label.as_ref().map(|(text, _)| text.clone()),
+                label_span: label.as_ref().map_or(Span::default(), |(_, span)| *span),
+            });
+        }
         let mut edge = LEdge {
             s: UNRESOLVED,
             t: UNRESOLVED,
-            source_handle,
-            target_handle,
             cross_lane: false,
-            label,
-            label_span,
             span: e.span,
         };
         match (
@@ -403,15 +413,25 @@ impl<'d, 'a> Builder<'d, 'a> {
                 edge.cross_lane = self.link(s, t, container, unprefixed_target);
                 edge.s = s.index() as u32;
                 edge.t = t.index() as u32;
+                if let Some((text, span)) = &label {
+                    self.label_text(text, *span);
+                }
             }
             _ => self.deferred.push(Deferred {
                 edge: index,
                 refs: Box::new((e.source.node, e.target.node)),
                 container,
                 unprefixed_target,
+                label,
             }),
         }
         self.m.edges.push(edge);
+    }
+
+    /// The text checks on the label of an edge that is in the model (lint.rs has the rest).
+    fn label_text(&mut self, text: &str, span: Span) {
+        lint::invisible(text, span, self.diags);
+        lint::too_long(text, span, self.diags);
     }
 
     /// An edge from `s` to `t` is in the model: mark its ends, report a cross-lane target
@@ -517,12 +537,27 @@ impl<'d, 'a> Builder<'d, 'a> {
                     e.s = s.index() as u32;
                     e.t = t.index() as u32;
                     e.cross_lane = cross_lane;
+                    if let Some((text, span)) = &p.label {
+                        self.label_text(text, *span);
+                    }
                 }
                 _ => dropped = true,
             }
         }
         if dropped {
-            self.m.edges.retain(|e| e.s != UNRESOLVED);
+            let alive: Vec<bool> = self.m.edges.iter().map(|e| e.s != UNRESOLVED).collect();
+            let mut i = 0;
+            self.m.edges.retain(|_| {
+                i += 1;
+                alive[i - 1]
+            });
+            if !self.m.edge_data.is_empty() {
+                let mut i = 0;
+                self.m.edge_data.retain(|_| {
+                    i += 1;
+                    alive[i - 1]
+                });
+            }
         }
         for l in std::mem::take(&mut self.loops) {
             let nodes = l

@@ -50,18 +50,24 @@ pub(crate) struct LAttr<'a> {
     pub span: Span,
 }
 
+/// What every diagnostic needs of an edge.
 #[derive(Debug, Clone)]
-pub(crate) struct LEdge<'a> {
+pub(crate) struct LEdge {
     /// Source and target node indices ([`UNRESOLVED`] until both ends are known).
     pub s: u32,
     pub t: u32,
+    pub cross_lane: bool,
+    pub span: Span,
+}
+
+/// The rest of an edge, which only the diagram needs (kept with the attributes).
+#[derive(Debug, Clone)]
+pub(crate) struct LEdgeData<'a> {
     pub source_handle: Option<Handle>,
     pub target_handle: Option<Handle>,
-    pub cross_lane: bool,
     pub label: Option<Cow<'a, str>>,
     /// Span of the label's quoted text (meaningful when there is a label).
     pub label_span: Span,
-    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +86,9 @@ pub(crate) struct Lean<'a> {
     /// Attributes of all nodes, node after node (empty when not kept).
     pub attrs: Vec<LAttr<'a>>,
     /// Edges in source order; after the build, all resolved.
-    pub edges: Vec<LEdge<'a>>,
+    pub edges: Vec<LEdge>,
+    /// Per edge, when attributes are kept (else empty).
+    pub edge_data: Vec<LEdgeData<'a>>,
     pub loops: Vec<LLoop<'a>>,
     /// Per node: it is an end of some edge.
     pub touched: Vec<bool>,
@@ -94,7 +102,8 @@ impl<'a> Lean<'a> {
         self.lanes[self.nodes[node as usize].lane as usize].id
     }
 
-    /// The owned [`Diagram`] (attributes included only if the builder kept them).
+    /// The owned [`Diagram`] (attributes, handles and edge labels included only if the builder
+    /// kept them).
     pub fn into_diagram(self) -> Diagram {
         let mut d = Diagram {
             lanes: self
@@ -131,16 +140,23 @@ impl<'a> Lean<'a> {
                 span: n.span,
             });
         }
+        let mut data = self.edge_data.into_iter();
         for (ordinal, e) in self.edges.into_iter().enumerate() {
-            let label_span = e.label.is_some().then_some(e.label_span);
+            let x = data.next().unwrap_or(LEdgeData {
+                source_handle: None,
+                target_handle: None,
+                label: None,
+                label_span: Span::default(),
+            });
+            let label_span = x.label.is_some().then_some(x.label_span);
             d.graph.add_edge(
                 NodeIx::new(e.s as usize),
                 NodeIx::new(e.t as usize),
                 Edge {
                     ordinal,
-                    source_handle: e.source_handle,
-                    target_handle: e.target_handle,
-                    label: e.label.map(Cow::into_owned),
+                    source_handle: x.source_handle,
+                    target_handle: x.target_handle,
+                    label: x.label.map(Cow::into_owned),
                     label_span,
                     cross_lane: e.cross_lane,
                     span: e.span,

@@ -161,18 +161,13 @@ fn lanes_without_label(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// W107, W110, W114: checks on the text of labels (of lanes, edges and loops: the nodes'
-/// attributes and W108, a node with no label, are checked in `build.rs` as each is read).
+/// W107, W110, W114: checks on the text of labels (of lanes and loops: the nodes'
+/// attributes, W108 (a node with no label) and the edges' labels are checked in `build.rs`
+/// as each is read).
 fn text(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
     for lane in &d.lanes {
         if let Some(l) = lane.label {
             invisible(l, lane.span, diags);
-        }
-    }
-    for e in &d.edges {
-        if let Some(l) = &e.label {
-            invisible(l, e.label_span, diags);
-            too_long(l, e.label_span, diags);
         }
     }
     for l in &d.loops {
@@ -213,7 +208,10 @@ pub fn is_invisible_or_emoji(c: char) -> bool {
 /// W107: text holding an invisible character or an emoji.
 pub(crate) fn invisible(text: &str, span: Span, diags: &mut Vec<Diagnostic>) {
     // Printable ASCII has nothing to report; the scan does not stop early, so it vectorises.
-    if text.bytes().fold(true, |ok, b| ok & (0x20..0x7f).contains(&b)) {
+    if text
+        .bytes()
+        .fold(true, |ok, b| ok & (0x20..0x7f).contains(&b))
+    {
         return;
     }
     if let Some(c) = text.chars().find(|&c| is_invisible_or_emoji(c)) {
