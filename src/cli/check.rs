@@ -48,13 +48,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         let diagnostics = model::diagnostics(&input.text);
         match args.format {
             CheckFormat::Json => {
-                let index = LineIndex::new(&input.text);
-                all_json.extend(diagnostic::to_json(
-                    &input.name,
-                    &input.text,
-                    &index,
-                    &diagnostics,
-                ));
+                let text = diagnostic::reported_prefix(&input.text, &diagnostics);
+                let index = LineIndex::new(text);
+                all_json.extend(diagnostic::to_json(&input.name, text, &index, &diagnostics));
             }
             CheckFormat::Human => {
                 input::report(&input, &diagnostics);

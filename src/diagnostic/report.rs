@@ -101,6 +101,8 @@ pub fn render(
     options: ReportOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let whole_len = source.len();
+    let source = super::reported_prefix(source, diagnostics);
     let config = Config::default()
         .with_color(options.color)
         .with_index_type(IndexType::Byte)
@@ -109,9 +111,10 @@ pub fn render(
         } else {
             CharSet::Ascii
         });
+    // Spans clamped to the whole source lie in the prefix, which holds every offset named.
     let clamp = |r: std::ops::Range<usize>| -> std::ops::Range<usize> {
-        let s = r.start.min(source.len());
-        let e = r.end.clamp(s, source.len());
+        let s = r.start.min(whole_len);
+        let e = r.end.clamp(s, whole_len);
         s..e
     };
     let index = LineIndex::new(source);
@@ -199,4 +202,129 @@ pub fn render(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Code;
+    use crate::syntax::Span;
+
+    /// What `render` printed before it cut windows: one ariadne `Source` over the whole text.
+    fn whole_source(file: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
+        let mut out = Vec::new();
+        let mut cache = (file.to_string(), Source::from(source));
+        let config = Config::default()
+            .with_color(color)
+            .with_index_type(IndexType::Byte)
+            .with_char_set(CharSet::Unicode);
+        let clamp = |r: std::ops::Range<usize>| {
+            let s = r.start.min(source.len());
+            s..r.end.clamp(s, source.len())
+        };
+        for d in diagnostics {
+            let primary = clamp(d.span.range());
+            let (kind, color) = match d.severity() {
+                Severity::Error => (ReportKind::Error, Color::Red),
+                Severity::Warning => (ReportKind::Warning, Color::Yellow),
+            };
+            let mut report = Report::build(kind, file.to_string(), primary.start)
+                .with_config(config)
+                .with_code(d.code.as_str())
+                .with_message(&d.message)
+                .with_label(
+                    Label::new((file.to_string(), primary))
+                        .with_message(d.code.summary())
+                        .with_color(color)
+                        .with_priority(1),
+                );
+            for (span, note) in &d.labels {
+                report = report.with_label(
+                    Label::new((file.to_string(), clamp(span.range())))
+                        .with_message(note)
+                        .with_color(Color::Blue),
+                );
+            }
+            if let Some(help) = &d.help {
+                report = report.with_help(help);
+            }
+            report.finish().write(&mut cache, &mut out).unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    fn windowed(file: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
+        let mut out = Vec::new();
+        let options = ReportOptions {
+            color,
+            unicode: true,
+        };
+        render(file, source, diagnostics, options, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // Without the summary line, which the reference does not print.
+        let cut = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
+        text[..cut].to_string()
+    }
+
+    #[test]
+    fn windows_print_what_one_whole_source_prints() {
+        let mut long = String::new();
+        for i in 0..1500 {
+            long.push_str(&format!("n{i}: rectangle label:\"Step {i} — é 订单\"\n"));
+        }
+        let at = |s: &str, needle: &str| s.find(needle).unwrap();
+        let span = |s: &str, needle: &str| {
+            let a = at(s, needle);
+            Span::new(a, a + needle.len())
+        };
+        let crlf = long.replace('\n', "\r\n");
+        // A form feed, a line break to ariadne and not to fz: drawn from one whole Source.
+        let form_feed = format!("x\x0Cy\r{long}");
+        let sources = [
+            long.clone(),
+            crlf,
+            format!("{long}x"),
+            form_feed,
+            String::new(),
+        ];
+        for src in &sources {
+            let mut ds = Vec::new();
+            if !src.is_empty() {
+                ds.push(Diagnostic::new(
+                    Code::OrphanNode,
+                    span(src, "n5:"),
+                    "one line",
+                ));
+                // Labels far before and after the primary span; the gutter widens.
+                ds.push(
+                    Diagnostic::new(Code::DuplicateNode, span(src, "n999:"), "far labels")
+                        .with_label(span(src, "n7:"), "first declared here")
+                        .with_label(span(src, "n1200:"), "and here")
+                        .with_help("a help"),
+                );
+                // A span over two lines, and a span at the very end of the text.
+                let a = at(src, "n20:");
+                let b = at(src, "n21:") + 3;
+                ds.push(Diagnostic::new(Code::Syntax, Span::new(a, b), "two lines"));
+            }
+            ds.push(Diagnostic::new(
+                Code::UnclosedLane,
+                Span::new(src.len(), src.len()),
+                "at the end",
+            ));
+            ds.push(Diagnostic::new(
+                Code::UnclosedLane,
+                Span::new(src.len() + 5, src.len() + 9),
+                "past the end",
+            ));
+            for color in [false, true] {
+                assert_eq!(
+                    windowed("f.fz", src, &ds, color),
+                    whole_source("f.fz", src, &ds, color),
+                    "{:?}",
+                    &src[..src.len().min(40)]
+                );
+            }
+        }
+    }
 }

@@ -82,12 +82,10 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let body_start = self.i;
-        loop {
-            match self.peek()? {
-                b'"' => break,
-                b'\\' | b'\n' | b'\r' => return None,
-                _ => self.i += 1,
-            }
+        // Lines hold no `\n`; the first of `"`, `\` and `\r` ends a plain string, or declines.
+        self.i += memchr::memchr3(b'"', b'\\', b'\r', &self.b[self.i..])?;
+        if self.b[self.i] != b'"' {
+            return None;
         }
         let body = &self.s[body_start..self.i];
         self.i += 1;
