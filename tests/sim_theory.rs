@@ -117,6 +117,7 @@ fn simulate(name: &str, duration_s: u64, reps: usize, seed: u64) -> Report {
         warmup,
         warmup_default: false,
         stable: true,
+        ..Meta::default()
     };
     Report::build(&net, &reps_out, &meta)
 }
@@ -229,5 +230,71 @@ fn copy_fanout_each_branch_sees_every_token() {
         let l = &r.sinks.iter().find(|(id, _)| id == sink).unwrap().1;
         let e = rel(l.mean.v(), path);
         assert!(e.abs() < 0.02, "sink {sink}: {:+.2}%", e * 100.0);
+    }
+}
+
+/// MVA for a closed network of single-server exponential stations with think time `z`:
+/// (throughput, per-station mean response).
+fn mva(users: u32, z: f64, demands: &[f64]) -> (f64, Vec<f64>) {
+    let mut q = vec![0.0; demands.len()];
+    let mut x = 0.0;
+    let mut r = vec![0.0; demands.len()];
+    for n in 1..=users {
+        for (i, d) in demands.iter().enumerate() {
+            r[i] = d * (1.0 + q[i]);
+        }
+        x = n as f64 / (z + r.iter().sum::<f64>());
+        for i in 0..demands.len() {
+            q[i] = x * r[i];
+        }
+    }
+    (x, r)
+}
+
+#[test]
+fn forkjoin_waits_for_every_part() {
+    // Two exp(1 ms) servers behind a fork at 500/s: each an M/M/1 at rho 0.5 (W = 2 ms), and
+    // fork to join (12 - rho)/8 / (mu - lambda) = 2.875 ms (exact for two servers).
+    let r = simulate("forkjoin2", 800, 2, 21);
+    let (lam, mu) = (500.0, 1000.0);
+    let rho: f64 = lam / mu;
+    let exact = (12.0 - rho) / 8.0 / (mu - lam);
+    assert!((exact - 0.002875).abs() < 1e-12);
+    let j = r.joins.iter().find(|j| j.id == "n5").expect("n5 joins");
+    let e = rel(j.fork_join.mean.v(), exact);
+    assert!(e.abs() < 0.02, "fork to join {:+.2}%", e * 100.0);
+    // The aggregator sees one token per request, not one per part.
+    let n5 = r.nodes.iter().find(|n| n.id == "n5").unwrap();
+    let e = rel(n5.throughput.v(), lam);
+    assert!(e.abs() < 0.02, "join throughput {:+.2}%", e * 100.0);
+    let e = rel(r.end_to_end.mean.v(), exact);
+    assert!(e.abs() < 0.02, "end to end {:+.2}%", e * 100.0);
+    for id in ["n3", "n4"] {
+        let n = r.nodes.iter().find(|n| n.id == id).unwrap();
+        let e = rel(n.response.mean.v(), 1.0 / (mu - lam));
+        assert!(e.abs() < 0.02, "{id} {:+.2}%", e * 100.0);
+    }
+    assert_eq!(j.partial, 0);
+}
+
+#[test]
+fn closed_loop_matches_mva() {
+    // 10 users thinking exp(10 ms), then n2 exp(1 ms) and n3 exp(0.5 ms).
+    let r = simulate("closed2", 600, 2, 22);
+    let (x, resp) = mva(10, 0.010, &[0.001, 0.0005]);
+    assert!((x - 750.87).abs() < 0.01, "{x}");
+    let req = r
+        .requests
+        .iter()
+        .find(|q| q.id == "n1")
+        .expect("n1 requests");
+    let e = rel(req.cycles_per_s.v(), x);
+    assert!(e.abs() < 0.01, "throughput {:+.2}%", e * 100.0);
+    for (id, want) in [("n2", resp[0]), ("n3", resp[1])] {
+        let n = r.nodes.iter().find(|n| n.id == id).unwrap();
+        let e = rel(n.response.mean.v(), want);
+        assert!(e.abs() < 0.02, "{id} response {:+.2}%", e * 100.0);
+        let e = rel(n.throughput.v(), x);
+        assert!(e.abs() < 0.01, "{id} throughput {:+.2}%", e * 100.0);
     }
 }

@@ -30,6 +30,10 @@ pub struct CheckArgs {
     /// Treat warnings as errors
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Print the architecture model: every node's component, lane kind, edge interaction and
+    /// join, with the reason for each (to stdout; to stderr with --format json)
+    #[arg(long)]
+    pub explain: bool,
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
@@ -44,8 +48,14 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 continue;
             }
         };
-        // Only the diagnostics: `check` never builds the diagram.
-        let diagnostics = model::diagnostics(&input.text);
+        // Only `--explain` needs the diagram; otherwise `check` takes the diagnostics alone and
+        // never builds it (a third of the memory and time on large diagrams).
+        let (diagnostics, diagram) = if args.explain {
+            let checked = model::check(&input.text);
+            (checked.diagnostics, Some(checked.diagram))
+        } else {
+            (model::diagnostics(&input.text), None)
+        };
         match args.format {
             CheckFormat::Json => {
                 let text = diagnostic::reported_prefix(&input.text, &diagnostics);
@@ -54,6 +64,22 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             }
             CheckFormat::Human => {
                 input::report(&input, &diagnostics);
+            }
+        }
+        if let Some(diagram) = &diagram {
+            let arch = model::Architecture::infer(
+                diagram,
+                &model::arch::Overrides::default(),
+                model::arch::InferOptions::default(),
+            );
+            let text = format!(
+                "{}: architecture model\n{}",
+                input.name,
+                arch.explain(diagram)
+            );
+            match args.format {
+                CheckFormat::Json => eprint!("{text}"),
+                CheckFormat::Human => print!("{text}"),
             }
         }
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();

@@ -197,7 +197,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
         warmup,
         series_points: if args.report.is_some() { 200 } else { 0 },
     };
-    let net = Arc::new(lowered.network);
+    let net = Arc::new(lowered.network.clone());
     let results = if let Some(factor) = args.realtime {
         match realtime::run(&net, &cfg, seed, factor) {
             Ok(r) => vec![r],
@@ -260,6 +260,8 @@ pub fn run(args: &SimArgs) -> ExitCode {
         warmup,
         warmup_default: args.warmup.is_none() && profile.run.warmup.is_none(),
         stable: args.stable,
+        assumptions: lowered.assumptions.clone(),
+        requests_title: requests_title(&checked.diagram, &lowered.architecture),
     };
     let report = Report::build(&net, &results, &meta);
     let text = match args.format {
@@ -284,6 +286,24 @@ pub fn run(args: &SimArgs) -> ExitCode {
 /// badge, the bottleneck outlined, each view's projection lag noted.
 /// The diagram for the HTML report: coloured by utilisation, the bottleneck outlined, each
 /// view badged with its mean projection lag.
+/// The gateway lens names the requests table when the diagram has gateway components.
+fn requests_title(d: &crate::model::Diagram, arch: &crate::model::Architecture) -> String {
+    use crate::model::arch::GatewayConcern as G;
+    let gateway = d.nodes().any(|(ix, _)| {
+        matches!(
+            arch.component(ix),
+            crate::model::Component::Gateway(
+                G::Route | G::RateLimit | G::Discovery | G::LoadBalance | G::Aggregate
+            )
+        )
+    });
+    if gateway {
+        "Gateway lens: requests by entry point and outcome".to_string()
+    } else {
+        "Requests by entry point and outcome".to_string()
+    }
+}
+
 fn diagram_svg(r: &Report, d: &crate::model::Diagram) -> String {
     let utilisation: std::collections::BTreeMap<String, f64> = r
         .nodes

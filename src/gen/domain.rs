@@ -37,6 +37,10 @@ pub struct DomainFile {
     /// Role overrides, node id → role name (as `fz sim` reads them).
     #[serde(default)]
     pub roles: BTreeMap<String, String>,
+    /// Architecture-model overrides: node id, lane id or "nA->nB" → component, lane kind or
+    /// interaction (the same table as a sim profile's `[components]`).
+    #[serde(default)]
+    pub components: BTreeMap<String, String>,
 }
 
 /// An aggregate: an id field and the state folded from its events.

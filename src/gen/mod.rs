@@ -13,6 +13,7 @@ pub mod writer;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::model::arch::{Architecture, InferOptions, Overrides};
 use crate::model::{self, Role, Roles};
 
 pub use domain::DomainFile;
@@ -113,6 +114,28 @@ pub fn role_overrides(
     Ok(out)
 }
 
+/// The architecture-model overrides of a domain file: its `[roles]` and `[components]`.
+pub fn overrides(
+    diagram: &model::Diagram,
+    d: Option<&DomainFile>,
+    path: &str,
+) -> Result<Overrides, GenError> {
+    let mut o = Overrides::default();
+    for (node, role) in role_overrides(d, path)? {
+        o.nodes.insert(node, role.component());
+    }
+    if let Some(d) = d {
+        for (key, value) in &d.components {
+            o.add(diagram, key, value).map_err(|e| GenError::Role {
+                path: path.to_string(),
+                node: key.clone(),
+                message: format!("[components] {e}"),
+            })?;
+        }
+    }
+    Ok(o)
+}
+
 /// Builds the plan of a diagram's source (no file system access).
 pub fn plan_source(
     source: &str,
@@ -127,8 +150,9 @@ pub fn plan_source(
             count: checked.error_count(),
         });
     }
-    let overrides = role_overrides(domain, domain_name)?;
-    let roles = Roles::detect(&checked.diagram, &overrides);
+    let overrides = overrides(&checked.diagram, domain, domain_name)?;
+    let arch = Architecture::infer(&checked.diagram, &overrides, InferOptions::default());
+    let roles = Roles::from_architecture(&checked.diagram, &arch);
     let explained = roles
         .assigned
         .iter()

@@ -1,5 +1,6 @@
 //! The model: a resolved [`Diagram`] built from the AST, with its diagnostics.
 
+pub mod arch;
 mod build;
 mod diagram;
 mod ids;
@@ -8,6 +9,7 @@ mod lint;
 mod query;
 pub mod roles;
 
+pub use arch::{Architecture, Component, Interaction, LaneKind};
 pub use build::KNOWN_KEYS;
 pub use diagram::*;
 pub use lint::{is_invisible_or_emoji, MAX_LABEL_CHARS};

@@ -1,4 +1,4 @@
-//! CQRS roles, read from node labels, shapes, lanes and graph position.
+//! CQRS roles, read off the architecture model ([`super::arch`]).
 //!
 //! Shared by the simulator's CQRS lens and the project generator. Detection is a fixed list of
 //! rules tried in order; every assignment records the rule that made it (`reason`), which
@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use super::diagram::{Diagram, NodeIx, Shape};
+use super::arch::{Architecture, Component, InferOptions, Overrides, StoreUse};
+use super::diagram::{Diagram, NodeIx};
 
 /// What kind of read model a view is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,183 +145,111 @@ pub struct Roles {
     pub assigned: Vec<RoleAssignment>,
 }
 
-/// Keyword rules on a lower-cased label, tried in order after the projector rule (a label
-/// ending in "projector"): first match wins.
-const LABEL_RULES: &[(&[&str], Role)] = &[
-    (
-        &[
-            "query api",
-            "query service",
-            "query handler",
-            "read api",
-            "graphql",
-        ],
-        Role::QueryApi,
-    ),
-    (&["command handler", "handle command"], Role::CommandHandler),
-    (
-        &["validat", "check invariant", "business rule"],
-        Role::Validator,
-    ),
-    (
-        &[
-            "persist",
-            "append",
-            "commit",
-            "write store",
-            "event store",
-            "save event",
-            "store event",
-        ],
-        Role::WriteCommit,
-    ),
-    (
-        &["guarantee order", "ordering", "partition", "sequenc"],
-        Role::Ordering,
-    ),
-    (&["route", "routing", "router"], Role::EventRouter),
-    (
-        &["deliver", "dispatch", "fan-out", "fan out", "broadcast"],
-        Role::Delivery,
-    ),
-    (&["emit", "publish", "outbox"], Role::EventPublisher),
-];
-
-const VIEW_KIND_RULES: &[(&[&str], ViewKind)] = &[
-    (
-        &[
-            "search",
-            "elastic",
-            "full-text",
-            "full text",
-            "opensearch",
-            "index",
-        ],
-        ViewKind::Search,
-    ),
-    (
-        &["cube", "analytic", "olap", "metric", "report"],
-        ViewKind::Cube,
-    ),
-    (
-        &["cache", "redis", "dashboard", "key-value", "key value"],
-        ViewKind::Cache,
-    ),
-    (
-        &[
-            "table",
-            "summary",
-            "sql",
-            "postgres",
-            "list",
-            "view",
-            "read model",
-        ],
-        ViewKind::Table,
-    ),
-];
-
-fn find<'k>(text: &str, keys: &[&'k str]) -> Option<&'k str> {
-    keys.iter().copied().find(|k| text.contains(k))
+impl Role {
+    /// The component a `[roles]` override stands for.
+    pub fn component(self) -> Component {
+        match self {
+            Role::CommandSource => Component::Command,
+            Role::CommandHandler => Component::CommandHandler,
+            Role::Validator => Component::Validator,
+            Role::WriteCommit => Component::Store {
+                usage: StoreUse::Write,
+                engine: None,
+            },
+            Role::EventPublisher => Component::Publish,
+            Role::EventRouter => Component::EventRoute,
+            Role::Ordering => Component::Ordering,
+            Role::Delivery => Component::Delivery,
+            Role::Projector => Component::Projector,
+            Role::View(k) => Component::Store {
+                usage: StoreUse::Read(k),
+                engine: None,
+            },
+            Role::QueryApi => Component::QueryApi,
+            Role::ReadResponse => Component::Response,
+        }
+    }
 }
 
 impl Roles {
-    /// Detect roles; `overrides` (node id → role) win over detection.
+    /// Detect roles; `overrides` (node id → role) win over detection. The roles are read off
+    /// the architecture model ([`Architecture::infer`]).
     pub fn detect(d: &Diagram, overrides: &BTreeMap<String, Role>) -> Roles {
-        let mut roles: Vec<Option<(Role, String)>> = vec![None; d.node_count()];
-        // 1. Label keywords.
-        for (ix, n) in d.nodes() {
-            let text = n.display().to_lowercase();
-            let last = text.trim_end().rsplit(' ').next().unwrap_or("");
-            if matches!(last, "projector" | "projection") {
-                roles[ix.index()] = Some((
-                    Role::Projector,
-                    format!("label \"{}\" ends with \"{last}\"", n.display()),
-                ));
-                continue;
-            }
-            for (keys, role) in LABEL_RULES {
-                if let Some(k) = find(&text, keys) {
-                    roles[ix.index()] =
-                        Some((*role, format!("label \"{}\" contains \"{k}\"", n.display())));
-                    break;
-                }
-            }
+        let mut o = Overrides::default();
+        for (id, r) in overrides {
+            o.nodes.insert(id.clone(), r.component());
         }
-        // 2. Views: what a projector feeds, or a read-model label in a views lane.
-        for (ix, n) in d.nodes() {
-            if roles[ix.index()].is_some() {
-                continue;
-            }
-            let text = n.display().to_lowercase();
-            let lane = d.lane_of(ix).display().to_lowercase();
-            let fed_by_projector = d
-                .predecessors(ix)
-                .iter()
-                .any(|(_, p, _)| matches!(roles[p.index()], Some((Role::Projector, _))));
-            let in_view_lane = find(&lane, &["view", "read model", "read side", "query"]).is_some();
-            if !(fed_by_projector || in_view_lane && n.shape == Shape::Rectangle) {
-                continue;
-            }
-            let why = if fed_by_projector {
-                "fed by a projector".to_string()
-            } else {
-                format!("in lane \"{}\"", d.lane_of(ix).display())
-            };
-            let kind = VIEW_KIND_RULES
-                .iter()
-                .find_map(|(keys, kind)| find(&text, keys).map(|k| (*kind, k)));
-            if let Some((kind, k)) = kind {
-                roles[ix.index()] = Some((
-                    Role::View(kind),
-                    format!("{why}; label \"{}\" contains \"{k}\"", n.display()),
-                ));
-            } else if fed_by_projector {
-                roles[ix.index()] = Some((Role::View(ViewKind::Other), why));
-            }
-        }
-        // 3. Sources and responses by position.
-        for (ix, n) in d.nodes() {
-            if roles[ix.index()].is_some() {
-                continue;
-            }
-            let text = n.display().to_lowercase();
+        let arch = Architecture::infer(d, &o, InferOptions::default());
+        Roles::from_architecture(d, &arch)
+    }
+
+    /// The CQRS roles of an architecture model.
+    pub fn from_architecture(d: &Diagram, arch: &Architecture) -> Roles {
+        let mut assigned = Vec::new();
+        for (ix, _) in d.nodes() {
+            let a = &arch.components[ix.index()];
             let preds = d.predecessors(ix);
-            let succs = d.successors(ix);
-            if preds.is_empty() && find(&text, &["command", "request", "intent"]).is_some() {
-                roles[ix.index()] = Some((
-                    Role::CommandSource,
-                    format!("entry node; label \"{}\" names a command", n.display()),
-                ));
-            } else if succs.is_empty()
-                && preds
-                    .iter()
-                    .any(|(_, p, _)| matches!(roles[p.index()], Some((Role::QueryApi, _))))
-            {
-                roles[ix.index()] = Some((
-                    Role::ReadResponse,
-                    "exit node after the query API".to_string(),
-                ));
+            let fed_async = preds.iter().any(|(_, p, _)| {
+                matches!(
+                    arch.component(*p),
+                    Component::Consume
+                        | Component::Projector
+                        | Component::Sync
+                        | Component::Delivery
+                        | Component::EventRoute
+                        | Component::Bus(_)
+                )
+            });
+            let role = match a.value {
+                Component::Command | Component::UserIntent if preds.is_empty() => {
+                    Some(Role::CommandSource)
+                }
+                Component::CommandHandler => Some(Role::CommandHandler),
+                Component::Validator => Some(Role::Validator),
+                Component::Store {
+                    usage: StoreUse::Write | StoreUse::Event,
+                    ..
+                } => Some(Role::WriteCommit),
+                Component::Store {
+                    usage: StoreUse::Document,
+                    ..
+                } => Some(if fed_async {
+                    Role::View(ViewKind::Other)
+                } else {
+                    Role::WriteCommit
+                }),
+                Component::Store {
+                    usage: StoreUse::Read(k),
+                    ..
+                } => Some(Role::View(k)),
+                Component::Publish => Some(Role::EventPublisher),
+                Component::EventRoute | Component::Bus(_) => Some(Role::EventRouter),
+                Component::Ordering => Some(Role::Ordering),
+                Component::Delivery => Some(Role::Delivery),
+                Component::Projector | Component::Sync => Some(Role::Projector),
+                Component::QueryApi | Component::QueryHandler => Some(Role::QueryApi),
+                Component::Response | Component::Exit
+                    if d.successors(ix).is_empty()
+                        && preds.iter().any(|(_, p, _)| {
+                            matches!(
+                                arch.component(*p),
+                                Component::QueryApi | Component::QueryHandler | Component::Dto
+                            )
+                        }) =>
+                {
+                    Some(Role::ReadResponse)
+                }
+                _ => None,
+            };
+            if let Some(role) = role {
+                assigned.push(RoleAssignment {
+                    node: ix,
+                    role,
+                    reason: format!("{} ({})", a.value.name(), a.reason),
+                });
             }
         }
-        for (id, role) in overrides {
-            if let Some(ix) = d.node_index(id) {
-                roles[ix.index()] = Some((*role, "set in the [roles] table".to_string()));
-            }
-        }
-        Roles {
-            assigned: roles
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, r)| {
-                    r.map(|(role, reason)| RoleAssignment {
-                        node: NodeIx::new(i),
-                        role,
-                        reason,
-                    })
-                })
-                .collect(),
-        }
+        Roles { assigned }
     }
 
     /// The role of a node, if any.

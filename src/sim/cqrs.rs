@@ -23,6 +23,8 @@ pub struct CqrsStats {
     /// Commands that committed, of those that arrived at or after warmup: the same commands as
     /// `command`'s samples (its `count`), so figures side by side count the same window.
     pub commits: u64,
+    /// Submit to confirmation: origin to the push that confirms it (task-based UIs).
+    pub confirm: LatStats,
 }
 
 struct LogEntry {

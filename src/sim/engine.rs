@@ -14,6 +14,7 @@ use super::station::{StationState, StationStats};
 use super::stats::LatStats;
 use super::time::Nanos;
 use super::token::{Token, TokenKind};
+use super::token::{NONE, READING, READ_DONE, WRITING};
 
 /// What one replication runs.
 #[derive(Debug, Clone)]
@@ -32,6 +33,56 @@ enum Ev {
     Arrive(u32, u32),
     /// Service end at station `.0` of the token in slot `.1`.
     Depart(u32, u32),
+    /// Closed-loop user `.0` ends its think time and sends its next request.
+    Think(u32),
+    /// The join timeout of fork record `.0` (generation `.1`) expires.
+    JoinTimeout(u32, u32),
+}
+
+/// One fan-out in flight whose parts meet at a join.
+#[derive(Debug, Clone, Copy)]
+struct ForkRec {
+    join: u32,
+    /// Parts not yet arrived (or lost).
+    remaining: u32,
+    /// The first part to arrive, held until the join completes.
+    carrier: u32,
+    parent: u32,
+    started: Nanos,
+    /// Sent on by its timeout: later parts are absorbed.
+    done: bool,
+    gen: u32,
+}
+
+/// One request from a source, shared by all its copies.
+#[derive(Debug, Clone, Copy)]
+struct ReqRec {
+    /// Copies in flight.
+    copies: u32,
+    responded: bool,
+    /// The closed-loop user waiting for it, or NONE.
+    user: u32,
+}
+
+/// Fork-join figures of one join station.
+#[derive(Debug, Clone, Default)]
+pub struct JoinStats {
+    pub station: u32,
+    /// Fork to join, of forks started after warmup.
+    pub fork_join: LatStats,
+    pub joined: u64,
+    /// Joins sent on by their timeout, or with parts lost.
+    pub partial: u64,
+}
+
+/// Latency of the requests of one source that ended at one outcome.
+#[derive(Debug, Clone, Default)]
+pub struct OutcomeStats {
+    pub source: u32,
+    /// The station that ended it (a sink, or the first station of the caller's lane a reply
+    /// entered).
+    pub station: u32,
+    pub latency: LatStats,
 }
 
 /// The result of one replication.
@@ -49,6 +100,11 @@ pub struct RepResult {
     pub wall_seconds: f64,
     pub window_ns: Nanos,
     pub series_dt: Nanos,
+    pub joins: Vec<JoinStats>,
+    /// Per (source, outcome), in the order first seen.
+    pub outcomes: Vec<OutcomeStats>,
+    /// Closed-loop cycles completed after warmup, per source.
+    pub cycles: Vec<u64>,
 }
 
 /// One replication in progress.
@@ -74,6 +130,19 @@ pub struct Engine<'n> {
     /// Nesting of inline (queue-skipping) zero-time steps.
     depth: u32,
     toks: Slab,
+    /// Stations a zero-time token may pass inline (plain routing, no join, no reads).
+    fast: Vec<bool>,
+    forks: Vec<ForkRec>,
+    free_forks: Vec<u32>,
+    /// Per closed-loop user: its source.
+    users: Vec<u32>,
+    reqs: Vec<ReqRec>,
+    free_reqs: Vec<u32>,
+    /// Per station: index into `joins`, or NONE.
+    join_ix: Vec<u32>,
+    joins: Vec<JoinStats>,
+    outcomes: Vec<OutcomeStats>,
+    cycles: Vec<u64>,
 }
 
 /// Zero-time steps run inline at most this deep (then they go through the queue).
@@ -91,10 +160,54 @@ impl<'n> Engine<'n> {
     pub fn new(net: &'n Network, cfg: &RunConfig, seed: u64) -> Engine<'n> {
         let mut rng = Pcg64Mcg::seed_from_u64(seed);
         let mut q = EventQueue::new();
+        let mut users = Vec::new();
         for (i, s) in net.sources.iter().enumerate() {
-            let first = s.interarrival.sample(&mut rng);
-            q.schedule(first, Ev::Source(i as u32));
+            match &s.closed {
+                None => {
+                    let first = s.interarrival.sample(&mut rng);
+                    q.schedule(first, Ev::Source(i as u32));
+                }
+                Some(c) => {
+                    for _ in 0..c.users {
+                        let u = users.len() as u32;
+                        users.push(i as u32);
+                        let first = c.think.sample(&mut rng);
+                        q.schedule(first, Ev::Think(u));
+                    }
+                }
+            }
         }
+        let mut join_ix = vec![NONE; net.stations.len()];
+        let mut joins = Vec::new();
+        for (i, st) in net.stations.iter().enumerate() {
+            if st.join.is_some() {
+                join_ix[i] = joins.len() as u32;
+                joins.push(JoinStats {
+                    station: i as u32,
+                    ..JoinStats::default()
+                });
+            }
+        }
+        let fast = net
+            .stations
+            .iter()
+            .map(|s| {
+                s.join.is_none()
+                    && s.reads.is_empty()
+                    && s.fork_join.is_none()
+                    && s.role == SimRole::Plain
+                    && !s.keyed
+                    && match &s.routing {
+                        Routing::All(h) => {
+                            h.len() <= 1 && h.iter().all(|h| !h.read_only && !h.reply)
+                        }
+                        Routing::Choose { hops, .. } => {
+                            hops.iter().all(|h| !h.read_only && !h.reply && !h.read)
+                        }
+                        Routing::Sink => true,
+                    }
+            })
+            .collect();
         let cqrs = net.cqrs.as_ref().map(|c| {
             let ks = net
                 .sources
@@ -137,6 +250,16 @@ impl<'n> Engine<'n> {
             wall: std::time::Duration::ZERO,
             depth: 0,
             toks: Slab::default(),
+            fast,
+            forks: Vec::new(),
+            free_forks: Vec::new(),
+            users,
+            reqs: Vec::new(),
+            free_reqs: Vec::new(),
+            join_ix,
+            joins,
+            outcomes: Vec::new(),
+            cycles: vec![0; net.sources.len()],
         }
     }
 
@@ -177,6 +300,8 @@ impl<'n> Engine<'n> {
                 Ev::Source(i) => self.source(i),
                 Ev::Arrive(s, tok) => self.arrive(s, tok, true),
                 Ev::Depart(s, slot) => self.depart(s, slot, true),
+                Ev::Think(u) => self.think_done(u),
+                Ev::JoinTimeout(f, gen) => self.join_timeout(f, gen),
             }
         }
         self.q.advance_to(limit);
@@ -205,7 +330,14 @@ impl<'n> Engine<'n> {
             k.flush();
             end_to_end.merge(k);
         }
+        for j in &mut self.joins {
+            j.fork_join.flush();
+        }
+        for o in &mut self.outcomes {
+            o.latency.flush();
+        }
         if let Some(c) = &mut self.cqrs {
+            c.stats.confirm.flush();
             c.stats.command.flush();
             c.stats.reads.flush();
             c.stats.staleness.flush();
@@ -224,6 +356,9 @@ impl<'n> Engine<'n> {
             wall_seconds: self.wall.as_secs_f64(),
             window_ns: end.saturating_sub(self.warmup),
             series_dt: self.series_dt,
+            joins: self.joins,
+            outcomes: self.outcomes,
+            cycles: self.cycles,
         }
     }
 
@@ -249,20 +384,313 @@ impl<'n> Engine<'n> {
         };
         let key = src.key.sample(&mut self.rng, self.serial);
         self.serial += 1;
-        let slot = self.toks.alloc(Token::new(now, key, kind));
+        let mut tok = Token::new(now, key, kind);
+        tok.src = i as u16;
+        tok.req = self.new_req(NONE);
+        let slot = self.toks.alloc(tok);
         self.arrive(src.station, slot, true);
     }
 
     #[inline]
+    fn new_req(&mut self, user: u32) -> u32 {
+        let r = ReqRec {
+            copies: 1,
+            responded: false,
+            user,
+        };
+        match self.free_reqs.pop() {
+            Some(i) => {
+                self.reqs[i as usize] = r;
+                i
+            }
+            None => {
+                self.reqs.push(r);
+                (self.reqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// One copy of a request ended. The last one frees it; a closed-loop user that got no
+    /// reply thinks again now.
+    #[inline]
+    fn copy_ended(&mut self, req: u32) {
+        if req == NONE {
+            return;
+        }
+        let r = &mut self.reqs[req as usize];
+        r.copies -= 1;
+        if r.copies == 0 {
+            let (user, responded) = (r.user, r.responded);
+            self.free_reqs.push(req);
+            if user != NONE && !responded {
+                self.user_think(user);
+            }
+        }
+    }
+
+    fn user_think(&mut self, u: u32) {
+        let now = self.q.now();
+        let src = self.users[u as usize];
+        if now > self.warmup {
+            self.cycles[src as usize] += 1;
+        }
+        if let Some(c) = &self.net.sources[src as usize].closed {
+            let think = c.think.sample(&mut self.rng);
+            self.q.schedule(now.saturating_add(think), Ev::Think(u));
+        }
+    }
+
+    /// A closed-loop user ends thinking: its next request enters at the source's station.
+    fn think_done(&mut self, u: u32) {
+        let now = self.q.now();
+        let si = self.users[u as usize];
+        let src = &self.net.sources[si as usize];
+        let key = src.key.sample(&mut self.rng, self.serial);
+        self.serial += 1;
+        let mut tok = Token::new(now, key, TokenKind::Message);
+        tok.src = si as u16;
+        tok.req = self.new_req(u);
+        let slot = self.toks.alloc(tok);
+        self.arrive(src.station, slot, true);
+    }
+
+    /// The request of `slot` is answered at station `s` (a sink, or a reply entering its
+    /// lane): record its latency by source and outcome, once per request. Only stations of
+    /// the source's own lane answer, unless that lane has none.
+    fn respond(&mut self, s: u32, slot: u32) {
+        let tok = self.toks.v[slot as usize];
+        if tok.req == NONE || self.reqs[tok.req as usize].responded {
+            return;
+        }
+        let src = tok.src as u32;
+        let source = &self.net.sources[src as usize];
+        if source.lane_outcomes
+            && self.net.stations[s as usize].lane != self.net.stations[source.station as usize].lane
+        {
+            return;
+        }
+        let r = &mut self.reqs[tok.req as usize];
+        r.responded = true;
+        let user = r.user;
+        if tok.origin >= self.warmup {
+            let lat = self.q.now() - tok.origin;
+            let i = match self
+                .outcomes
+                .iter()
+                .position(|o| o.source == src && o.station == s)
+            {
+                Some(i) => i,
+                None => {
+                    self.outcomes.push(OutcomeStats {
+                        source: src,
+                        station: s,
+                        latency: LatStats::default(),
+                    });
+                    self.outcomes.len() - 1
+                }
+            };
+            self.outcomes[i].latency.record(lat);
+        }
+        if user != NONE {
+            self.user_think(user);
+        }
+    }
+
+    /// A part of a fork reached its join station `s`. Returns the token to go on with, if the
+    /// join is complete.
+    fn join_part(&mut self, s: u32, slot: u32) -> Option<u32> {
+        let f = self.toks.v[slot as usize].fork;
+        let rec = &mut self.forks[f as usize];
+        rec.remaining -= 1;
+        if rec.done {
+            let last = rec.remaining == 0;
+            self.absorb(slot);
+            if last {
+                self.free_forks.push(f);
+            }
+            return None;
+        }
+        if rec.remaining > 0 {
+            if rec.carrier == NONE {
+                rec.carrier = slot;
+                if let Some(t) = self.net.stations[s as usize]
+                    .join
+                    .as_ref()
+                    .and_then(|j| j.timeout.as_ref())
+                {
+                    let d = t.sample(&mut self.rng);
+                    let gen = rec.gen;
+                    let at = self.q.now().saturating_add(d);
+                    self.q.schedule(at, Ev::JoinTimeout(f, gen));
+                }
+            } else {
+                self.absorb(slot);
+            }
+            return None;
+        }
+        // Complete.
+        let carrier = rec.carrier;
+        let out = if carrier == NONE {
+            slot
+        } else {
+            self.absorb(slot);
+            carrier
+        };
+        self.finish_join(f, out, false);
+        Some(out)
+    }
+
+    /// Record a join and hand the carrier back its parent fork.
+    fn finish_join(&mut self, f: u32, out: u32, partial: bool) {
+        let now = self.q.now();
+        let rec = self.forks[f as usize];
+        let ji = self.join_ix[rec.join as usize];
+        if ji != NONE {
+            let j = &mut self.joins[ji as usize];
+            if rec.started >= self.warmup {
+                j.fork_join.record(now - rec.started);
+                j.joined += 1;
+                if partial {
+                    j.partial += 1;
+                }
+            }
+        }
+        self.toks.v[out as usize].fork = rec.parent;
+        if partial {
+            self.forks[f as usize].done = true;
+            self.forks[f as usize].carrier = NONE;
+        } else {
+            self.forks[f as usize].gen = rec.gen.wrapping_add(1);
+            self.free_forks.push(f);
+        }
+    }
+
+    fn join_timeout(&mut self, f: u32, gen: u32) {
+        let rec = self.forks[f as usize];
+        if rec.gen != gen || rec.done || rec.carrier == NONE || rec.remaining == 0 {
+            return;
+        }
+        let carrier = rec.carrier;
+        self.finish_join(f, carrier, true);
+        self.forks[f as usize].gen = gen.wrapping_add(1);
+        self.arrive_joined(rec.join, carrier);
+    }
+
+    /// A part merged into its join's carrier: its slot is freed; a closed-loop user has one
+    /// copy fewer in flight.
+    fn absorb(&mut self, slot: u32) {
+        let req = self.toks.v[slot as usize].req;
+        self.copy_ended(req);
+        self.toks.free(slot);
+    }
+
+    /// A part of a fork ended before its join: the join waits for one part fewer (and, when
+    /// nothing arrived at all, its own fork loses a part in turn).
+    fn part_lost(&mut self, mut f: u32) {
+        while f != NONE {
+            let rec = &mut self.forks[f as usize];
+            rec.remaining -= 1;
+            if rec.remaining > 0 {
+                return;
+            }
+            if rec.done {
+                self.free_forks.push(f);
+                return;
+            }
+            let carrier = rec.carrier;
+            let parent = rec.parent;
+            if carrier != NONE {
+                let join = rec.join;
+                self.finish_join(f, carrier, true);
+                let rec = &mut self.forks[f as usize];
+                rec.done = false;
+                rec.gen = rec.gen.wrapping_add(1);
+                self.free_forks.push(f);
+                self.arrive_joined(join, carrier);
+                return;
+            }
+            self.forks[f as usize].gen = self.forks[f as usize].gen.wrapping_add(1);
+            self.free_forks.push(f);
+            f = parent;
+        }
+    }
+
+    /// The joined token enters its join station (past the gathering).
+    fn arrive_joined(&mut self, s: u32, slot: u32) {
+        self.arrive_inner(s, slot, false);
+    }
+
+    fn new_fork(&mut self, join: u32, parts: u32, parent: u32) -> u32 {
+        let now = self.q.now();
+        let rec = ForkRec {
+            join,
+            remaining: parts,
+            carrier: NONE,
+            parent,
+            started: now,
+            done: false,
+            gen: 0,
+        };
+        match self.free_forks.pop() {
+            Some(f) => {
+                let gen = self.forks[f as usize].gen.wrapping_add(1);
+                self.forks[f as usize] = ForkRec { gen, ..rec };
+                f
+            }
+            None => {
+                self.forks.push(rec);
+                (self.forks.len() - 1) as u32
+            }
+        }
+    }
+
+    #[inline]
     fn arrive(&mut self, s: u32, slot: u32, tail: bool) {
+        if !self.fast[s as usize] {
+            let spec = &self.net.stations[s as usize];
+            let tok = self.toks.v[slot as usize];
+            if spec.join.is_some() && tok.fork != NONE && self.forks[tok.fork as usize].join == s {
+                match self.join_part(s, slot) {
+                    Some(out) => return self.arrive_inner(s, out, false),
+                    None => return,
+                }
+            }
+            if !spec.reads.is_empty() && tok.ret == NONE && tok.flags & READ_DONE == 0 {
+                // Read a store first, then come back to be served here.
+                let store = match tok.kind {
+                    TokenKind::Read { view } => self
+                        .net
+                        .cqrs
+                        .as_ref()
+                        .and_then(|c| c.views.get(view as usize))
+                        .map(|v| v.0)
+                        .filter(|v| spec.reads.contains(v)),
+                    TokenKind::Message => None,
+                };
+                let store = store.unwrap_or_else(|| {
+                    if spec.reads.len() == 1 {
+                        spec.reads[0]
+                    } else {
+                        spec.reads[self.rng.gen_range(0..spec.reads.len())]
+                    }
+                });
+                let t = &mut self.toks.v[slot as usize];
+                t.ret = s;
+                return self.arrive_inner(store, slot, tail);
+            }
+        }
+        self.arrive_inner(s, slot, tail)
+    }
+
+    #[inline]
+    fn arrive_inner(&mut self, s: u32, slot: u32, tail: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
         let st = &mut self.st[s as usize];
         let tok = &mut self.toks.v[slot as usize];
         tok.arrived = now;
-        if spec.service.is_zero()
-            && spec.role == SimRole::Plain
-            && !spec.keyed
+        if self.fast[s as usize]
+            && spec.service.is_zero()
             && st.busy < spec.servers
             && tail
             && self.depth < MAX_INLINE
@@ -371,20 +799,22 @@ impl<'n> Engine<'n> {
             }
             SimRole::View(v) => {
                 if let Some(c) = &mut self.cqrs {
-                    if tok.committed() {
+                    if tok.committed() && tok.flags & WRITING != 0 {
                         let rec = tok.commit >= warmup;
                         c.apply(v as usize, now, tok, rec);
-                    }
-                }
-            }
-            SimRole::QueryApi => {
-                if let (Some(c), TokenKind::Read { view }) = (&mut self.cqrs, tok.kind) {
-                    if tok.origin >= warmup && (view as usize) < c.nviews() {
-                        let age = c.staleness(view as usize, now);
+                    } else if tok.flags & WRITING == 0 && tok.origin >= warmup {
+                        // A read of the view: how stale is what it sees?
+                        let age = c.staleness(v as usize, now);
                         c.stats.staleness.record(age);
                     }
                 }
             }
+            SimRole::Notify => {
+                if let (Some(c), true) = (&mut self.cqrs, tok.origin >= warmup && tok.committed()) {
+                    c.stats.confirm.record(now - tok.origin);
+                }
+            }
+            SimRole::QueryApi => {}
         }
         let key = tok.key;
         let next = if spec.keyed {
@@ -409,6 +839,9 @@ impl<'n> Engine<'n> {
     fn route(&mut self, s: u32, slot: u32, tail: bool) {
         let net = self.net;
         let spec = &net.stations[s as usize];
+        if !self.fast[s as usize] || self.toks.v[slot as usize].ret != NONE {
+            return self.route_special(s, slot, tail);
+        }
         if let Some(lb) = &spec.loop_back {
             let tok = &mut self.toks.v[slot as usize];
             if tok.repeats < lb.max && self.rng.gen::<f64>() < lb.p {
@@ -446,8 +879,107 @@ impl<'n> Engine<'n> {
         }
     }
 
+    /// Routing of stations off the fast path: returns from store reads, read-only hops,
+    /// writes, replies, forks with joins.
+    fn route_special(&mut self, s: u32, slot: u32, tail: bool) {
+        let net = self.net;
+        let spec = &net.stations[s as usize];
+        let tok = &mut self.toks.v[slot as usize];
+        if tok.ret != NONE {
+            // Back from a store read to the station that made it.
+            let back = tok.ret;
+            tok.ret = NONE;
+            tok.flags |= READ_DONE;
+            tok.hops += 1;
+            return self.arrive_inner(back, slot, tail);
+        }
+        tok.flags &= !READ_DONE;
+        if let Some(lb) = &spec.loop_back {
+            if tok.repeats < lb.max && self.rng.gen::<f64>() < lb.p {
+                tok.repeats += 1;
+                self.send(&Hop::new(lb.to), slot, tail);
+                return;
+            }
+            tok.repeats = 0;
+        }
+        let writing = tok.flags & WRITING != 0;
+        match &spec.routing {
+            Routing::Sink => self.sink(s, slot),
+            Routing::All(hops) => {
+                // A read passing through a store goes on by its read-only hops; everything
+                // else by the others.
+                let reading =
+                    !writing && (tok.flags & READING != 0 || hops.iter().any(|h| h.read_only));
+                let takes = |h: &Hop| h.read_only == reading;
+                let live: u32 = hops.iter().filter(|h| takes(h)).count() as u32;
+                if live == 0 {
+                    return self.sink(s, slot);
+                }
+                let tok = self.toks.v[slot as usize];
+                if live > 1 {
+                    match spec.fork_join {
+                        Some(j) => {
+                            let f = self.new_fork(j, live, tok.fork);
+                            self.toks.v[slot as usize].fork = f;
+                        }
+                        None => {
+                            if tok.fork != NONE {
+                                self.forks[tok.fork as usize].remaining += live - 1;
+                            }
+                        }
+                    }
+                    if tok.req != NONE {
+                        self.reqs[tok.req as usize].copies += live - 1;
+                    }
+                }
+                let mut left = live;
+                for h in hops.iter().filter(|h| takes(h)) {
+                    left -= 1;
+                    let t = if left == 0 {
+                        slot
+                    } else {
+                        let copy = self.toks.v[slot as usize];
+                        self.toks.alloc(copy)
+                    };
+                    self.send(h, t, tail && left == 0);
+                }
+            }
+            Routing::Choose { cum, hops } => {
+                let u: f64 = self.rng.gen();
+                match cum.iter().position(|&c| u < c) {
+                    Some(i) if !(writing && hops[i].read_only) => self.send(&hops[i], slot, tail),
+                    Some(_) => self.sink(s, slot),
+                    None => {
+                        self.exits += 1;
+                        self.lost(slot);
+                    }
+                }
+            }
+        }
+    }
+
     #[inline]
     fn send(&mut self, h: &Hop, slot: u32, tail: bool) {
+        if h.write || h.reply || h.read {
+            let tok = &mut self.toks.v[slot as usize];
+            if h.write {
+                tok.flags |= WRITING;
+            }
+            if h.read {
+                tok.flags |= READING;
+            }
+            if h.reply {
+                let src = tok.src as usize;
+                let lane = self
+                    .net
+                    .sources
+                    .get(src)
+                    .map(|x| self.net.stations[x.station as usize].lane);
+                if lane == Some(self.net.stations[h.to as usize].lane) {
+                    self.respond(h.to, slot);
+                }
+            }
+        }
         let tok = &mut self.toks.v[slot as usize];
         tok.hops += 1;
         if tok.hops > self.net.hop_limit {
@@ -470,7 +1002,18 @@ impl<'n> Engine<'n> {
     fn sink(&mut self, s: u32, slot: u32) {
         let now = self.q.now();
         let tok = self.toks.v[slot as usize];
-        if tok.origin >= self.warmup {
+        // A write or a read that ends at a read model is not a response.
+        let write_end = tok.flags & (WRITING | READING) != 0
+            && matches!(self.net.stations[s as usize].role, SimRole::View(_));
+        if !write_end {
+            self.respond(s, slot);
+        }
+        let tok = self.toks.v[slot as usize];
+        if tok.fork != NONE {
+            self.part_lost(tok.fork);
+        }
+        self.copy_ended(tok.req);
+        if tok.origin >= self.warmup && !write_end {
             let lat = now - tok.origin;
             if let Some(Some(k)) = self.sinks.get_mut(s as usize) {
                 k.record(lat);
@@ -484,15 +1027,31 @@ impl<'n> Engine<'n> {
         if matches!(self.net.stations[s as usize].role, SimRole::View(_)) {
             self.toks.free(slot);
         } else {
-            self.lost(slot);
+            self.drop_token(slot);
         }
     }
 
-    /// A token ends without reaching a view: views stop waiting for its event. Frees its slot.
+    /// A token dropped or leaving by a diamond's missing share: its fork and its user stop
+    /// waiting for it, then [`drop_token`](Self::drop_token).
     #[inline]
     fn lost(&mut self, slot: u32) {
+        let tok = self.toks.v[slot as usize];
+        if tok.fork != NONE {
+            self.part_lost(tok.fork);
+        }
+        self.copy_ended(tok.req);
+        self.drop_token(slot);
+    }
+
+    /// A token ends without reaching a view: when it is its request's last copy, views stop
+    /// waiting for its event. Frees its slot.
+    #[inline]
+    fn drop_token(&mut self, slot: u32) {
         let tok = &self.toks.v[slot as usize];
-        if tok.committed() {
+        // Only the request's last copy gives up on the views: another copy may still reach
+        // them (the ACK copy of a write ends at the client while the event goes on).
+        let last = tok.req == NONE || self.reqs[tok.req as usize].copies == 0;
+        if tok.committed() && last {
             if let Some(c) = &mut self.cqrs {
                 c.lost(tok.cseq);
             }

@@ -4,16 +4,21 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::model::{Diagram, NodeIx, Role, Roles, Shape};
+use crate::model::arch::{Architecture, InferOptions, OverrideError, Overrides};
+use crate::model::{Component, Diagram, Interaction, NodeIx, Role, Roles, Shape};
 
 use super::dist::{Dist, KeyDist};
-use super::network::{CqrsSpec, Hop, LoopBack, Network, Routing, SimRole, Source, Station};
+use super::network::{
+    ClosedLoop, CqrsSpec, Hop, JoinSpec, LoopBack, Network, Routing, SimRole, Source, Station,
+};
 use super::profile::{Profile, ProfileError};
 
 /// Arrivals per second at each source when nothing says otherwise.
 pub const DEFAULT_RATE: f64 = 500.0;
 /// Service time of rectangles and taskboxes when nothing says otherwise.
 pub const DEFAULT_SERVICE: &str = "exp(1ms)";
+/// Service time of stores (a read or a write of one item) when nothing says otherwise.
+pub const DEFAULT_STORE_SERVICE: &str = "exp(0.5ms)";
 /// Keys of source tokens when nothing says otherwise.
 pub const DEFAULT_KEYS: u32 = 1000;
 
@@ -45,13 +50,32 @@ pub struct Lowered {
     /// One line per inferred lane fan-out.
     pub inferences: Vec<String>,
     pub roles: Roles,
+    pub architecture: Architecture,
+    /// Every default the run uses that the profile could set, one line each.
+    pub assumptions: Vec<String>,
 }
 
-fn is_fanout_label(label: &str) -> bool {
-    let l = label.to_lowercase();
-    ["fan-out", "fanout", "fan out", "broadcast"]
-        .iter()
-        .any(|k| l.contains(k))
+/// Default share of each outcome of a decision that names a failure ("No", "401").
+pub const DEFAULT_FAILURE_SHARE: f64 = 0.05;
+
+/// How a token travels an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HopKind {
+    Flow,
+    Write,
+    Reply,
+    /// A store's way on to the next step of a read that passed through it.
+    ReadOnly,
+    /// A read into a store (the read goes on only by the store's read-only hops).
+    ReadInto,
+}
+
+fn list_ids(ids: &[String]) -> String {
+    if ids.len() > 12 {
+        format!("{}, … ({} nodes)", ids[..12].join(", "), ids.len())
+    } else {
+        ids.join(", ")
+    }
 }
 
 fn node_list(d: &Diagram) -> String {
@@ -80,64 +104,65 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     for (id, _, span) in &profile.roles {
         find(id, span, "[roles]")?;
     }
-    let roles = Roles::detect(d, &profile.role_overrides());
-    let cqrs = roles.is_cqrs();
+    let mut overrides = Overrides::default();
+    for (id, role) in profile.role_overrides() {
+        overrides.nodes.insert(id, role.component());
+    }
+    for (key, value, span) in &profile.components {
+        overrides.add(d, key, value).map_err(|e| {
+            LowerError::Profile(profile.error_at(
+                span,
+                match e {
+                    OverrideError::UnknownKey { .. } => {
+                        format!("[components] {e}; its nodes are {}", node_list(d))
+                    }
+                    other => format!("[components] {other}"),
+                },
+            ))
+        })?;
+    }
+    let arch = Architecture::infer(
+        d,
+        &overrides,
+        InferOptions {
+            lane_fanout: !opts.no_infer,
+        },
+    );
+    let roles = Roles::from_architecture(d, &arch);
     let role = |ix: NodeIx| roles.role(ix);
 
-    // Message edges: every edge but reads (view -> query API) under the CQRS lens.
-    let mut out: Vec<Vec<(NodeIx, Option<usize>)>> = vec![Vec::new(); n];
+    // Hops by interaction: flow, writes, replies, forward reads; reads a station makes of a
+    // store it then returns from are not hops but `reads`.
+    let mut out: Vec<Vec<(NodeIx, HopKind)>> = vec![Vec::new(); n];
     let mut has_in = vec![false; n];
     let mut read_edges = Vec::new();
     for (e, s, t, _) in d.edges() {
-        if cqrs && role(s).is_some_and(Role::is_view) && role(t) == Some(Role::QueryApi) {
-            read_edges.push((s, t));
-            continue;
-        }
-        out[s.index()].push((t, Some(e.index())));
+        let kind = match arch.interaction(e) {
+            Interaction::Read if arch.component(s).is_store() => {
+                if arch.read_is_forward(d, e) {
+                    HopKind::ReadOnly
+                } else {
+                    read_edges.push((s, t));
+                    continue;
+                }
+            }
+            Interaction::Write | Interaction::Replicate => HopKind::Write,
+            Interaction::Read => HopKind::ReadInto,
+            Interaction::Reply => HopKind::Reply,
+            _ => HopKind::Flow,
+        };
+        out[s.index()].push((t, kind));
         has_in[t.index()] = true;
     }
-    let orig_has_in: Vec<bool> = (0..n)
-        .map(|i| {
-            d.graph
-                .neighbors_directed(NodeIx::new(i), petgraph::Direction::Incoming)
-                .next()
-                .is_some()
-        })
-        .collect();
-
-    // Lane fan-out inference.
     let mut inferences = Vec::new();
-    if !opts.no_infer {
-        for (_, s, t, edge) in d.edges() {
-            let Some(label) = edge.label.as_deref() else {
-                continue;
-            };
-            if !is_fanout_label(label) {
-                continue;
-            }
-            let lane = d.node(t).lane;
-            let mut added = Vec::new();
-            for m in d.lane_nodes(lane) {
-                if m == t || m == s || orig_has_in[m.index()] {
-                    continue;
-                }
-                if out[s.index()].iter().any(|(x, _)| *x == m) {
-                    continue;
-                }
-                out[s.index()].push((m, None));
-                has_in[m.index()] = true;
-                added.push(d.node(m).id.clone());
-            }
-            if !added.is_empty() {
-                inferences.push(format!(
-                    "{} -> {} is labelled \"{label}\" into lane {}: also delivers to {} (nodes of that lane with no incoming edge)",
-                    d.node(s).id,
-                    d.node(t).id,
-                    d.lane_of(t).id,
-                    added.join(", ")
-                ));
-            }
-        }
+    for ie in &arch.implied {
+        out[ie.from.index()].push((ie.to, HopKind::Flow));
+        has_in[ie.to.index()] = true;
+        inferences.push(ie.reason.clone());
+    }
+    let mut reads_of = vec![Vec::new(); n];
+    for (store, reader) in &read_edges {
+        reads_of[reader.index()].push(store.index() as u32);
     }
 
     // Per-node profile entries.
@@ -151,11 +176,28 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         None => Dist::parse(DEFAULT_SERVICE).map_err(|e| LowerError::Diagram(e.0))?,
     };
 
+    let mut assumptions: Vec<String> = Vec::new();
     let mut stations = Vec::with_capacity(n);
+    let mut default_service_at = Vec::new();
+    let mut default_store_at = Vec::new();
+    let store_service = Dist::parse(DEFAULT_STORE_SERVICE).map_err(|e| LowerError::Diagram(e.0))?;
     for (ix, node) in d.nodes() {
         let np = node_prof[ix.index()];
+        if matches!(node.shape, Shape::Rectangle | Shape::Taskbox)
+            && np.and_then(|p| p.service.as_ref()).is_none()
+        {
+            if arch.component(ix).is_store() && profile.defaults.service.is_none() {
+                default_store_at.push(node.id.clone());
+            } else {
+                default_service_at.push(node.id.clone());
+            }
+        }
+        let is_store = arch.component(ix).is_store();
         let mut service = match node.shape {
             Shape::Circle | Shape::Diamond => Dist::ZERO,
+            Shape::Rectangle | Shape::Taskbox if is_store && profile.defaults.service.is_none() => {
+                store_service.clone()
+            }
             Shape::Rectangle | Shape::Taskbox => default_service.clone(),
         };
         if let Some(s) = np.and_then(|p| p.service.clone()) {
@@ -168,10 +210,18 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             .or(profile.defaults.servers)
             .unwrap_or(1);
         st.capacity = np.and_then(|p| p.queue).or(profile.defaults.queue);
+        st.lane = node.lane as u32;
+        st.reads = reads_of[ix.index()].clone();
         let succ = &out[ix.index()];
         let hops: Vec<Hop> = succ
             .iter()
-            .map(|(t, _)| Hop::new(t.index() as u32))
+            .map(|(t, k)| Hop {
+                write: *k == HopKind::Write,
+                read_only: *k == HopKind::ReadOnly,
+                reply: *k == HopKind::Reply,
+                read: *k == HopKind::ReadInto,
+                ..Hop::new(t.index() as u32)
+            })
             .collect();
         let branch = np.and_then(|p| p.branch.as_ref());
         st.routing = if hops.is_empty() {
@@ -187,7 +237,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                     .into());
             }
             Routing::Sink
-        } else if node.shape == Shape::Diamond {
+        } else if arch.chooses(d, ix) {
             let mut probs: Vec<Option<f64>> = vec![None; hops.len()];
             if let Some(b) = branch {
                 for (to, p, span) in b {
@@ -209,16 +259,68 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             }
             let given: f64 = probs.iter().flatten().sum();
             let unset = probs.iter().filter(|p| p.is_none()).count();
-            let share = if unset > 0 {
-                ((1.0 - given) / unset as f64).max(0.0)
+            // Unset outcomes that name a failure ("No", "401", "Duplicate") get a small share
+            // each, the others split the rest.
+            let outcomes = arch.outcomes(d, ix);
+            let failure = |i: usize| -> Option<String> {
+                let t = succ[i].0;
+                outcomes
+                    .iter()
+                    .find(|o| o.to == t)
+                    .and_then(|o| o.failure.clone())
+            };
+            let unset_fail: Vec<usize> = (0..hops.len())
+                .filter(|&i| probs[i].is_none() && failure(i).is_some())
+                .collect();
+            let rest = (1.0 - given).max(0.0);
+            let fail_share = if unset_fail.len() < unset {
+                (DEFAULT_FAILURE_SHARE * rest).min(rest * 0.5 / unset_fail.len().max(1) as f64)
+            } else {
+                rest / unset.max(1) as f64
+            };
+            let others = unset - unset_fail.len();
+            let share = if others > 0 {
+                ((rest - fail_share * unset_fail.len() as f64) / others as f64).max(0.0)
             } else {
                 0.0
             };
             let mut cum = Vec::with_capacity(hops.len());
             let mut acc = 0.0;
-            for p in &probs {
-                acc += p.unwrap_or(share);
+            let mut assumed = Vec::new();
+            for (i, p) in probs.iter().enumerate() {
+                let v = match p {
+                    Some(v) => *v,
+                    None if unset_fail.contains(&i) => fail_share,
+                    None => share,
+                };
+                if p.is_none() {
+                    let why = match failure(i) {
+                        Some(k) if unset_fail.len() < unset => format!(" (a failure outcome: {k})"),
+                        _ => String::new(),
+                    };
+                    assumed.push(format!("{} p={v:.3}{why}", d.node(succ[i].0).id));
+                }
+                acc += v;
                 cum.push(acc);
+            }
+            if !assumed.is_empty() {
+                assumptions.push(format!(
+                    "{} {} \"{}\": no [node.{}] branch for {}; assumed {}",
+                    if node.shape == Shape::Diamond {
+                        "decision"
+                    } else {
+                        "router"
+                    },
+                    node.id,
+                    node.display(),
+                    node.id,
+                    if branch.is_some() {
+                        "some outcomes"
+                    } else {
+                        "any outcome"
+                    },
+                    assumed.join(", ")
+                ));
             }
             Routing::Choose { cum, hops }
         } else {
@@ -318,13 +420,19 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         source_nodes.insert(ix);
     }
     for (ix, node) in d.nodes() {
-        if node.shape == Shape::Circle
-            && !has_in[ix.index()]
-            && !(cqrs && role(ix) == Some(Role::QueryApi))
-        {
+        if node.shape == Shape::Circle && !has_in[ix.index()] && role(ix) != Some(Role::QueryApi) {
             source_nodes.insert(ix);
         }
     }
+    let unrated = source_nodes
+        .iter()
+        .filter(|ix| {
+            !profile.sources.iter().any(|s| {
+                d.node_index(&s.node) == Some(**ix)
+                    && (s.rate.is_some() || s.interarrival.is_some() || s.users.is_some())
+            })
+        })
+        .count();
     for ix in &source_nodes {
         let sp = profile
             .sources
@@ -338,10 +446,40 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             (Some(r), _, _) => rate_dist(r),
             (None, Some(ia), _) => ia,
             (None, None, Some(r)) => rate_dist(r),
-            (None, None, None) => rate_dist(profile.defaults.rate.unwrap_or(DEFAULT_RATE)),
+            (None, None, None) => match profile.defaults.rate {
+                Some(r) => rate_dist(r),
+                // The default load is shared by the entry points that have no rate of their
+                // own, so that two entries meeting at one store do not double it.
+                None => rate_dist(DEFAULT_RATE / unrated.max(1) as f64),
+            },
         };
-        if interarrival.is_zero() {
+        let closed = sp.and_then(|s| s.users).map(|users| ClosedLoop {
+            users,
+            think: sp.and_then(|s| s.think.clone()).unwrap_or(Dist::ZERO),
+        });
+        if closed.is_none() && interarrival.is_zero() {
             continue; // rate 0: no arrivals
+        }
+        match (&closed, sp) {
+            (Some(c), _) => {
+                if sp.and_then(|s| s.think.as_ref()).is_none() {
+                    assumptions.push(format!(
+                        "source {}: {} users with no think time (set [source.{}] think)",
+                        d.node(*ix).id,
+                        c.users,
+                        d.node(*ix).id
+                    ));
+                }
+            }
+            (None, Some(s)) if s.rate.is_some() || s.interarrival.is_some() || opts.rate.is_some() => {}
+            (None, _) if opts.rate.is_some() => {}
+            (None, _) => assumptions.push(format!(
+                "source {} \"{}\": Poisson arrivals at {:.0}/s (the default {DEFAULT_RATE}/s shared by the entry points without a rate; set [source.{}] rate, or users and think for a closed loop)",
+                d.node(*ix).id,
+                d.node(*ix).display(),
+                1e9 / interarrival.mean_ns(),
+                d.node(*ix).id
+            )),
         }
         let key = sp
             .and_then(|s| s.key.clone())
@@ -351,7 +489,71 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             interarrival,
             key,
             reads: None,
+            closed,
+            lane_outcomes: false,
         });
+    }
+    if !default_service_at.is_empty() {
+        assumptions.push(format!(
+            "service time {} at {} (the default; set [node.ID] service or [defaults] service)",
+            default_service,
+            list_ids(&default_service_at)
+        ));
+    }
+    if !default_store_at.is_empty() {
+        assumptions.push(format!(
+            "service time {} at stores {} (the stores' default; set [node.ID] service or [defaults] service)",
+            store_service,
+            list_ids(&default_store_at)
+        ));
+    }
+    let one_server: Vec<String> = d
+        .nodes()
+        .filter(|(ix, n)| {
+            matches!(n.shape, Shape::Rectangle | Shape::Taskbox)
+                && node_prof[ix.index()].and_then(|p| p.servers).is_none()
+                && profile.defaults.servers.is_none()
+        })
+        .map(|(_, n)| n.id.clone())
+        .collect();
+    if !one_server.is_empty() {
+        assumptions.push(format!(
+            "1 server at {} (the default; set [node.ID] servers or [defaults] servers)",
+            list_ids(&one_server)
+        ));
+    }
+
+    // Fork-join.
+    for (f, j, _) in &arch.joins {
+        stations[f.index()].fork_join = Some(j.index() as u32);
+        let timeout = node_prof[j.index()].and_then(|p| p.join_timeout.clone());
+        stations[j.index()].join = Some(JoinSpec { timeout });
+    }
+    for np in &profile.nodes {
+        if np.join_timeout.is_some() {
+            let ix = find(&np.node, &np.span, &format!("[node.{}]", np.node))?;
+            if stations[ix.index()].join.is_none() {
+                return Err(profile
+                    .error_at(
+                        &np.span,
+                        format!(
+                            "[node.{}] join_timeout: {} gathers no fan-out (joins: {})",
+                            np.node,
+                            np.node,
+                            if arch.joins.is_empty() {
+                                "none".to_string()
+                            } else {
+                                arch.joins
+                                    .iter()
+                                    .map(|(_, j, _)| d.node(*j).id.clone())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            }
+                        ),
+                    )
+                    .into());
+            }
+        }
     }
     if sources.is_empty() {
         return Err(LowerError::Diagram(
@@ -359,15 +561,57 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         ));
     }
 
-    // CQRS lens.
+    // CQRS lens: a commit (a write store, else the publish step) and read models after it.
+    let mut commits = roles.nodes_with(Role::WriteCommit);
+    if commits.is_empty() {
+        commits = roles.nodes_with(Role::EventPublisher);
+    }
+    // A write store that another commit's events reach through messaging is a replica of
+    // that commit (database per service): its lag is measured, it commits nothing new.
+    let mut views: Vec<NodeIx> = roles.views().iter().map(|(v, _)| *v).collect();
+    let replicas = replicas_of(d, &arch, &commits);
+    let mut replica_notes = Vec::new();
+    commits.retain(|c| {
+        if replicas.contains(c) {
+            views.push(*c);
+            replica_notes.push(d.node(*c).id.clone());
+            false
+        } else {
+            true
+        }
+    });
+    views.sort();
+    if !replica_notes.is_empty() {
+        assumptions.push(format!(
+            "{} reached from another commit through messaging: replicated, so lag is measured there (set [components] to change)",
+            replica_notes.join(", ")
+        ));
+    }
+    let cqrs = !commits.is_empty() && !views.is_empty();
     let mut cqrs_spec = None;
     if cqrs {
-        let mut spec = CqrsSpec::default();
-        for (k, (v, _)) in roles.views().iter().enumerate() {
+        let lens = if !roles.nodes_with(Role::Projector).is_empty()
+            || !roles.nodes_with(Role::QueryApi).is_empty()
+        {
+            "CQRS"
+        } else {
+            "replication"
+        };
+        let mut spec = CqrsSpec {
+            lens: lens.into(),
+            ..CqrsSpec::default()
+        };
+        for (ix, _) in d.nodes() {
+            if matches!(arch.component(ix), Component::Notification(_)) {
+                stations[ix.index()].role = SimRole::Notify;
+                spec.notify.push(ix.index() as u32);
+            }
+        }
+        for (k, v) in views.iter().enumerate() {
             stations[v.index()].role = SimRole::View(k as u16);
             spec.views.push((v.index() as u32, d.node(*v).id.clone()));
         }
-        for c in roles.nodes_with(Role::WriteCommit) {
+        for c in commits {
             stations[c.index()].role = SimRole::Commit;
             spec.commits.push(c.index() as u32);
         }
@@ -444,6 +688,8 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                     interarrival: rate_dist(r.rate),
                     key: KeyDist::Unique,
                     reads: Some(views),
+                    closed: None,
+                    lane_outcomes: false,
                 });
             }
         }
@@ -462,6 +708,22 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         }
     }
 
+    // A source's requests are answered in its own lane when the lane has a sink (besides the
+    // source) or a reply enters it.
+    for src in &mut sources {
+        let lane = stations[src.station as usize].lane;
+        let sink_here = stations
+            .iter()
+            .enumerate()
+            .any(|(i, st)| i as u32 != src.station && st.lane == lane && st.is_sink());
+        let reply_here = stations.iter().any(|st| match &st.routing {
+            Routing::All(h) | Routing::Choose { hops: h, .. } => h
+                .iter()
+                .any(|h| h.reply && stations[h.to as usize].lane == lane),
+            Routing::Sink => false,
+        });
+        src.lane_outcomes = sink_here || reply_here;
+    }
     let mut network = Network::new(stations, sources);
     network.hop_limit = opts
         .hop_limit
@@ -470,13 +732,73 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     network.cqrs = cqrs_spec;
     check_cycles(d, &network)?;
 
-    let explain = explain(d, &roles, &network, &inferences, &read_edges, cqrs);
+    // Stations no source reaches: say so, they are idle in this run.
+    let mut reached = vec![false; network.stations.len()];
+    let mut stack: Vec<u32> = network.sources.iter().map(|s| s.station).collect();
+    while let Some(x) = stack.pop() {
+        if std::mem::replace(&mut reached[x as usize], true) {
+            continue;
+        }
+        let st = &network.stations[x as usize];
+        stack.extend(st.reads.iter().copied());
+        if let Some(lb) = &st.loop_back {
+            stack.push(lb.to);
+        }
+        match &st.routing {
+            Routing::All(h) | Routing::Choose { hops: h, .. } => {
+                stack.extend(h.iter().map(|h| h.to))
+            }
+            Routing::Sink => {}
+        }
+    }
+    let idle: Vec<String> = network
+        .stations
+        .iter()
+        .zip(&reached)
+        .filter(|(st, r)| !**r && !st.service.is_zero())
+        .map(|(st, _)| st.id.clone())
+        .collect();
+    if !idle.is_empty() {
+        assumptions.push(format!(
+            "no traffic reaches {} (nothing in the diagram sends work there; give one a [source.ID] rate to load it)",
+            list_ids(&idle)
+        ));
+    }
+    let explain = explain(d, &arch, &roles, &network, &read_edges, cqrs, &assumptions);
     Ok(Lowered {
         network,
         explain,
         inferences,
         roles,
+        architecture: arch,
+        assumptions,
     })
+}
+
+/// Write stores reached from one of `commits` along the flow after an asynchronous message.
+fn replicas_of(d: &Diagram, arch: &Architecture, commits: &[NodeIx]) -> Vec<NodeIx> {
+    let n = d.node_count();
+    // seen[i][async passed]
+    let mut seen = vec![[false; 2]; n];
+    let mut stack: Vec<(NodeIx, bool)> = commits.iter().map(|c| (*c, false)).collect();
+    let mut out = Vec::new();
+    while let Some((x, passed)) = stack.pop() {
+        if std::mem::replace(&mut seen[x.index()][passed as usize], true) {
+            continue;
+        }
+        if passed && arch.component(x).is_write_store() && !out.contains(&x) {
+            out.push(x);
+        }
+        for (e, y, _) in d.successors(x) {
+            if !arch.carries_flow(d, e) {
+                continue;
+            }
+            let p = passed || arch.interaction(e) == Interaction::Message;
+            stack.push((y, p));
+        }
+    }
+    out.sort();
+    out
 }
 
 fn rate_dist(rate: f64) -> Dist {
@@ -584,13 +906,15 @@ fn check_cycles(d: &Diagram, net: &Network) -> Result<(), LowerError> {
 
 fn explain(
     d: &Diagram,
+    arch: &Architecture,
     roles: &Roles,
     net: &Network,
-    inferences: &[String],
     reads: &[(NodeIx, NodeIx)],
     cqrs: bool,
+    assumptions: &[String],
 ) -> String {
     let mut s = String::new();
+    s.push_str(&arch.explain(d));
     let _ = writeln!(s, "Roles:");
     if roles.assigned.is_empty() {
         let _ = writeln!(s, "  (none detected)");
@@ -606,27 +930,38 @@ fn explain(
     }
     let _ = writeln!(
         s,
-        "CQRS lens: {}",
-        if cqrs {
-            "on".to_string()
-        } else {
-            format!("off (lacks {})", roles.missing_for_cqrs().join("; "))
+        "Lens: {}",
+        match &net.cqrs {
+            Some(c) if cqrs => format!("{} (commit, then lag per read model)", c.lens),
+            _ => format!(
+                "none (lacks a commit and a read model after it; CQRS needs {})",
+                roles.missing_for_cqrs().join("; ")
+            ),
         }
     );
     let _ = writeln!(s, "Inferences:");
-    if inferences.is_empty() && reads.is_empty() {
+    if arch.implied.is_empty() && reads.is_empty() {
         let _ = writeln!(s, "  (none)");
     }
-    for i in inferences {
-        let _ = writeln!(s, "  lane fan-out: {i}");
+    for i in &arch.implied {
+        let _ = writeln!(s, "  lane fan-out: {}", i.reason);
     }
     for (v, q) in reads {
         let _ = writeln!(
             s,
-            "  read edge: {} -> {} is a read (view into query API), not message flow",
+            "  read edge: {} -> {} is a read: {} reads store {} before it serves, not message flow",
             d.node(*v).id,
-            d.node(*q).id
+            d.node(*q).id,
+            d.node(*q).id,
+            d.node(*v).id
         );
+    }
+    let _ = writeln!(s, "Assumptions (defaults the profile can set):");
+    if assumptions.is_empty() {
+        let _ = writeln!(s, "  (none)");
+    }
+    for a in assumptions {
+        let _ = writeln!(s, "  {a}");
     }
     let _ = writeln!(s, "Sources:");
     for src in &net.sources {
@@ -664,13 +999,28 @@ fn explain(
                 format!(" after {}", h.delay)
             }
         };
+        let hop_kind = |h: &Hop| {
+            if h.write {
+                " (write)"
+            } else if h.read {
+                " (read)"
+            } else if h.read_only {
+                " (reads only)"
+            } else if h.reply {
+                " (reply)"
+            } else {
+                ""
+            }
+        };
         let route = match &st.routing {
             Routing::Sink => "sink (records end-to-end latency)".to_string(),
-            Routing::All(h) if h.len() == 1 => format!("-> {}{}", name(h[0].to), delay(&h[0])),
+            Routing::All(h) if h.len() == 1 => {
+                format!("-> {}{}{}", name(h[0].to), delay(&h[0]), hop_kind(&h[0]))
+            }
             Routing::All(h) => format!(
                 "copy to each of {}",
                 h.iter()
-                    .map(|h| format!("{}{}", name(h.to), delay(h)))
+                    .map(|h| format!("{}{}{}", name(h.to), delay(h), hop_kind(h)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -711,7 +1061,28 @@ fn explain(
             SimRole::Commit => extra.push_str("; commit"),
             SimRole::View(_) => extra.push_str("; view"),
             SimRole::QueryApi => extra.push_str("; query API"),
+            SimRole::Notify => extra.push_str("; confirmation push"),
             SimRole::Plain => {}
+        }
+        if let Some(j) = st.fork_join {
+            let _ = write!(extra, "; fork joined at {}", name(j));
+        }
+        if let Some(j) = &st.join {
+            extra.push_str("; join: waits for every part of its fork");
+            if let Some(t) = &j.timeout {
+                let _ = write!(extra, " (timeout {t})");
+            }
+        }
+        if !st.reads.is_empty() {
+            let _ = write!(
+                extra,
+                "; reads {} first",
+                st.reads
+                    .iter()
+                    .map(|r| name(*r))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
         }
         let cap = st
             .capacity

@@ -20,6 +20,15 @@ pub enum Routing {
 pub struct Hop {
     pub to: u32,
     pub delay: Dist,
+    /// A write into a store: the token is a write from here on and never takes a
+    /// [`read_only`](Hop::read_only) hop.
+    pub write: bool,
+    /// Taken only by tokens that came to read (a store's way on to its reader's next step).
+    pub read_only: bool,
+    /// A reply: it ends the request's latency when it enters the lane the request came from.
+    pub reply: bool,
+    /// A read into a store: the token goes on from the store only by its read-only hops.
+    pub read: bool,
 }
 
 impl Hop {
@@ -27,6 +36,10 @@ impl Hop {
         Hop {
             to,
             delay: Dist::ZERO,
+            write: false,
+            read_only: false,
+            reply: false,
+            read: false,
         }
     }
 }
@@ -50,6 +63,23 @@ pub enum SimRole {
     View(u16),
     /// Queries are answered here; staleness is measured when one completes.
     QueryApi,
+    /// Pushes a confirmation to the client: submit-to-confirmation time ends here.
+    Notify,
+}
+
+/// A station that gathers the parts of a fan-out (fork-join).
+#[derive(Debug, Clone, Default)]
+pub struct JoinSpec {
+    /// Send on what arrived this long after the first part, counting a partial join.
+    pub timeout: Option<Dist>,
+}
+
+/// A closed-loop source: `users` users, each thinking, sending one request, and waiting for
+/// its reply (or for the request to end) before thinking again.
+#[derive(Debug, Clone)]
+pub struct ClosedLoop {
+    pub users: u32,
+    pub think: Dist,
 }
 
 /// A station: servers, a FIFO queue, a service-time distribution and its routing.
@@ -66,6 +96,15 @@ pub struct Station {
     /// Downstream of an ordering step: at most one token per key in service at a time.
     pub keyed: bool,
     pub role: SimRole,
+    /// Lane number (for replies into the lane a request came from).
+    pub lane: u32,
+    /// This station is a fork whose parts meet again at station `.0`.
+    pub fork_join: Option<u32>,
+    /// This station gathers the parts of forks that name it.
+    pub join: Option<JoinSpec>,
+    /// Stores this station reads before serving a token (one, chosen uniformly, or the view a
+    /// query names).
+    pub reads: Vec<u32>,
 }
 
 impl Station {
@@ -81,6 +120,10 @@ impl Station {
             loop_back: None,
             keyed: false,
             role: SimRole::Plain,
+            lane: 0,
+            fork_join: None,
+            join: None,
+            reads: Vec::new(),
         }
     }
 
@@ -97,6 +140,11 @@ pub struct Source {
     pub key: KeyDist,
     /// Queries (CQRS reads): each picks one of `views` uniformly.
     pub reads: Option<Vec<u16>>,
+    /// Closed loop: users instead of the open arrival process `interarrival`.
+    pub closed: Option<ClosedLoop>,
+    /// Requests are answered only in the source's lane (it has a sink, or a reply enters
+    /// it); otherwise at any sink.
+    pub lane_outcomes: bool,
 }
 
 /// The CQRS views, in view-number order: `(station, id)`.
@@ -105,6 +153,10 @@ pub struct CqrsSpec {
     pub views: Vec<(u32, String)>,
     pub commits: Vec<u32>,
     pub query_apis: Vec<u32>,
+    /// Stations that push confirmations (task-based UIs).
+    pub notify: Vec<u32>,
+    /// "CQRS" or "replication" (database per service): what the report calls the lens.
+    pub lens: String,
     /// Nodes that carry the ordering role (for the report).
     pub ordering: Vec<String>,
 }

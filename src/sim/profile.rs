@@ -59,6 +59,9 @@ pub struct SourceProfile {
     pub rate: Option<f64>,
     pub interarrival: Option<Dist>,
     pub key: Option<KeyDist>,
+    /// Closed loop: this many users, each waiting for its reply before thinking again.
+    pub users: Option<u32>,
+    pub think: Option<Dist>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +73,8 @@ pub struct NodeProfile {
     pub queue: Option<u32>,
     /// Diamond branch probabilities by target node id.
     pub branch: Option<Vec<(String, f64, Span)>>,
+    /// A join sends on what arrived this long after the first part.
+    pub join_timeout: Option<Dist>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,15 +115,25 @@ pub struct Profile {
     pub loops: Vec<LoopProfile>,
     pub reads: Option<ReadsProfile>,
     pub roles: Vec<(String, Role, Span)>,
+    /// `[components]` entries: key (node id, lane id or "nA->nB"), value, span of the entry.
+    pub components: Vec<(String, String, Span)>,
 }
 
 const TOP: &[&str] = &[
-    "run", "defaults", "source", "node", "edge", "loop", "reads", "roles",
+    "run",
+    "defaults",
+    "source",
+    "node",
+    "edge",
+    "loop",
+    "reads",
+    "roles",
+    "components",
 ];
 const RUN_KEYS: &[&str] = &["duration", "warmup", "seed", "replications", "hop_limit"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
-const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key"];
-const NODE_KEYS: &[&str] = &["service", "servers", "queue", "branch"];
+const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
+const NODE_KEYS: &[&str] = &["service", "servers", "queue", "branch", "join_timeout"];
 const EDGE_KEYS: &[&str] = &["delay"];
 const LOOP_KEYS: &[&str] = &["repeat", "max"];
 const READ_KEYS: &[&str] = &["rate", "views"];
@@ -223,6 +238,13 @@ impl Profile {
                                 cx.err(&vspan, format!("[roles] {node}: {e}"))
                             })?;
                         p.roles.push((node.to_string(), role, span));
+                    }
+                }
+                "components" => {
+                    for (key, span, item, vspan) in entries(table) {
+                        let v = str_value(&cx, "components", key, item, &vspan)?;
+                        p.components.push((key.to_string(), v.to_string(), vspan));
+                        let _ = span;
                     }
                 }
                 other => {
@@ -432,11 +454,15 @@ fn parse_source(
         rate: None,
         interarrival: None,
         key: None,
+        users: None,
+        think: None,
     };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "rate" => s.rate = Some(number(cx, &sec, key, item, &vs)?),
             "interarrival" => s.interarrival = Some(dist(cx, &sec, key, item, &vs)?),
+            "users" => s.users = Some(integer(cx, &sec, key, item, &vs, 1, 10_000_000)? as u32),
+            "think" => s.think = Some(dist(cx, &sec, key, item, &vs)?),
             "key" => {
                 let v = str_value(cx, &sec, key, item, &vs)?;
                 s.key =
@@ -449,6 +475,20 @@ fn parse_source(
         return Err(cx.err(
             &s.span,
             format!("[{sec}] gives both rate and interarrival; give one"),
+        ));
+    }
+    if s.users.is_some() && (s.rate.is_some() || s.interarrival.is_some()) {
+        return Err(cx.err(
+            &s.span,
+            format!(
+                "[{sec}] gives users (a closed loop) and an arrival rate (an open one); give one"
+            ),
+        ));
+    }
+    if s.think.is_some() && s.users.is_none() {
+        return Err(cx.err(
+            &s.span,
+            format!("[{sec}] gives think without users; think is the time each of `users` waits between a reply and its next request"),
         ));
     }
     Ok(s)
@@ -468,10 +508,12 @@ fn parse_node(
         servers: None,
         queue: None,
         branch: None,
+        join_timeout: None,
     };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "service" => n.service = Some(dist(cx, &sec, key, item, &vs)?),
+            "join_timeout" => n.join_timeout = Some(dist(cx, &sec, key, item, &vs)?),
             "servers" => n.servers = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000)? as u32),
             "queue" => {
                 n.queue = Some(integer(cx, &sec, key, item, &vs, 0, u32::MAX as i64)? as u32)

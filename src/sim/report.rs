@@ -100,6 +100,40 @@ pub struct CqrsFigures {
     pub reads: Lat,
     pub staleness: Lat,
     pub ordering: Vec<String>,
+    /// "CQRS" or "replication".
+    pub lens: String,
+    /// Submit to confirmation (task-based UIs: origin to the confirming push).
+    pub confirm: Lat,
+}
+
+/// One outcome of one entry point's requests.
+#[derive(Debug, Clone)]
+pub struct OutcomeFigures {
+    pub id: String,
+    pub label: String,
+    /// Share of the entry point's answered requests.
+    pub share: f64,
+    pub latency: Lat,
+}
+
+/// Requests of one entry point: how they were answered and how fast.
+#[derive(Debug, Clone)]
+pub struct RequestFigures {
+    pub id: String,
+    pub label: String,
+    /// Closed loop: users, and cycles completed per second.
+    pub users: Option<u32>,
+    pub cycles_per_s: Est,
+    pub outcomes: Vec<OutcomeFigures>,
+}
+
+/// One join station: fork-to-join time.
+#[derive(Debug, Clone)]
+pub struct JoinFigures {
+    pub id: String,
+    pub fork_join: Lat,
+    pub joined: u64,
+    pub partial: u64,
 }
 
 /// The whole report.
@@ -127,10 +161,15 @@ pub struct Report {
     pub series_dt: Nanos,
     /// Leave wall-clock figures out of the JSON (for byte-identical output).
     pub stable: bool,
+    pub requests: Vec<RequestFigures>,
+    pub joins: Vec<JoinFigures>,
+    /// What the requests table is called ("Requests", or the gateway lens).
+    pub requests_title: String,
+    pub assumptions: Vec<String>,
 }
 
 /// Run metadata for [`Report::build`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Meta {
     pub model: String,
     pub seed: u64,
@@ -139,6 +178,10 @@ pub struct Meta {
     /// The warmup is the default (neither the command line nor the profile gave one).
     pub warmup_default: bool,
     pub stable: bool,
+    /// Every default the run used (from the lowering).
+    pub assumptions: Vec<String>,
+    /// Title of the requests table.
+    pub requests_title: String,
 }
 
 impl Report {
@@ -221,8 +264,99 @@ impl Report {
                 reads: Lat::of(cs.iter().map(|c| &c.reads)),
                 staleness: Lat::of(cs.iter().map(|c| &c.staleness)),
                 ordering: spec.ordering.clone(),
+                lens: spec.lens.clone(),
+                confirm: Lat::of(cs.iter().map(|c| &c.confirm)),
             })
         });
+        let requests = net
+            .sources
+            .iter()
+            .enumerate()
+            .filter_map(|(si, src)| {
+                let st = &net.stations[src.station as usize];
+                let mut stations: Vec<u32> = reps
+                    .iter()
+                    .flat_map(|x| x.outcomes.iter())
+                    .filter(|o| o.source == si as u32)
+                    .map(|o| o.station)
+                    .collect();
+                stations.sort_unstable();
+                stations.dedup();
+                if stations.is_empty() && src.closed.is_none() {
+                    return None;
+                }
+                let lats: Vec<(u32, Lat)> = stations
+                    .iter()
+                    .map(|&s| {
+                        (
+                            s,
+                            Lat::of(reps.iter().flat_map(|x| {
+                                x.outcomes
+                                    .iter()
+                                    .filter(move |o| o.source == si as u32 && o.station == s)
+                                    .map(|o| &o.latency)
+                            })),
+                        )
+                    })
+                    .collect();
+                let total: u64 = lats.iter().map(|(_, l)| l.count).sum();
+                Some(RequestFigures {
+                    id: st.id.clone(),
+                    label: st.label.clone(),
+                    users: src.closed.as_ref().map(|c| c.users),
+                    cycles_per_s: Est::of(
+                        reps.iter()
+                            .map(|x| {
+                                Some(
+                                    x.cycles.get(si).copied().unwrap_or(0) as f64
+                                        / secs(x.window_ns.max(1)),
+                                )
+                            })
+                            .collect(),
+                    ),
+                    outcomes: lats
+                        .into_iter()
+                        .map(|(s, latency)| OutcomeFigures {
+                            id: net.stations[s as usize].id.clone(),
+                            label: net.stations[s as usize].label.clone(),
+                            share: if total > 0 {
+                                latency.count as f64 / total as f64
+                            } else {
+                                0.0
+                            },
+                            latency,
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        let joins = reps
+            .first()
+            .map(|r0| {
+                r0.joins
+                    .iter()
+                    .enumerate()
+                    .map(|(k, j)| JoinFigures {
+                        id: net.stations[j.station as usize].id.clone(),
+                        fork_join: Lat::of(
+                            reps.iter()
+                                .filter_map(|x| x.joins.get(k))
+                                .map(|j| &j.fork_join),
+                        ),
+                        joined: reps
+                            .iter()
+                            .filter_map(|x| x.joins.get(k))
+                            .map(|j| j.joined)
+                            .sum(),
+                        partial: reps
+                            .iter()
+                            .filter_map(|x| x.joins.get(k))
+                            .map(|j| j.partial)
+                            .sum(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Report {
             model: meta.model.clone(),
             seed: meta.seed,
@@ -243,6 +377,10 @@ impl Report {
             cqrs,
             series_dt: reps.first().map_or(0, |x| x.series_dt),
             stable: meta.stable,
+            requests,
+            joins,
+            requests_title: meta.requests_title.clone(),
+            assumptions: meta.assumptions.clone(),
         }
     }
 
@@ -300,9 +438,45 @@ impl Report {
         root.set("hop_limit", self.hop_limit)
             .set("hop_limit_hits", self.hop_limit_hits);
         root.set("exits", self.exits);
+        let mut reqs = J::obj();
+        for r in &self.requests {
+            let mut o = J::obj();
+            o.set("label", r.label.as_str());
+            match r.users {
+                Some(u) => {
+                    o.set("users", u);
+                    est(&mut o, "throughput", &r.cycles_per_s);
+                }
+                None => {
+                    o.set("users", J::Null);
+                }
+            }
+            let mut outs = J::obj();
+            for oc in &r.outcomes {
+                let mut x = oc.latency.json(Some("completed"), ci);
+                x.set("label", oc.label.as_str()).set("share", oc.share);
+                outs.set(oc.id.as_str(), x);
+            }
+            o.set("outcomes", outs);
+            reqs.set(r.id.as_str(), o);
+        }
+        root.set("requests", reqs);
+        let mut joins = J::obj();
+        for j in &self.joins {
+            let mut o = j.fork_join.json(None, ci);
+            o.set("joined", j.joined).set("partial", j.partial);
+            joins.set(j.id.as_str(), o);
+        }
+        root.set("joins", joins);
+        root.set(
+            "assumptions",
+            J::Arr(self.assumptions.iter().map(|s| J::Str(s.clone())).collect()),
+        );
         if let Some(c) = &self.cqrs {
             let mut o = J::obj();
+            o.set("lens", c.lens.as_str());
             o.set("command_latency", c.command.json(None, ci));
+            o.set("confirmation", c.confirm.json(Some("completed"), ci));
             o.set("commits", c.commits);
             o.set(
                 "ordering",
@@ -440,9 +614,57 @@ impl Report {
             )
         };
         for (id, l) in &self.sinks {
-            s.push_str(&line(id, l));
+            if l.count > 0 {
+                s.push_str(&line(id, l));
+            }
         }
         s.push_str(&line("all", &self.end_to_end));
+        if !self.requests.is_empty() {
+            let _ = writeln!(s, "\n{}:", self.requests_title);
+            for r in &self.requests {
+                let closed = match r.users {
+                    Some(u) => format!(
+                        "; closed loop, {u} users, {:.1} requests/s",
+                        r.cycles_per_s.v()
+                    ),
+                    None => String::new(),
+                };
+                let _ = writeln!(s, "  from {} \"{}\"{closed}", r.id, r.label);
+                for o in &r.outcomes {
+                    let mut label: String = o.label.chars().take(26).collect();
+                    if o.label.chars().count() > 26 {
+                        label.pop();
+                        label.push('…');
+                    }
+                    let _ = writeln!(
+                        s,
+                        "    {:<6} {:<26} share {:>6.2}%  mean {}  p50 {}  p99 {}  completed {}",
+                        o.id,
+                        label,
+                        o.share * 100.0,
+                        t(o.latency.mean.mean),
+                        t(o.latency.p50),
+                        t(o.latency.p99),
+                        o.latency.count
+                    );
+                }
+            }
+        }
+        if !self.joins.is_empty() {
+            let _ = writeln!(s, "\nFork-join (fork to join):");
+            for j in &self.joins {
+                let _ = writeln!(
+                    s,
+                    "  {:<6} mean {}  p50 {}  p99 {}  joined {}  partial {}",
+                    j.id,
+                    t(j.fork_join.mean.mean),
+                    t(j.fork_join.p50),
+                    t(j.fork_join.p99),
+                    j.joined,
+                    j.partial
+                );
+            }
+        }
         if let Some(b) = &self.bottleneck {
             let u = self
                 .nodes
@@ -475,7 +697,12 @@ impl Report {
         if let Some(c) = &self.cqrs {
             let _ = writeln!(
                 s,
-                "\nCQRS lens ({} commits in the measured window; ordering step: {}):",
+                "\n{} lens ({} commits in the measured window; ordering step: {}):",
+                if c.lens == "replication" {
+                    "Replication"
+                } else {
+                    "CQRS"
+                },
                 c.commits,
                 if c.ordering.is_empty() {
                     "none".to_string()
@@ -501,6 +728,13 @@ impl Report {
                     v
                 );
             }
+            if c.confirm.count > 0 {
+                s.push_str(&line("confirm", &c.confirm).replacen(
+                    "confirm ",
+                    "submit to confirmation",
+                    1,
+                ));
+            }
             if c.reads.count > 0 {
                 let _ = writeln!(
                     s,
@@ -512,9 +746,27 @@ impl Report {
                     t(c.staleness.p99),
                     c.reads.count
                 );
+            } else if c.staleness.count > 0 {
+                let _ = writeln!(
+                    s,
+                    "  read staleness mean {}  p99 {}  ({} reads of read models)",
+                    t(c.staleness.mean.mean),
+                    t(c.staleness.p99),
+                    c.staleness.count
+                );
             } else {
                 let _ = writeln!(s, "  reads    none ([reads] rate = 0)");
             }
+        }
+        let _ = writeln!(
+            s,
+            "\nAssumptions (defaults this run used; set them in the profile):"
+        );
+        if self.assumptions.is_empty() {
+            let _ = writeln!(s, "  (none: the profile sets everything)");
+        }
+        for a in &self.assumptions {
+            let _ = writeln!(s, "  {a}");
         }
         let _ = writeln!(
             s,

@@ -36,7 +36,26 @@ pub struct Token {
     /// When it arrived at, and started service at, its current station.
     pub arrived: Nanos,
     pub started: Nanos,
+    /// The fork record of the fan-out whose part this is, or [`NONE`].
+    pub fork: u32,
+    /// The request it is a copy of (the engine's request table).
+    pub req: u32,
+    /// The station to go back to after a store read, or [`NONE`].
+    pub ret: u32,
+    /// The source it came from.
+    pub src: u16,
+    /// [`WRITING`], [`READ_DONE`], [`READING`].
+    pub flags: u8,
 }
+
+/// "None" for the `u32` index fields of a token.
+pub const NONE: u32 = u32::MAX;
+/// The token took a write into a store.
+pub const WRITING: u8 = 1;
+/// The token has done its store read at the current station.
+pub const READ_DONE: u8 = 2;
+/// The token came into a store to read it: it goes on only by the store's read-only hops.
+pub const READING: u8 = 4;
 
 impl Token {
     #[inline]
@@ -52,6 +71,11 @@ impl Token {
             kseq: 0,
             arrived: origin,
             started: origin,
+            fork: NONE,
+            req: NONE,
+            ret: NONE,
+            src: 0,
+            flags: 0,
         }
     }
 
