@@ -578,6 +578,140 @@ fn realtime_paces_against_the_wall_clock() {
 }
 
 #[test]
+fn default_warmup_fits_the_duration_and_is_printed() {
+    // No --warmup and no profile: 10% of the duration.
+    let o = fz(&[SEED, "--duration", "1s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines().next().unwrap_or("").contains(
+            "1.000s simulated (100.000ms warmup, the default: 10% of the duration, at most 5s)"
+        ),
+        "{out}"
+    );
+    let v = json(&fz(&[SEED, "--format", "json", "--duration", "1s"]));
+    assert_eq!(v["warmup"].as_f64(), Some(0.1));
+    // At most 5 s.
+    let v = json(&fz(&[SEED, "--format", "json", "--duration", "80s"]));
+    assert_eq!(v["warmup"].as_f64(), Some(5.0));
+    // A warmup that was given is used as given, and the header says nothing of a default.
+    let o = fz(&[SEED, "--duration", "1s", "--warmup", "0.5s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let head = stdout(&o).lines().next().unwrap_or("").to_string();
+    assert!(
+        head.contains("1.000s simulated (500.000ms warmup), seed 42"),
+        "{head}"
+    );
+    // A given warmup that does not fit is still an error, naming where it came from.
+    let o = fz(&[SEED, "--duration", "1s", "--warmup", "2s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: the warmup (--warmup), 2.000s, must be shorter than the duration, 1.000s\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.sim.toml", "[run]\nwarmup = \"5s\"\n");
+    let o = fz(&[SEED, "--profile", s(&p), "--duration", "1s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: the warmup (the profile's), 5.000s, must be shorter than the duration, 1.000s\n"
+    );
+    let o = fz(&[SEED, "--duration", "0s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "error: the duration must be above 0\n");
+}
+
+#[test]
+fn explain_comes_before_the_run_settings_are_checked() {
+    // The command: a short run with the default warmup explains, then runs.
+    let o = fz(&[SEED, "--explain", "--duration", "1s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let table = out.find("Routing table:").expect("routing table");
+    let report = out.find("1.000s simulated").expect("report");
+    assert!(table < report, "{out}");
+    // Run settings that cannot work: the explanation still prints, then the error.
+    let o = fz(&[SEED, "--explain", "--duration", "1s", "--warmup", "2s"]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    for want in [
+        "n4     write_commit",
+        "Routing table:",
+        "copy to each of n9, n10, n11, n12",
+    ] {
+        assert!(out.contains(want), "missing {want}: {out}");
+    }
+    assert!(!out.contains("simulated"), "no run: {out}");
+    assert!(
+        stderr(&o).contains("must be shorter than the duration"),
+        "{}",
+        stderr(&o)
+    );
+    // With JSON the explanation goes to stderr, before the error.
+    let o = fz(&[SEED, "--explain", "--format", "json", "--duration", "0s"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let table = err.find("Routing table:").expect("routing table on stderr");
+    let error = err
+        .find("error: the duration must be above 0")
+        .expect("error");
+    assert!(table < error, "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn cqrs_commits_and_completed_commands_count_the_same_window() {
+    for reps in ["1", "3"] {
+        let o = fz(&[
+            SEED,
+            "--duration",
+            "10s",
+            "--warmup",
+            "5s",
+            "--replications",
+            reps,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        let number_after = |key: &str| -> u64 {
+            let i = out.find(key).unwrap_or_else(|| panic!("no {key}: {out}")) + key.len();
+            out[i..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or_else(|| panic!("no number after {key}: {out}"))
+        };
+        let commits = number_after("CQRS lens (");
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("command latency"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let completed: u64 = line
+            .rsplit("completed ")
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(commits, completed, "{out}");
+        // 500 commands/s over the 5 s window (not the 10 s run) in each replication.
+        let per_rep = commits as f64 / reps.parse::<f64>().unwrap();
+        assert!((2300.0..2700.0).contains(&per_rep), "{out}");
+        assert!(out.contains("commits in the measured window"), "{out}");
+    }
+    let v = json(&fz(&[
+        SEED,
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "5s",
+    ]));
+    let commits = v["cqrs"]["commits"].as_u64().unwrap();
+    assert!((2300..2700).contains(&commits), "{commits}");
+}
+
+#[test]
 fn join_timeout_sends_on_what_arrived_and_counts_partials() {
     let dir = tempfile::tempdir().unwrap();
     let fzf = format!("{FIX}/forkjoin2.fz");

@@ -856,6 +856,7 @@ impl<'n> Engine<'n> {
                 {
                     if tok.origin >= warmup {
                         c.stats.command.record(now - tok.origin);
+                        c.stats.commits += 1;
                     }
                     let (cseq, kseq) = c.commit(now, tok.key);
                     tok.commit = now;
