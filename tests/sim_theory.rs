@@ -307,7 +307,7 @@ fn closed_loop_matches_mva() {
 fn batch_station_greedy_bulk_service_is_exact() {
     let r = simulate("batch_greedy", 2000, 2, 21);
     let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
-    let (lam, s) = (1000.0, 1e-3);
+    let (lam, s): (f64, f64) = (1000.0, 1e-3);
     let busy = (lam * s).exp() * s / (1.0 / lam + (lam * s).exp() * s);
     let w = s + busy * s / 2.0;
     let (eu, ew, et) = (
