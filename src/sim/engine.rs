@@ -148,6 +148,8 @@ pub struct Engine<'n> {
     /// Per batch in service: members not yet departed (0 = free record).
     batch_left: Vec<u32>,
     free_batches: Vec<u32>,
+    /// Members of the batch being started (reused, so batches allocate nothing).
+    batch_scratch: Vec<u32>,
 }
 
 /// Zero-time steps run inline at most this deep (then they go through the queue).
@@ -269,6 +271,7 @@ impl<'n> Engine<'n> {
             batch_of: Vec::new(),
             batch_left: Vec::new(),
             free_batches: Vec::new(),
+            batch_scratch: Vec::new(),
         }
     }
 
@@ -782,7 +785,9 @@ impl<'n> Engine<'n> {
         let spec = &self.net.stations[s as usize];
         let Some(b) = &spec.batch else { return };
         let st = &mut self.st[s as usize];
-        let mut members = vec![slot];
+        let mut members = std::mem::take(&mut self.batch_scratch);
+        members.clear();
+        members.push(slot);
         while members.len() < max.max(1) as usize {
             match st.queue.pop_front() {
                 Some(t) => members.push(t),
@@ -816,6 +821,7 @@ impl<'n> Engine<'n> {
             self.toks.v[m as usize].started = now;
             self.q.schedule(end, Ev::Depart(s, m));
         }
+        self.batch_scratch = members;
     }
 
     /// A member of a batch leaves: true when it was the last, freeing the server.

@@ -733,7 +733,28 @@ pub fn plot_svg(
     );
     let span = if x1 > x0 { x1 - x0 } else { 1.0 };
     let px = |x: f64| l + (x - x0) / span * pw;
-    let py = |y: f64| 10.0 + ph - y / ymax * ph;
+    // A logarithmic scale when the figures span more than 30x (latency past the knee), so the
+    // low-load points stay readable; zeros sit on the axis.
+    let ymin = pts
+        .iter()
+        .flat_map(|(_, v)| [v.point, v.lower()])
+        .flatten()
+        .filter(|y| *y > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let log = ymin.is_finite() && ymax / ymin > 30.0;
+    let ylo = ymin / 1.2;
+    let py = |y: f64| {
+        let f = if log {
+            if y <= ylo {
+                0.0
+            } else {
+                (y / ylo).ln() / (ymax / ylo).ln()
+            }
+        } else {
+            y / ymax
+        };
+        10.0 + ph - f * ph
+    };
     let fy = |y: f64| {
         if is_time(name) {
             format_secs(y)
@@ -743,8 +764,19 @@ pub fn plot_svg(
     };
     // Axes and ticks.
     let _ = write!(s, "<line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\"/><line x1=\"{l}\" y1=\"10\" x2=\"{l}\" y2=\"{}\" stroke=\"#888\"/>", 10.0 + ph, l + pw, 10.0 + ph, 10.0 + ph);
+    if log {
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"8\" font-size=\"9\" fill=\"#888\">log scale</text>",
+            l + 4.0
+        );
+    }
     for i in 0..=4 {
-        let y = ymax * i as f64 / 4.0;
+        let y = if log {
+            ylo * (ymax / ylo).powf(i as f64 / 4.0)
+        } else {
+            ymax * i as f64 / 4.0
+        };
         let _ = write!(
             s,
             "<text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
