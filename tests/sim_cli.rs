@@ -577,6 +577,168 @@ fn realtime_paces_against_the_wall_clock() {
     assert!(stdout(&o).contains("n2"));
 }
 
+#[test]
+fn join_timeout_sends_on_what_arrived_and_counts_partials() {
+    let dir = tempfile::tempdir().unwrap();
+    let fzf = format!("{FIX}/forkjoin2.fz");
+    let p = write(
+        dir.path(),
+        "p.sim.toml",
+        "[source.n1]\nrate = 50\n[node.n3]\nservice = \"const(1ms)\"\n[node.n4]\nservice = \"const(40ms)\"\n[node.n5]\nservice = \"const(0ms)\"\njoin_timeout = \"const(5ms)\"\n",
+    );
+    let v = json(&fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "20s",
+        "--warmup",
+        "1s",
+        "--format",
+        "json",
+    ]));
+    let j = &v["joins"]["n5"];
+    let joined = j["joined"].as_u64().unwrap();
+    assert!(joined > 800, "{j}");
+    assert_eq!(
+        j["partial"].as_u64().unwrap(),
+        joined,
+        "every join timed out: {j}"
+    );
+    // The timeout (5 ms after the first part, which takes 1 ms), not the slow part, ends
+    // the wait; late parts are absorbed, not sent on.
+    let fj = j["mean"].as_f64().unwrap();
+    assert!((fj - 0.006).abs() < 0.0005, "{fj}");
+    let n6 = v["nodes"]["n6"]["arrivals"].as_f64().unwrap();
+    let n1 = v["nodes"]["n1"]["arrivals"].as_f64().unwrap();
+    assert!(
+        (n6 - n1).abs() <= 2.0,
+        "one token per request leaves the join: {n6} vs {n1}"
+    );
+    // A timeout on a node that gathers nothing is an error naming the joins.
+    let p = write(
+        dir.path(),
+        "q.sim.toml",
+        "[node.n3]\njoin_timeout = \"const(5ms)\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("n3 gathers no fan-out (joins: n5)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn closed_loop_profile_errors_and_components_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let fzf = format!("{FIX}/closed2.fz");
+    let p = write(
+        dir.path(),
+        "a.sim.toml",
+        "[source.n1]\nusers = 5\nrate = 100\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("a.sim.toml:1:9"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("closed loop"), "{}", stderr(&o));
+    let p = write(
+        dir.path(),
+        "b.sim.toml",
+        "[source.n1]\nthink = \"exp(1ms)\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert!(stderr(&o).contains("think without users"), "{}", stderr(&o));
+    // [components]: a bad value names the valid ones, a bad key the nodes.
+    let p = write(dir.path(), "c.sim.toml", "[components]\nn2 = \"databse\"\n");
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("c.sim.toml:2:6"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("valid components are"),
+        "{}",
+        stderr(&o)
+    );
+    let p = write(
+        dir.path(),
+        "d.sim.toml",
+        "[components]\nn9 = \"projector\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert!(
+        stderr(&o).contains("its nodes are n1, n4, n2, n3"),
+        "{}",
+        stderr(&o)
+    );
+    // A good one shows in --explain with its reason.
+    let p = write(
+        dir.path(),
+        "e.sim.toml",
+        "[components]\nn2 = \"store:write:postgresql\"\nBackend = \"infrastructure\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--explain",
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("n2     store:write:postgresql       set in the [components] table"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Backend        infrastructure  set in the [components] table"),
+        "{out}"
+    );
+}
+
 // --- capacity questions: --set, --sweep, --find -------------------------------------------
 
 const SHORT: &[&str] = &["--duration", "4s", "--warmup", "1s", "--seed", "5"];

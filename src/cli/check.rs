@@ -30,6 +30,10 @@ pub struct CheckArgs {
     /// Treat warnings as errors
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Print the architecture model: every node's component, lane kind, edge interaction and
+    /// join, with the reason for each (to stdout; to stderr with --format json)
+    #[arg(long)]
+    pub explain: bool,
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
@@ -57,6 +61,22 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             }
             CheckFormat::Human => {
                 input::report(&input, &checked.diagnostics);
+            }
+        }
+        if args.explain {
+            let arch = model::Architecture::infer(
+                &checked.diagram,
+                &model::arch::Overrides::default(),
+                model::arch::InferOptions::default(),
+            );
+            let text = format!(
+                "{}: architecture model\n{}",
+                input.name,
+                arch.explain(&checked.diagram)
+            );
+            match args.format {
+                CheckFormat::Json => eprint!("{text}"),
+                CheckFormat::Human => print!("{text}"),
             }
         }
         let failed = checked.has_errors() || (args.deny_warnings && checked.warning_count() > 0);

@@ -515,9 +515,15 @@ fn capacity(prep: &Prepared<'_>, model: &str) -> Result<ExitCode, Fail> {
 /// view badged with its mean projection lag.
 /// The gateway lens names the requests table when the diagram has gateway components.
 fn requests_title(d: &crate::model::Diagram, arch: &crate::model::Architecture) -> String {
-    let gateway = d
-        .nodes()
-        .any(|(ix, _)| matches!(arch.component(ix), crate::model::Component::Gateway(_)));
+    use crate::model::arch::GatewayConcern as G;
+    let gateway = d.nodes().any(|(ix, _)| {
+        matches!(
+            arch.component(ix),
+            crate::model::Component::Gateway(
+                G::Route | G::RateLimit | G::Discovery | G::LoadBalance | G::Aggregate
+            )
+        )
+    });
     if gateway {
         "Gateway lens: requests by entry point and outcome".to_string()
     } else {

@@ -14,7 +14,7 @@ use super::station::{StationState, StationStats};
 use super::stats::LatStats;
 use super::time::Nanos;
 use super::token::{Token, TokenKind};
-use super::token::{NONE, READ_DONE, WRITING};
+use super::token::{NONE, READING, READ_DONE, WRITING};
 
 /// What one replication runs.
 #[derive(Debug, Clone)]
@@ -210,7 +210,7 @@ impl<'n> Engine<'n> {
                             h.len() <= 1 && h.iter().all(|h| !h.read_only && !h.reply)
                         }
                         Routing::Choose { hops, .. } => {
-                            hops.iter().all(|h| !h.read_only && !h.reply)
+                            hops.iter().all(|h| !h.read_only && !h.reply && !h.read)
                         }
                         Routing::Sink => true,
                     }
@@ -992,7 +992,8 @@ impl<'n> Engine<'n> {
             Routing::All(hops) => {
                 // A read passing through a store goes on by its read-only hops; everything
                 // else by the others.
-                let reading = !writing && hops.iter().any(|h| h.read_only);
+                let reading =
+                    !writing && (tok.flags & READING != 0 || hops.iter().any(|h| h.read_only));
                 let takes = |h: &Hop| h.read_only == reading;
                 let live: u32 = hops.iter().filter(|h| takes(h)).count() as u32;
                 if live == 0 {
@@ -1043,10 +1044,13 @@ impl<'n> Engine<'n> {
 
     #[inline]
     fn send(&mut self, h: &Hop, slot: u32, tail: bool) {
-        if h.write || h.reply {
+        if h.write || h.reply || h.read {
             let tok = &mut self.toks.v[slot as usize];
             if h.write {
                 tok.flags |= WRITING;
+            }
+            if h.read {
+                tok.flags |= READING;
             }
             if h.reply {
                 let src = tok.src as usize;
@@ -1082,7 +1086,8 @@ impl<'n> Engine<'n> {
     fn sink(&mut self, s: u32, slot: u32) {
         let now = self.q.now();
         let tok = self.toks.v[slot as usize];
-        let write_end = tok.flags & WRITING != 0
+        // A write or a read that ends at a read model is not a response.
+        let write_end = tok.flags & (WRITING | READING) != 0
             && matches!(self.net.stations[s as usize].role, SimRole::View(_));
         if !write_end {
             self.respond(s, slot);
@@ -1122,11 +1127,15 @@ impl<'n> Engine<'n> {
         self.drop_token(slot);
     }
 
-    /// A token ends without reaching a view: views stop waiting for its event. Frees its slot.
+    /// A token ends without reaching a view: when it is its request's last copy, views stop
+    /// waiting for its event. Frees its slot.
     #[inline]
     fn drop_token(&mut self, slot: u32) {
         let tok = &self.toks.v[slot as usize];
-        if tok.committed() {
+        // Only the request's last copy gives up on the views: another copy may still reach
+        // them (the ACK copy of a write ends at the client while the event goes on).
+        let last = tok.req == NONE || self.reqs[tok.req as usize].copies == 0;
+        if tok.committed() && last {
             if let Some(c) = &mut self.cqrs {
                 c.lost(tok.cseq);
             }

@@ -327,10 +327,15 @@ impl Architecture {
             .iter()
             .map(|v| v.iter().map(|x| x.index()).collect())
             .collect();
-        arch.joins = find_joins(&out, |i| d.node(NodeIx::new(i)).shape != Shape::Diamond)
-            .into_iter()
-            .map(|j| (NodeIx::new(j.fork), NodeIx::new(j.join), j.parts))
-            .collect();
+        let comps: Vec<Component> = arch.components.iter().map(|a| a.value).collect();
+        arch.joins = find_joins(
+            &out,
+            |i| d.node(NodeIx::new(i)).shape != Shape::Diamond,
+            |i| !comps[i].is_store(),
+        )
+        .into_iter()
+        .map(|j| (NodeIx::new(j.fork), NodeIx::new(j.join), j.parts))
+        .collect();
         arch
     }
 
