@@ -810,7 +810,7 @@ fn set_errors_name_the_key_and_the_choices() {
         ("nodes.n4.service=1ms", "`nodes.n4.service` is not a profile key; write run.KEY, defaults.KEY, source.ID.KEY, node.ID.KEY"),
         ("node.n4.servers=two", "[node.n4] servers must be an integer, found string"),
         ("node.n4.service", "write KEY=VALUE"),
-        ("node.n4.per_item=1ms", "per_item without batch"),
+        ("node.n4.per_item=soon", "[node.n4] per_item: "),
         ("run.duration=soon", "is not a duration"),
     ];
     for (arg, want) in cases {
@@ -1015,14 +1015,14 @@ fn slo_errors_list_the_valid_metrics() {
     assert!(
         e.contains("command.p99")
             && e.contains("view.n13.lag_p99")
-            && e.contains("node.n9.p99_response"),
+            && e.contains("node.ID.{mean_response,p50_response,p99_response,mean_wait,p50_wait,p99_wait,utilization,throughput} for ID in n1, n2,"),
         "{e}"
     );
     // The seed's writes end at views (lag, not end-to-end): without reads end_to_end is empty.
     let o = fz_short(&["--find", "rate", "--slo", "end_to_end.p99<20ms"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("`end_to_end.p99` has no samples"),
+        stderr(&o).contains("`end_to_end.p99` has no samples at any point tried"),
         "{}",
         stderr(&o)
     );
@@ -1031,4 +1031,32 @@ fn slo_errors_list_the_valid_metrics() {
     let o = fz_short(&["--find", "rate"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--slo"));
+}
+
+#[test]
+fn batch_station_by_set_and_its_companion_check() {
+    // per_item needs batch: given together they run, alone the whole profile says why not.
+    let v = json(&fz_short(&[
+        "--set",
+        "node.n9.batch=16",
+        "--set",
+        "node.n9.service=const(1ms)",
+        "--set",
+        "node.n9.per_item=const(10us)",
+        "--rate",
+        "900",
+        "--format",
+        "json",
+    ]));
+    let n9 = &v["nodes"]["n9"];
+    // One batch server at 900/s: batches of many, each 1 ms + 10 us per item, far from busy.
+    assert!(n9["utilization"].as_f64().unwrap() < 0.7, "{n9}");
+    assert!(n9["mean_response"].as_f64().unwrap() >= 0.00101, "{n9}");
+    let o = fz_short(&["--set", "node.n9.per_item=const(10us)"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[node.n9] gives per_item without batch"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -109,8 +109,29 @@ pub fn parse_set(arg: &str) -> Result<Set, String> {
     let set = Set::new(key.trim(), parse_value(raw)).map_err(|e| format!("--set {arg}: {e}"))?;
     if !set.is_rate() {
         // Check the key and value on their own, so errors name the set.
-        let text =
-            apply(None, std::slice::from_ref(&set)).map_err(|e| format!("--set {arg}: {e}"))?;
+        // Keys that only make sense with a companion get one here; whether the companion is
+        // really there is checked on the whole profile.
+        let mut alone = vec![set.clone()];
+        let companion = match (set.path[0].as_str(), set.path.last().map(String::as_str)) {
+            ("node", Some("per_item")) => Some(("batch", Value::from(1))),
+            ("source", Some("think")) => Some(("users", Value::from(1))),
+            _ => None,
+        };
+        if let Some((k, v)) = companion {
+            let mut path = set.path.clone();
+            if let Some(last) = path.last_mut() {
+                *last = k.to_string();
+            }
+            alone.insert(
+                0,
+                Set {
+                    key: path.join("."),
+                    path,
+                    value: v,
+                },
+            );
+        }
+        let text = apply(None, &alone).map_err(|e| format!("--set {arg}: {e}"))?;
         if let Err(e) = Profile::parse("--set", &text) {
             return Err(format!("--set {arg}: {}", e.message));
         }

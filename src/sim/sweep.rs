@@ -918,6 +918,35 @@ pub fn parse_slo(s: &str) -> Result<Vec<Objective>, String> {
     Ok(out)
 }
 
+/// The metric names of a point for an error message: every name, but each station's eight
+/// metrics once, for all station ids.
+fn metric_list(names: &[&str]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut node_ids: Vec<&str> = Vec::new();
+    let mut node_metrics: Vec<&str> = Vec::new();
+    for n in names {
+        match n.strip_prefix("node.").and_then(|r| r.split_once('.')) {
+            Some((id, m)) => {
+                if !node_ids.contains(&id) {
+                    node_ids.push(id);
+                }
+                if !node_metrics.contains(&m) {
+                    node_metrics.push(m);
+                }
+            }
+            None => out.push(n.to_string()),
+        }
+    }
+    if !node_ids.is_empty() {
+        out.push(format!(
+            "node.ID.{{{}}} for ID in {}",
+            node_metrics.join(","),
+            node_ids.join(", ")
+        ));
+    }
+    out.join(", ")
+}
+
 /// Check objectives against the metrics a report has; the error lists them.
 pub fn check_slo(objs: &[Objective], p: &Point) -> Result<(), String> {
     for o in objs {
@@ -926,20 +955,32 @@ pub fn check_slo(objs: &[Objective], p: &Point) -> Result<(), String> {
             return Err(format!(
                 "--slo: unknown metric `{}`; valid metrics: {}",
                 o.metric,
-                names.join(", ")
+                metric_list(&names)
             ));
         }
-        if p.get(&o.metric).point.is_none() {
-            let names: Vec<&str> = p
-                .vals
-                .iter()
-                .filter(|(_, v)| v.point.is_some())
-                .map(|(n, _)| n.as_str())
-                .collect();
+    }
+    Ok(())
+}
+
+/// After a search: an objective whose metric had no samples at any point tried cannot be
+/// judged; the error lists the metrics that had samples.
+fn check_samples(objs: &[Objective], points: &[(Point, [bool; 3])]) -> Result<(), String> {
+    for o in objs {
+        if points.iter().all(|(p, _)| p.get(&o.metric).point.is_none()) {
+            let names: Vec<&str> = points
+                .first()
+                .map(|(p, _)| {
+                    p.vals
+                        .iter()
+                        .filter(|(n, _)| points.iter().any(|(q, _)| q.get(n).point.is_some()))
+                        .map(|(n, _)| n.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
             return Err(format!(
-                "--slo: `{}` has no samples in this run (at the first point tried); metrics with samples: {}",
+                "--slo: `{}` has no samples at any point tried (a metric with no samples fails); metrics with samples: {}",
                 o.metric,
-                names.join(", ")
+                metric_list(&names)
             ));
         }
     }
@@ -948,7 +989,12 @@ pub fn check_slo(objs: &[Objective], p: &Point) -> Result<(), String> {
 
 /// How a point fares against the objectives, at three levels: every objective's upper 95%
 /// bound meets it (the rule `--find` answers with), every figure meets it, every lower bound.
+/// A point with an unstable station fails at every level: its queues grow without bound, and
+/// whatever a finite run measured there says only how long the run was.
 pub fn passes(objs: &[Objective], p: &Point) -> [bool; 3] {
+    if !p.unstable.is_empty() {
+        return [false; 3];
+    }
     let all = |f: &dyn Fn(Val) -> Option<f64>| objs.iter().all(|o| o.holds(f(p.get(&o.metric))));
     [all(&|v| v.upper()), all(&|v| v.point), all(&|v| v.lower())]
 }
@@ -1046,6 +1092,7 @@ pub fn search(
         next = next_point(maximise, integer, &best, &fail, start, tol, min);
     }
     points.sort_by(|a, b| a.0.x.total_cmp(&b.0.x));
+    check_samples(&objs, &points)?;
     Ok(Search {
         axis,
         objectives: objs,
@@ -1112,21 +1159,23 @@ impl Search {
         );
         set_line(&mut s, &self.sets);
         let _ = writeln!(s);
-        let _ = write!(s, "{:<10} {:>6}", self.axis.key, "meets");
+        let _ = write!(s, "{:<10} {:>8}", self.axis.key, "meets");
         for o in &self.objectives {
             let w = o.metric.len().max(28);
             let _ = write!(s, "  {:>w$}", o.metric);
         }
         let _ = writeln!(s);
         for (p, pass) in &self.points {
-            let verdict = if pass[0] {
+            let verdict = if !p.unstable.is_empty() {
+                "unstable"
+            } else if pass[0] {
                 "yes"
             } else if pass[2] {
                 "maybe"
             } else {
                 "no"
             };
-            let _ = write!(s, "{:<10} {:>6}", self.axis.fmt(p.x), verdict);
+            let _ = write!(s, "{:<10} {:>8}", self.axis.fmt(p.x), verdict);
             for o in &self.objectives {
                 let w = o.metric.len().max(28);
                 let v = p.get(&o.metric);
