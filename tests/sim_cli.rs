@@ -872,3 +872,325 @@ fn closed_loop_profile_errors_and_components_table() {
         "{out}"
     );
 }
+
+// --- capacity questions: --set, --sweep, --find -------------------------------------------
+
+const SHORT: &[&str] = &["--duration", "4s", "--warmup", "1s", "--seed", "5"];
+
+fn fz_short(args: &[&str]) -> Output {
+    let mut a: Vec<&str> = vec![SEED];
+    a.extend_from_slice(SHORT);
+    a.extend_from_slice(args);
+    fz(&a)
+}
+
+#[test]
+fn set_overrides_profile_keys_and_the_report_says_so() {
+    let v = json(&fz_short(&[
+        "--format",
+        "json",
+        "--stable",
+        "--set",
+        "node.n4.service=const(2ms)",
+        "--set",
+        "source.n1.rate=200",
+    ]));
+    assert_eq!(v["set"]["node.n4.service"], "const(2ms)");
+    assert_eq!(v["set"]["source.n1.rate"], "200");
+    let n4 = &v["nodes"]["n4"];
+    assert!(n4["mean_response"].as_f64().unwrap() >= 0.002, "{n4}");
+    assert!(n4["p50_wait"].as_f64().unwrap() < 0.002, "{n4}");
+    let thru = v["nodes"]["n2"]["throughput"].as_f64().unwrap();
+    assert!((150.0..250.0).contains(&thru), "rate 200 gave {thru}/s");
+
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let o = fz_short(&["--set", "node.n4.servers=3", "--report", s(&html)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Set on the command line: node.n4.servers = 3"));
+    assert!(stdout(&o).contains("n4     Persist to Write Store"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Set on the command line:</b> <code>node.n4.servers = 3</code>"));
+
+    // A set on top of a profile: the profile's other keys stay, the set wins.
+    let p = write(
+        dir.path(),
+        "p.sim.toml",
+        "[source.n1]\ninterarrival = \"exp(10ms)\"\n[node.n4]\nservice = \"const(3ms)\"\n",
+    );
+    let v = json(&fz_short(&[
+        "--profile",
+        s(&p),
+        "--format",
+        "json",
+        "--set",
+        "source.n1.rate=50",
+    ]));
+    let n4 = &v["nodes"]["n4"];
+    assert!(n4["mean_response"].as_f64().unwrap() >= 0.003, "{n4}");
+    let thru = v["nodes"]["n2"]["throughput"].as_f64().unwrap();
+    assert!(
+        (30.0..70.0).contains(&thru),
+        "rate 50 (replacing interarrival) gave {thru}/s"
+    );
+}
+
+#[test]
+fn set_errors_name_the_key_and_the_choices() {
+    let cases: &[(&str, &str)] = &[
+        ("node.n4.speed=3", "--set node.n4.speed=3: unknown key `speed` in [node.n4]; valid keys: service, servers, queue, branch, join_timeout, batch, per_item"),
+        ("node.n99.service=1ms", "--set node.n99.service: no node `n99` in the diagram; its nodes are n1, n2,"),
+        ("node.n4.service=gamma(2)", "valid: const(x), exp(mean)"),
+        ("nodes.n4.service=1ms", "`nodes.n4.service` is not a profile key; write run.KEY, defaults.KEY, source.ID.KEY, node.ID.KEY"),
+        ("node.n4.servers=two", "[node.n4] servers must be an integer, found string"),
+        ("node.n4.service", "write KEY=VALUE"),
+        ("node.n4.per_item=soon", "[node.n4] per_item: "),
+        ("run.duration=soon", "is not a duration"),
+    ];
+    for (arg, want) in cases {
+        let o = fz_short(&["--set", arg]);
+        assert_eq!(o.status.code(), Some(2), "{arg}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{arg}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+    }
+}
+
+#[test]
+fn sweep_tabulates_each_point_with_intervals_knee_and_plots() {
+    let args = [
+        "--sweep",
+        "rate=300..1200:4",
+        "--replications",
+        "3",
+        "--format",
+        "json",
+        "--stable",
+    ];
+    let o = fz_short(&args);
+    let v = json(&o);
+    assert_eq!(o.stdout, fz_short(&args).stdout, "a sweep is deterministic");
+    assert_eq!(v["sweep"]["key"], "rate");
+    assert_eq!(v["replications"], 3);
+    let pts = v["points"].as_array().unwrap();
+    let xs: Vec<f64> = pts.iter().map(|p| p["value"].as_f64().unwrap()).collect();
+    assert_eq!(xs, [300.0, 600.0, 900.0, 1200.0]);
+    let metrics: Vec<&str> = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(metrics.contains(&"command.p99") && metrics.contains(&"view.n13.lag_p99"));
+    let p99 = |p: &serde_json::Value| p["metrics"]["command.p99"]["value"].as_f64().unwrap();
+    assert!(p99(&pts[0]) < p99(&pts[2]), "latency grows with load");
+    let ci = pts[1]["metrics"]["command.p99"]["ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() <= ci[1].as_f64().unwrap());
+    // Above the stations' capacity (1000/s at exp(1ms)) the point is unstable.
+    assert!(pts[0]["unstable"].as_array().unwrap().is_empty());
+    assert!(!pts[3]["unstable"].as_array().unwrap().is_empty());
+    assert!(v["knee"]["command.p99"].as_f64().is_some());
+
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("sweep.html");
+    let o = fz_short(&[
+        "--sweep",
+        "rate=300..1200:4",
+        "--replications",
+        "3",
+        "--report",
+        s(&html),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("sweep of rate over 4 points, 3 replications"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("1200") && l.contains("UNSTABLE")),
+        "{text}"
+    );
+    assert!(text.contains("Knee (the first point where a metric exceeds twice its low-load value)"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("data-metric=\"command.p99\""));
+    assert!(page.contains("class=\"ci95\"") && page.contains("class=\"knee\""));
+    assert!(!page.contains("<script"));
+
+    // Integer steps of any key.
+    let v = json(&fz_short(&[
+        "--sweep",
+        "node.n9.servers=1..3",
+        "--rate",
+        "900",
+        "--replications",
+        "2",
+        "--format",
+        "json",
+    ]));
+    let xs: Vec<f64> = v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(xs, [1.0, 2.0, 3.0]);
+
+    let o = fz_short(&["--sweep", "rate=500..800"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("give the number of points, e.g. rate=500..800:10"),
+        "{}",
+        stderr(&o)
+    );
+    let o = fz_short(&["--sweep", "roles.n3=1..2"]);
+    assert!(stderr(&o).contains("cannot be swept"), "{}", stderr(&o));
+}
+
+#[test]
+fn find_rate_bisects_to_the_largest_rate_meeting_the_slo() {
+    let args = [
+        "--find",
+        "rate",
+        "--slo",
+        "command.p99<40ms",
+        "--replications",
+        "3",
+        "--format",
+        "json",
+        "--stable",
+    ];
+    let o = fz_short(&args);
+    let v = json(&o);
+    assert_eq!(
+        o.stdout,
+        fz_short(&args).stdout,
+        "a search is deterministic"
+    );
+    let ans = v["answer"].as_f64().unwrap();
+    let iv: Vec<f64> = v["interval"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!((500.0..1000.0).contains(&ans), "answer {ans}");
+    assert!(iv[0] <= ans && ans <= iv[1], "{iv:?} around {ans}");
+    assert_eq!(
+        v["rule"],
+        "a point passes when every objective's 95% upper bound meets it"
+    );
+    // The answer passes with its upper bound; every evaluation above the interval fails.
+    for e in v["evaluations"].as_array().unwrap() {
+        let x = e["value"].as_f64().unwrap();
+        let up = e["passes"]["upper"].as_bool().unwrap();
+        if x == ans {
+            assert!(up);
+            let m = &e["metrics"]["command.p99"];
+            assert!(m["ci95"][1].as_f64().unwrap() < 0.04, "{m}");
+        }
+        if x > iv[1] {
+            assert!(!e["passes"]["lower"].as_bool().unwrap(), "{e}");
+        }
+    }
+    let o = fz_short(&[
+        "--find",
+        "rate",
+        "--slo",
+        "command.p99<40ms",
+        "--replications",
+        "3",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("largest rate meeting command.p99<40.000ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(a point passes when every objective's 95% upper bound meets it)"),
+        "{text}"
+    );
+    assert!(text.contains("95% interval: "), "{text}");
+}
+
+#[test]
+fn find_setting_gives_the_smallest_integer_meeting_the_slo() {
+    let v = json(&fz_short(&[
+        "--find",
+        "node.n4.servers",
+        "--rate",
+        "1500",
+        "--set",
+        "defaults.servers=2",
+        "--set",
+        "node.n4.service=exp(2ms)",
+        "--slo",
+        "command.p99<100ms",
+        "--replications",
+        "2",
+        "--format",
+        "json",
+    ]));
+    // At 1500/s with 2 ms service n4 needs more than 3 servers for stability; 4 is fine.
+    assert_eq!(v["answer"], 4.0, "{v}");
+    assert_eq!(v["rate"], 1500.0);
+    assert_eq!(v["set"]["defaults.servers"], "2");
+}
+
+#[test]
+fn slo_errors_list_the_valid_metrics() {
+    let o = fz_short(&["--find", "rate", "--slo", "command.p98<50ms"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--slo: unknown metric `command.p98`; valid metrics: end_to_end.mean"),
+        "{e}"
+    );
+    assert!(
+        e.contains("command.p99")
+            && e.contains("view.n13.lag_p99")
+            && e.contains("node.ID.{mean_response,p50_response,p99_response,mean_wait,p50_wait,p99_wait,utilization,throughput} for ID in n1, n2,"),
+        "{e}"
+    );
+    // The seed's writes end at views (lag, not end-to-end): without reads end_to_end is empty.
+    let o = fz_short(&["--find", "rate", "--slo", "end_to_end.p99<20ms"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`end_to_end.p99` has no samples at any point tried"),
+        "{}",
+        stderr(&o)
+    );
+    let o = fz_short(&["--find", "rate", "--slo", "command.p99>5ms"]);
+    assert!(stderr(&o).contains("write METRIC<VALUE"), "{}", stderr(&o));
+    let o = fz_short(&["--find", "rate"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--slo"));
+}
+
+#[test]
+fn batch_station_by_set_and_its_companion_check() {
+    // per_item needs batch: given together they run, alone the whole profile says why not.
+    let v = json(&fz_short(&[
+        "--set",
+        "node.n9.batch=16",
+        "--set",
+        "node.n9.service=const(1ms)",
+        "--set",
+        "node.n9.per_item=const(10us)",
+        "--rate",
+        "900",
+        "--format",
+        "json",
+    ]));
+    let n9 = &v["nodes"]["n9"];
+    // One batch server at 900/s: batches of many, each 1 ms + 10 us per item, far from busy.
+    assert!(n9["utilization"].as_f64().unwrap() < 0.7, "{n9}");
+    assert!(n9["mean_response"].as_f64().unwrap() >= 0.00101, "{n9}");
+    let o = fz_short(&["--set", "node.n9.per_item=const(10us)"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[node.n9] gives per_item without batch"),
+        "{}",
+        stderr(&o)
+    );
+}

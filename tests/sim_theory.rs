@@ -298,3 +298,61 @@ fn closed_loop_matches_mva() {
         assert!(e.abs() < 0.01, "{id} throughput {:+.2}%", e * 100.0);
     }
 }
+
+/// A greedy bulk server with no batch limit and constant service S per batch (M/D^inf/1),
+/// exactly: busy periods are geometric runs of services (each goes on when an arrival came
+/// during the previous one, probability 1 - e^(-lS)), idle periods exponential, so the busy
+/// fraction is e^(lS) S / (1/l + e^(lS) S); an arrival during a busy period (PASTA: with that
+/// probability) waits the rest of the current service, S/2 on average, then one service.
+#[test]
+fn batch_station_greedy_bulk_service_is_exact() {
+    let r = simulate("batch_greedy", 2000, 2, 21);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let (lam, s): (f64, f64) = (1000.0, 1e-3);
+    let busy = (lam * s).exp() * s / (1.0 / lam + (lam * s).exp() * s);
+    let w = s + busy * s / 2.0;
+    let (eu, ew, et) = (
+        rel(n2.utilization.v(), busy),
+        rel(n2.response.mean.v(), w),
+        rel(n2.throughput.v(), lam),
+    );
+    eprintln!(
+        "batch_greedy: utilisation {:.4} vs {busy:.4} ({:+.2}%), mean response {:.4}ms vs {:.4}ms ({:+.2}%), throughput {:+.2}%",
+        n2.utilization.v(),
+        eu * 100.0,
+        n2.response.mean.v() * 1e3,
+        w * 1e3,
+        ew * 100.0,
+        et * 100.0
+    );
+    assert!(eu.abs() < 0.01, "utilisation {:+.2}%", eu * 100.0);
+    assert!(ew.abs() < 0.01, "mean response {:+.2}%", ew * 100.0);
+    assert!(et.abs() < 0.01, "throughput {:+.2}%", et * 100.0);
+    // Nobody waits more than one service, nobody is served in less than one.
+    assert!(n2.wait.max.unwrap() <= s + 1e-9);
+    assert!(n2.response.p50.unwrap() >= s * 0.99);
+    assert!(r.unstable.is_empty());
+}
+
+/// Overloaded, a batch server always serves full batches: with batches of B = 10 taking
+/// 1 ms + 10 x 100 us = 2 ms, the throughput is B / S(B) = 5000/s exactly, and the station is
+/// flagged unstable (its offered load counts full batches: 20000/s x 0.2 ms = 4).
+#[test]
+fn batch_station_saturates_at_b_over_s() {
+    let r = simulate("batch_full", 200, 2, 22);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let et = rel(n2.throughput.v(), 5000.0);
+    eprintln!(
+        "batch_full: throughput {:.1}/s vs 5000/s ({:+.3}%), drops {}",
+        n2.throughput.v(),
+        et * 100.0,
+        n2.drops
+    );
+    assert!(et.abs() < 0.001, "throughput {:+.3}%", et * 100.0);
+    assert!(rel(n2.utilization.v(), 1.0).abs() < 1e-3);
+    assert!(rel(n2.offered_load.v(), 4.0).abs() < 0.01);
+    assert!(r.unstable.contains(&"n2".to_string()));
+    assert!(n2.drops > 0);
+    // Every batch is full: each token's service is the whole 2 ms batch.
+    assert!(rel(n2.response.mean.v() - n2.wait.mean.v(), 2e-3).abs() < 1e-3);
+}

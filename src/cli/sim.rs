@@ -11,9 +11,11 @@ use clap::{Args, ValueEnum};
 use crate::model;
 use crate::sim::engine::RunConfig;
 use crate::sim::lower::{lower, LowerOptions};
+use crate::sim::overrides::{apply as apply_sets, check_ids, parse_set, Set};
 use crate::sim::profile::{default_warmup, Profile};
 use crate::sim::replicate::{run_replications, PROGRESS_STEPS};
 use crate::sim::report::{Meta, Report};
+use crate::sim::sweep::{self, check_slo, parse_slo, Axis, Outcome, Point, Sweep};
 use crate::sim::time::{format_secs, parse_duration, secs, Nanos};
 use crate::sim::{html, realtime};
 
@@ -61,8 +63,7 @@ pub struct SimArgs {
     /// Simulated time, e.g. 60s, 500ms (default: the profile's, else 60s)
     #[arg(long, value_parser = duration_arg)]
     pub duration: Option<Nanos>,
-    /// Simulated time left out of the statistics at the start (default: the profile's, else 10%
-    /// of the duration, at most 5s)
+    /// Simulated time left out of the statistics at the start (default: profile's, else 5s)
     #[arg(long, value_parser = duration_arg)]
     pub warmup: Option<Nanos>,
     /// Arrivals per second at every source (overrides the profile)
@@ -99,6 +100,23 @@ pub struct SimArgs {
     /// Leave wall-clock figures out of the JSON, so that the same seed gives the same bytes
     #[arg(long)]
     pub stable: bool,
+    /// Override a profile key, e.g. node.n4.service=exp(2ms), source.n1.rate=2000 (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Run at each point of a range and tabulate, e.g. rate=500..8000:12, node.n9.servers=1..4
+    #[arg(long, value_name = "KEY=A..B[:N]", conflicts_with_all = ["find", "realtime"])]
+    pub sweep: Option<String>,
+    /// Search for the largest rate (or smallest setting, e.g. node.n9.servers) meeting --slo
+    #[arg(
+        long,
+        value_name = "KEY",
+        requires = "slo",
+        conflicts_with = "realtime"
+    )]
+    pub find: Option<String>,
+    /// Objectives for --find (and extra columns for --sweep), e.g. "command.p99<50ms,view.n13.lag_p99<100ms"
+    #[arg(long, value_name = "OBJECTIVES")]
+    pub slo: Option<String>,
 }
 
 /// The profile path: the one given, or FILE with `.fz` replaced by `.sim.toml` if it exists.
@@ -115,97 +133,188 @@ pub fn profile_path(file: &Path, given: Option<&PathBuf>) -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-pub fn run(args: &SimArgs) -> ExitCode {
-    let input = match input::read(&args.file) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+/// A failure: the message for stderr and the exit code.
+struct Fail(u8, String);
+
+/// What every run of this invocation shares: the diagram, the profile's text and the sets.
+struct Prepared<'a> {
+    args: &'a SimArgs,
+    diagram: &'a crate::model::Diagram,
+    /// The profile file's name (errors name it) and text, when there is one.
+    profile: Option<(String, String)>,
+    sets: Vec<Set>,
+}
+
+/// A lowered network with its run settings.
+struct Runnable {
+    lowered: crate::sim::lower::Lowered,
+    duration: Nanos,
+    warmup: Nanos,
+    /// The warmup is the default (10% of the duration, at most 5 s).
+    warmup_default: bool,
+    seed: u64,
+    reps: usize,
+}
+
+impl Prepared<'_> {
+    /// Lower the diagram with the profile, the sets and `extra` (a swept point) applied.
+    fn runnable(&self, extra: Option<&Set>, default_reps: u32) -> Result<Runnable, Fail> {
+        let sets: Vec<Set> = self.sets.iter().cloned().chain(extra.cloned()).collect();
+        let profile = if self.profile.is_none() && sets.iter().all(Set::is_rate) {
+            Profile::default()
+        } else {
+            let (file, text) = match &self.profile {
+                Some((f, t)) => (f.clone(), Some(t.as_str())),
+                None => ("--set".to_string(), None),
+            };
+            let merged =
+                apply_sets(text, &sets).map_err(|e| Fail(1, format!("error: {file}: {e}")))?;
+            Profile::parse(&file, &merged).map_err(|e| Fail(1, format!("error: {e}")))?
+        };
+        let mut rate = self.args.rate;
+        for s in sets.iter().filter(|s| s.is_rate()) {
+            rate = s
+                .value
+                .as_float()
+                .or_else(|| s.value.as_integer().map(|i| i as f64));
+            if !rate.is_some_and(|r| r.is_finite() && r >= 0.0) {
+                return Err(Fail(
+                    2,
+                    format!("error: --set {}: the rate must be a number >= 0", s.key),
+                ));
+            }
         }
-    };
+        let opts = LowerOptions {
+            no_infer: self.args.no_infer,
+            rate,
+            hop_limit: self.args.hop_limit,
+        };
+        let lowered =
+            lower(self.diagram, &profile, &opts).map_err(|e| Fail(1, format!("error: {e}")))?;
+        // The explanation needs the model and the profile only: print it before checking the
+        // run settings, so that it shows even when they are wrong.
+        if self.args.explain && extra.is_none() {
+            if self.args.format == SimFormat::Json {
+                eprint!("{}", lowered.explain);
+            } else {
+                println!("{}", lowered.explain);
+            }
+        }
+        let duration = self
+            .args
+            .duration
+            .or(profile.run.duration)
+            .unwrap_or_else(|| parse_duration(DEFAULT_DURATION).unwrap_or(60_000_000_000));
+        let (warmup, warmup_from) = match (self.args.warmup, profile.run.warmup) {
+            (Some(w), _) => (w, " (--warmup)"),
+            (None, Some(w)) => (w, " (the profile's)"),
+            (None, None) => (default_warmup(duration), ""),
+        };
+        if duration == 0 {
+            return Err(Fail(2, "error: the duration must be above 0".into()));
+        }
+        if warmup >= duration {
+            return Err(Fail(
+                2,
+                format!(
+                    "error: the warmup{warmup_from}, {}, must be shorter than the duration, {}",
+                    format_secs(secs(warmup)),
+                    format_secs(secs(duration))
+                ),
+            ));
+        }
+        let warmup_default = self.args.warmup.is_none() && profile.run.warmup.is_none();
+        Ok(Runnable {
+            lowered,
+            duration,
+            warmup,
+            warmup_default,
+            seed: self.args.seed.or(profile.run.seed).unwrap_or(DEFAULT_SEED),
+            reps: self
+                .args
+                .replications
+                .or(profile.run.replications)
+                .unwrap_or(default_reps) as usize,
+        })
+    }
+
+    fn meta(&self, model: &str, r: &Runnable, extra: Option<&Set>) -> Meta {
+        Meta {
+            model: model.to_string(),
+            seed: r.seed,
+            duration: r.duration,
+            warmup: r.warmup,
+            warmup_default: r.warmup_default,
+            stable: self.args.stable,
+            assumptions: r.lowered.assumptions.clone(),
+            requests_title: requests_title(self.diagram, &r.lowered.architecture),
+            sets: self
+                .sets
+                .iter()
+                .chain(extra)
+                .map(|s| (s.key.clone(), s.value_text()))
+                .collect(),
+        }
+    }
+}
+
+pub fn run(args: &SimArgs) -> ExitCode {
+    match run_checked(args) {
+        Ok(c) => c,
+        Err(Fail(code, msg)) => {
+            if !msg.is_empty() {
+                eprintln!("{msg}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run_checked(args: &SimArgs) -> Result<ExitCode, Fail> {
+    let input = input::read(&args.file).map_err(|e| Fail(2, e.to_string()))?;
     let checked = model::check(&input.text);
     if checked.has_errors() {
         input::report(&input, &checked.diagnostics);
-        return ExitCode::from(1);
+        return Err(Fail(1, String::new()));
     }
     let profile = match profile_path(&args.file, args.profile.as_ref()) {
-        None => Profile::default(),
+        None => None,
         Some(p) => {
-            let text = match std::fs::read_to_string(&p) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("error: cannot read profile `{}`: {e}", p.display());
-                    return ExitCode::from(2);
-                }
-            };
-            match Profile::parse(&p.display().to_string(), &text) {
-                Ok(pr) => pr,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
-            }
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                Fail(
+                    2,
+                    format!("error: cannot read profile `{}`: {e}", p.display()),
+                )
+            })?;
+            Some((p.display().to_string(), text))
         }
     };
-    let opts = LowerOptions {
-        no_infer: args.no_infer,
-        rate: args.rate,
-        hop_limit: args.hop_limit,
-    };
-    let lowered = match lower(&checked.diagram, &profile, &opts) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    // The explanation needs the model and the profile only: print it before checking the run
-    // settings, so that it shows even when they are wrong.
-    if args.explain {
-        if args.format == SimFormat::Json {
-            eprint!("{}", lowered.explain);
-        } else {
-            println!("{}", lowered.explain);
-        }
+    let mut sets = Vec::new();
+    for a in &args.set {
+        let set = parse_set(a).map_err(|e| Fail(2, format!("error: {e}")))?;
+        check_ids(&set, &checked.diagram).map_err(|e| Fail(2, format!("error: {e}")))?;
+        sets.push(set);
     }
-    let duration = args
-        .duration
-        .or(profile.run.duration)
-        .unwrap_or_else(|| parse_duration(DEFAULT_DURATION).unwrap_or(60_000_000_000));
-    let (warmup, warmup_from) = match (args.warmup, profile.run.warmup) {
-        (Some(w), _) => (w, " (--warmup)"),
-        (None, Some(w)) => (w, " (the profile's)"),
-        (None, None) => (default_warmup(duration), ""),
+    let prep = Prepared {
+        args,
+        diagram: &checked.diagram,
+        profile,
+        sets,
     };
-    if duration == 0 {
-        eprintln!("error: the duration must be above 0");
-        return ExitCode::from(2);
+    if args.sweep.is_some() || args.find.is_some() {
+        return capacity(&prep, &input.name);
     }
-    if warmup >= duration {
-        eprintln!(
-            "error: the warmup{warmup_from}, {}, must be shorter than the duration, {}",
-            format_secs(secs(warmup)),
-            format_secs(secs(duration))
-        );
-        return ExitCode::from(2);
-    }
-    let seed = args.seed.or(profile.run.seed).unwrap_or(DEFAULT_SEED);
-    let reps = args.replications.or(profile.run.replications).unwrap_or(1) as usize;
-
+    let run = prep.runnable(None, 1)?;
+    let (duration, seed, reps) = (run.duration, run.seed, run.reps);
+    let lowered = &run.lowered;
     let cfg = RunConfig {
         duration,
-        warmup,
+        warmup: run.warmup,
         series_points: if args.report.is_some() { 200 } else { 0 },
     };
     let net = Arc::new(lowered.network.clone());
     let results = if let Some(factor) = args.realtime {
-        match realtime::run(&net, &cfg, seed, factor) {
-            Ok(r) => vec![r],
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        }
+        vec![realtime::run(&net, &cfg, seed, factor).map_err(|e| Fail(2, format!("error: {e}")))?]
     } else {
         let progress = Arc::new(AtomicU64::new(0));
         let bar = (std::io::stderr().is_terminal() && duration >= 5_000_000_000).then(|| {
@@ -245,41 +354,167 @@ pub fn run(args: &SimArgs) -> ExitCode {
         if let Some(pb) = bar {
             pb.finish_and_clear();
         }
-        match r {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        }
+        r.map_err(|e| Fail(2, format!("error: {e}")))?
     };
-    let meta = Meta {
-        model: input.name.clone(),
-        seed,
-        duration,
-        warmup,
-        warmup_default: args.warmup.is_none() && profile.run.warmup.is_none(),
-        stable: args.stable,
-        assumptions: lowered.assumptions.clone(),
-        requests_title: requests_title(&checked.diagram, &lowered.architecture),
-    };
+    let meta = prep.meta(&input.name, &run, None);
     let report = Report::build(&net, &results, &meta);
     let text = match args.format {
         SimFormat::Json => report.to_json().to_pretty() + "\n",
         SimFormat::Text => report.to_text(),
     };
-    if let Err(e) = input::write_output(None, &text) {
-        eprintln!("{e}");
-        return ExitCode::from(2);
-    }
+    input::write_output(None, &text).map_err(|e| Fail(2, e.to_string()))?;
     if let Some(path) = &args.report {
         let page = html::render(&report, &diagram_svg(&report, &checked.diagram));
-        if let Err(e) = input::write_atomic(path, page.as_bytes()) {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return ExitCode::from(2);
-        }
+        input::write_atomic(path, page.as_bytes())
+            .map_err(|e| Fail(2, format!("error: cannot write `{}`: {e}", path.display())))?;
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Replications when sweeping or searching and neither the command line nor the profile says:
+/// enough for a confidence interval.
+pub const CAPACITY_REPLICATIONS: u32 = 5;
+
+/// `--sweep` and `--find`.
+fn capacity(prep: &Prepared<'_>, model: &str) -> Result<ExitCode, Fail> {
+    let args = prep.args;
+    let slo = match &args.slo {
+        Some(s) => parse_slo(s).map_err(|e| Fail(2, format!("error: {e}")))?,
+        None => Vec::new(),
+    };
+    let code = std::cell::Cell::new(1u8);
+    let base = prep.runnable(None, CAPACITY_REPLICATIONS)?;
+    let eval = |axis: &Axis, x: f64| -> Result<Point, String> {
+        let set = axis.set_for(x).map_err(|e| {
+            code.set(2);
+            format!("error: {e}")
+        })?;
+        let run = prep
+            .runnable(Some(&set), CAPACITY_REPLICATIONS)
+            .map_err(|Fail(c, m)| {
+                code.set(c);
+                m
+            })?;
+        let cfg = RunConfig {
+            duration: run.duration,
+            warmup: run.warmup,
+            series_points: 0,
+        };
+        let net = Arc::new(run.lowered.network.clone());
+        let results = run_replications(
+            Arc::clone(&net),
+            &cfg,
+            run.seed,
+            run.reps,
+            args.threads.map(|t| t as usize),
+            None,
+        )
+        .map_err(|e| {
+            code.set(2);
+            format!("error: {e}")
+        })?;
+        let meta = prep.meta(model, &run, Some(&set));
+        let merged = Report::build(&net, &results, &meta);
+        let reps = results
+            .chunks(1)
+            .map(|r| Report::build(&net, r, &meta))
+            .collect();
+        Ok(Point::of(x, &Outcome { merged, reps }))
+    };
+    let sets: Vec<(String, String)> = prep
+        .sets
+        .iter()
+        .map(|s| (s.key.clone(), s.value_text()))
+        .collect();
+    let fail = |e: String| Fail(code.get(), e);
+    let (out, html, ok) = if let Some(sw) = &args.sweep {
+        let axis = Axis::parse(sw).map_err(|e| Fail(2, format!("error: {e}")))?;
+        let mut points = Vec::with_capacity(axis.values.len());
+        for &x in &axis.values {
+            points.push(eval(&axis, x).map_err(fail)?);
+        }
+        if let Some(p) = points.first() {
+            check_slo(&slo, p).map_err(|e| Fail(2, format!("error: {e}")))?;
+        }
+        let extra: Vec<String> = slo.iter().map(|o| o.metric.clone()).collect();
+        let sweep = Sweep::new(
+            axis,
+            points,
+            &extra,
+            sets,
+            model.to_string(),
+            secs(base.duration),
+            base.seed,
+        );
+        let out = match args.format {
+            SimFormat::Json => sweep.to_json().to_pretty() + "\n",
+            SimFormat::Text => sweep.to_text(),
+        };
+        (out, sweep.to_html(), true)
+    } else {
+        let key = args.find.as_deref().unwrap_or("rate");
+        let axis = Axis::key(key).map_err(|e| Fail(2, format!("error: --find {key}: {e}")))?;
+        if slo.is_empty() {
+            return Err(Fail(
+                2,
+                "error: --find needs --slo, e.g. --slo \"command.p99<50ms\"".into(),
+            ));
+        }
+        let (start, min) = if axis.maximise() {
+            let r = base
+                .lowered
+                .network
+                .sources
+                .iter()
+                .filter(|s| s.reads.is_none() && s.closed.is_none())
+                .map(|s| s.interarrival.mean_ns())
+                .find(|m| *m > 0.0)
+                .map_or(500.0, |m| 1e9 / m);
+            (r, 0.0)
+        } else {
+            let min = match axis.key.rsplit('.').next() {
+                Some("queue") | Some("seed") | Some("max") => 0.0,
+                _ => 1.0,
+            };
+            (min, min)
+        };
+        let mut search = sweep::search(axis, slo, start, min, 0.01, 60, |x| {
+            let axis = Axis::key(key)?;
+            eval(&axis, x)
+        })
+        .map_err(|e| {
+            if e.starts_with("--slo") {
+                Fail(2, format!("error: {e}"))
+            } else {
+                fail(e)
+            }
+        })?;
+        search.rate = if search.axis.is_rate() {
+            None
+        } else {
+            args.rate
+        };
+        search.sets = sets;
+        search.model = model.to_string();
+        search.duration = secs(base.duration);
+        search.seed = base.seed;
+        let ok = search.answer().is_some();
+        let out = match args.format {
+            SimFormat::Json => search.to_json().to_pretty() + "\n",
+            SimFormat::Text => search.to_text(),
+        };
+        (out, search.to_html(), ok)
+    };
+    input::write_output(None, &out).map_err(|e| Fail(2, e.to_string()))?;
+    if let Some(path) = &args.report {
+        input::write_atomic(path, html.as_bytes())
+            .map_err(|e| Fail(2, format!("error: cannot write `{}`: {e}", path.display())))?;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The diagram drawn by the render backend, each station filled by its utilisation with a

@@ -151,6 +151,13 @@ pub struct Engine<'n> {
     joins: Vec<JoinStats>,
     outcomes: Vec<OutcomeStats>,
     cycles: Vec<u64>,
+    /// Batch stations: per token slot, the batch it is served in (index into `batch_left`).
+    batch_of: Vec<u32>,
+    /// Per batch in service: members not yet departed (0 = free record).
+    batch_left: Vec<u32>,
+    free_batches: Vec<u32>,
+    /// Members of the batch being started (reused, so batches allocate nothing).
+    batch_scratch: Vec<u32>,
 }
 
 /// Zero-time steps run inline at most this deep (then they go through the queue).
@@ -201,6 +208,7 @@ impl<'n> Engine<'n> {
             .iter()
             .map(|s| {
                 s.join.is_none()
+                    && s.batch.is_none()
                     && s.reads.is_empty()
                     && s.fork_join.is_none()
                     && s.role == SimRole::Plain
@@ -286,6 +294,10 @@ impl<'n> Engine<'n> {
             joins,
             outcomes: Vec::new(),
             cycles: vec![0; net.sources.len()],
+            batch_of: Vec::new(),
+            batch_left: Vec::new(),
+            free_batches: Vec::new(),
+            batch_scratch: Vec::new(),
         }
     }
 
@@ -808,6 +820,9 @@ impl<'n> Engine<'n> {
     fn start(&mut self, s: u32, slot: u32, tail: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
+        if let Some(b) = &spec.batch {
+            return self.start_batch(s, slot, b.max);
+        }
         let st = &mut self.st[s as usize];
         let tok = &mut self.toks.v[slot as usize];
         tok.started = now;
@@ -828,17 +843,85 @@ impl<'n> Engine<'n> {
         }
     }
 
+    /// A free server of batch station `s` takes `slot` and up to `max - 1` more waiting tokens
+    /// and serves them together: one `service` draw plus one `per_item` draw per token; every
+    /// member departs at the end (in the order they queued), and the server is free after the
+    /// last.
+    fn start_batch(&mut self, s: u32, slot: u32, max: u32) {
+        let now = self.q.now();
+        let spec = &self.net.stations[s as usize];
+        let Some(b) = &spec.batch else { return };
+        let st = &mut self.st[s as usize];
+        let mut members = std::mem::take(&mut self.batch_scratch);
+        members.clear();
+        members.push(slot);
+        while members.len() < max.max(1) as usize {
+            match st.queue.pop_front() {
+                Some(t) => members.push(t),
+                None => break,
+            }
+        }
+        let k = members.len() as u32;
+        st.busy += 1;
+        st.stats.starts_total += k as u64;
+        self.events += k as u64;
+        let mut d = spec.service.sample(&mut self.rng);
+        for _ in 0..k {
+            d = d.saturating_add(b.per_item.sample(&mut self.rng));
+        }
+        let rec = match self.free_batches.pop() {
+            Some(r) => {
+                self.batch_left[r as usize] = k;
+                r
+            }
+            None => {
+                self.batch_left.push(k);
+                (self.batch_left.len() - 1) as u32
+            }
+        };
+        let end = now.saturating_add(d);
+        for &m in &members {
+            if self.batch_of.len() <= m as usize {
+                self.batch_of.resize(m as usize + 1, NONE);
+            }
+            self.batch_of[m as usize] = rec;
+            self.toks.v[m as usize].started = now;
+            self.q.schedule(end, Ev::Depart(s, m));
+        }
+        self.batch_scratch = members;
+    }
+
+    /// A member of a batch leaves: true when it was the last, freeing the server.
+    fn batch_member_done(&mut self, slot: u32) -> bool {
+        let rec = self.batch_of.get(slot as usize).copied().unwrap_or(NONE);
+        if rec == NONE {
+            return true;
+        }
+        self.batch_of[slot as usize] = NONE;
+        let left = &mut self.batch_left[rec as usize];
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.free_batches.push(rec);
+            true
+        } else {
+            false
+        }
+    }
+
     #[inline]
     fn depart(&mut self, s: u32, slot: u32, tail: bool) {
         let now = self.q.now();
         let net = self.net;
         let spec = &net.stations[s as usize];
+        let server_free = spec.batch.is_none() || self.batch_member_done(slot);
         let warmup = self.warmup;
         let st = &mut self.st[s as usize];
         let tok = &mut self.toks.v[slot as usize];
         self.events += 1;
         st.tick(now, warmup);
-        st.busy -= 1;
+        if server_free {
+            st.busy -= 1;
+        }
         st.n_in -= 1;
         st.stats.completions_total += 1;
         if now > warmup {
@@ -884,7 +967,9 @@ impl<'n> Engine<'n> {
             SimRole::QueryApi => {}
         }
         let key = tok.key;
-        let next = if spec.keyed {
+        let next = if !server_free {
+            None
+        } else if spec.keyed {
             if let Some(i) = st.keys.iter().position(|&k| k == key) {
                 st.keys.swap_remove(i);
             }

@@ -130,6 +130,18 @@ pub fn render(r: &Report, diagram_svg: &str) -> String {
         r.replications,
         r.events
     );
+    if !r.sets.is_empty() {
+        let list: Vec<String> = r
+            .sets
+            .iter()
+            .map(|(k, v)| format!("<code>{} = {}</code>", esc(k), esc(v)))
+            .collect();
+        let _ = write!(
+            s,
+            "<p id=\"set\"><b>Set on the command line:</b> {}</p>",
+            list.join(", ")
+        );
+    }
     s.push_str("<section id=\"diagram\"><h2>Diagram, coloured by utilisation</h2>\n");
     s.push_str(diagram_svg);
     s.push_str("\n</section>\n");

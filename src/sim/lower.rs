@@ -210,6 +210,12 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             .or(profile.defaults.servers)
             .unwrap_or(1);
         st.capacity = np.and_then(|p| p.queue).or(profile.defaults.queue);
+        st.batch = np.and_then(|p| {
+            p.batch.map(|max| crate::sim::network::Batch {
+                max,
+                per_item: p.per_item.clone().unwrap_or(Dist::ZERO),
+            })
+        });
         st.lane = node.lane as u32;
         st.reads = reads_of[ix.index()].clone();
         let succ = &out[ix.index()];
@@ -1088,11 +1094,18 @@ fn explain(
             .capacity
             .map(|c| format!(" queue {c}"))
             .unwrap_or_default();
-        let svc = if st.service.is_zero() {
+        let mut svc = if st.service.is_zero() {
             "0".to_string()
         } else {
             st.service.to_string()
         };
+        if let Some(b) = &st.batch {
+            let _ = write!(
+                svc,
+                " per batch of up to {} + {} per item",
+                b.max, b.per_item
+            );
+        }
         let _ = writeln!(
             s,
             "  {:<6} servers {} service {}{cap}: {route}{extra}",

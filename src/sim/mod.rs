@@ -11,10 +11,12 @@ pub mod engine;
 pub mod html;
 pub mod lower;
 pub mod network;
+pub mod overrides;
 pub mod profile;
 pub mod realtime;
 pub mod station;
 pub mod stats;
+pub mod sweep;
 pub mod time;
 pub mod token;
 

@@ -82,6 +82,21 @@ pub struct ClosedLoop {
     pub think: Dist,
 }
 
+/// A batch server's rule: it takes up to `max` waiting tokens at once and serves them
+/// together for the station's `service` draw plus one `per_item` draw per token in the batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub max: u32,
+    pub per_item: Dist,
+}
+
+impl Batch {
+    /// Mean service time of a batch of `k` tokens, in nanoseconds.
+    pub fn mean_ns(&self, service: &Dist, k: u32) -> f64 {
+        service.mean_ns() + k as f64 * self.per_item.mean_ns()
+    }
+}
+
 /// A station: servers, a FIFO queue, a service-time distribution and its routing.
 #[derive(Debug, Clone)]
 pub struct Station {
@@ -105,6 +120,8 @@ pub struct Station {
     /// Stores this station reads before serving a token (one, chosen uniformly, or the view a
     /// query names).
     pub reads: Vec<u32>,
+    /// A batch station: each server serves up to `max` tokens at once.
+    pub batch: Option<Batch>,
 }
 
 impl Station {
@@ -124,6 +141,7 @@ impl Station {
             fork_join: None,
             join: None,
             reads: Vec::new(),
+            batch: None,
         }
     }
 

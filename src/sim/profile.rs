@@ -75,6 +75,10 @@ pub struct NodeProfile {
     pub branch: Option<Vec<(String, f64, Span)>>,
     /// A join sends on what arrived this long after the first part.
     pub join_timeout: Option<Dist>,
+    /// A batch station: each server takes up to this many waiting tokens at once.
+    pub batch: Option<u32>,
+    /// Added to a batch's service time per token in it (batch stations only).
+    pub per_item: Option<Dist>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,7 +137,15 @@ const TOP: &[&str] = &[
 const RUN_KEYS: &[&str] = &["duration", "warmup", "seed", "replications", "hop_limit"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
-const NODE_KEYS: &[&str] = &["service", "servers", "queue", "branch", "join_timeout"];
+const NODE_KEYS: &[&str] = &[
+    "service",
+    "servers",
+    "queue",
+    "branch",
+    "join_timeout",
+    "batch",
+    "per_item",
+];
 const EDGE_KEYS: &[&str] = &["delay"];
 const LOOP_KEYS: &[&str] = &["repeat", "max"];
 const READ_KEYS: &[&str] = &["rate", "views"];
@@ -509,11 +521,15 @@ fn parse_node(
         queue: None,
         branch: None,
         join_timeout: None,
+        batch: None,
+        per_item: None,
     };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "service" => n.service = Some(dist(cx, &sec, key, item, &vs)?),
             "join_timeout" => n.join_timeout = Some(dist(cx, &sec, key, item, &vs)?),
+            "batch" => n.batch = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000_000)? as u32),
+            "per_item" => n.per_item = Some(dist(cx, &sec, key, item, &vs)?),
             "servers" => n.servers = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000)? as u32),
             "queue" => {
                 n.queue = Some(integer(cx, &sec, key, item, &vs, 0, u32::MAX as i64)? as u32)
@@ -544,6 +560,12 @@ fn parse_node(
             }
             _ => return Err(unknown(cx, &sec, key, &kspan, NODE_KEYS)),
         }
+    }
+    if n.per_item.is_some() && n.batch.is_none() {
+        return Err(cx.err(
+            &n.span,
+            format!("[{sec}] gives per_item without batch; per_item is the time each token adds to a batch's service (set batch = B, the most tokens served at once)"),
+        ));
     }
     Ok(n)
 }

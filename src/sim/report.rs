@@ -166,6 +166,8 @@ pub struct Report {
     /// What the requests table is called ("Requests", or the gateway lens).
     pub requests_title: String,
     pub assumptions: Vec<String>,
+    /// `--set` overrides: (key, value as given).
+    pub sets: Vec<(String, String)>,
 }
 
 /// Run metadata for [`Report::build`].
@@ -182,6 +184,8 @@ pub struct Meta {
     pub assumptions: Vec<String>,
     /// Title of the requests table.
     pub requests_title: String,
+    /// `--set` overrides: (key, value as given).
+    pub sets: Vec<(String, String)>,
 }
 
 impl Report {
@@ -197,7 +201,12 @@ impl Report {
                 };
                 let win = |x: &RepResult| secs(x.window_ns.max(1));
                 let servers = spec.servers as f64;
-                let svc = spec.service.mean_ns() / 1e9;
+                // A batch server at its most efficient (full batches) does `max` tokens per
+                // batch time: the offered load below counts that, so >= 1 is surely unstable.
+                let svc = match &spec.batch {
+                    None => spec.service.mean_ns() / 1e9,
+                    Some(b) => b.mean_ns(&spec.service, b.max) / b.max.max(1) as f64 / 1e9,
+                };
                 NodeFigures {
                     id: spec.id.clone(),
                     label: spec.label.clone(),
@@ -381,6 +390,7 @@ impl Report {
             joins,
             requests_title: meta.requests_title.clone(),
             assumptions: meta.assumptions.clone(),
+            sets: meta.sets.clone(),
         }
     }
 
@@ -403,6 +413,9 @@ impl Report {
             .set("duration", secs(self.duration))
             .set("warmup", secs(self.warmup))
             .set("replications", self.replications as u64);
+        if !self.sets.is_empty() {
+            root.set("set", super::sweep::sets_json(&self.sets));
+        }
         let mut nodes = J::obj();
         for n in &self.nodes {
             let mut o = J::obj();
@@ -536,6 +549,14 @@ impl Report {
             self.replications,
             if self.replications == 1 { "" } else { "s" }
         );
+        if !self.sets.is_empty() {
+            let list: Vec<String> = self
+                .sets
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            let _ = writeln!(s, "Set on the command line: {}", list.join(", "));
+        }
         let _ = writeln!(s);
         let _ = writeln!(
             s,
