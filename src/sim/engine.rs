@@ -203,11 +203,22 @@ impl<'n> Engine<'n> {
                 });
             }
         }
+        let read_targets: Vec<bool> = {
+            let mut v = vec![false; net.stations.len()];
+            for st in &net.stations {
+                for r in &st.reads {
+                    v[*r as usize] = true;
+                }
+            }
+            v
+        };
         let fast = net
             .stations
             .iter()
-            .map(|s| {
-                s.join.is_none()
+            .zip(&read_targets)
+            .map(|(s, read_target)| {
+                !read_target
+                    && s.join.is_none()
                     && s.batch.is_none()
                     && s.reads.is_empty()
                     && s.fork_join.is_none()
@@ -215,7 +226,7 @@ impl<'n> Engine<'n> {
                     && !s.keyed
                     && match &s.routing {
                         Routing::All(h) => {
-                            h.len() <= 1 && h.iter().all(|h| !h.read_only && !h.reply)
+                            h.len() <= 1 && h.iter().all(|h| !h.read_only && !h.reply && !h.read)
                         }
                         Routing::Choose { hops, .. } => {
                             hops.iter().all(|h| !h.read_only && !h.reply && !h.read)
@@ -768,8 +779,8 @@ impl<'n> Engine<'n> {
         let st = &mut self.st[s as usize];
         let tok = &mut self.toks.v[slot as usize];
         tok.arrived = now;
-        if self.fast[s as usize]
-            && spec.service.is_zero()
+        if spec.service.is_zero()
+            && self.fast[s as usize]
             && st.busy < spec.servers
             && tail
             && self.depth < MAX_INLINE
@@ -991,7 +1002,8 @@ impl<'n> Engine<'n> {
     fn route(&mut self, s: u32, slot: u32, tail: bool) {
         let net = self.net;
         let spec = &net.stations[s as usize];
-        if !self.fast[s as usize] || self.toks.v[slot as usize].ret != NONE {
+        // Stores that stations read are never fast, so a token back from a read is here.
+        if !self.fast[s as usize] {
             return self.route_special(s, slot, tail);
         }
         if let Some(lb) = &spec.loop_back {
