@@ -61,7 +61,7 @@ pub struct LatStats {
 }
 
 impl LatStats {
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, v: Nanos) {
         self.count += 1;
         self.sum += v as u128;
