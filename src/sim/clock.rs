@@ -254,6 +254,22 @@ mod tests {
             }
             assert_eq!(h.len(), model.len());
         }
+        model.sort_unstable_by(|a, b| b.cmp(a));
+        while let Some(k) = model.pop() {
+            assert_eq!(h.peek_key(), Some(k));
+            assert_eq!(h.pop(), Some(k));
+        }
+        assert_eq!((h.pop(), h.peek_key(), h.len()), (None, None, 0));
+        // Sizes around powers of two, filled in reverse, drained in order.
+        for n in [1u128, 2, 3, 4, 7, 8, 9, 15, 16, 17, 100] {
+            for k in (0..n).rev() {
+                h.push(k, k);
+            }
+            for k in 0..n {
+                assert_eq!(h.pop(), Some(k), "size {n}");
+            }
+            assert_eq!(h.pop(), None);
+        }
     }
 
     #[test]
