@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 
 use super::time::Nanos;
 
+#[derive(Clone, Copy)]
 struct Entry<E> {
     /// `time << 64 | seq`: one comparison orders by time, then scheduling order.
     key: u128,
@@ -32,7 +33,7 @@ impl<E: Copy> Heap<E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek_key(&self) -> Option<u128> {
         self.v.first().map(|e| e.key)
     }
@@ -42,32 +43,34 @@ impl<E: Copy> Heap<E> {
         self.v.len()
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, key: u128, ev: E) {
-        let mut i = self.v.len();
         self.v.push(Entry { key, ev });
+        // Sift on a local slice: its length stays in a register and the parent index is
+        // provably in bounds.
+        let v = self.v.as_mut_slice();
+        let mut i = v.len() - 1;
         while i > 0 {
             let parent = (i - 1) / 2;
-            if self.v[parent].key <= key {
+            let p = v[parent];
+            if p.key <= key {
                 break;
             }
-            self.v[i] = Entry {
-                key: self.v[parent].key,
-                ev: self.v[parent].ev,
-            };
+            v[i] = p;
             i = parent;
         }
-        self.v[i] = Entry { key, ev };
+        v[i] = Entry { key, ev };
     }
 
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<E> {
         let last = self.v.pop()?;
-        if self.v.is_empty() {
+        let v = self.v.as_mut_slice();
+        let n = v.len();
+        let Some(first) = v.first() else {
             return Some(last.ev);
-        }
-        let top = self.v[0].ev;
-        let n = self.v.len();
+        };
+        let top = first.ev;
         let mut i = 0;
         loop {
             let l = 2 * i + 1;
@@ -75,21 +78,15 @@ impl<E: Copy> Heap<E> {
                 break;
             }
             let r = l + 1;
-            let c = if r < n && self.v[r].key < self.v[l].key {
-                r
-            } else {
-                l
-            };
-            if self.v[c].key >= last.key {
+            let c = if r < n && v[r].key < v[l].key { r } else { l };
+            let child = v[c];
+            if child.key >= last.key {
                 break;
             }
-            self.v[i] = Entry {
-                key: self.v[c].key,
-                ev: self.v[c].ev,
-            };
+            v[i] = child;
             i = c;
         }
-        self.v[i] = last;
+        v[i] = last;
         Some(top)
     }
 }
@@ -119,13 +116,13 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// The current virtual time.
-    #[inline]
+    #[inline(always)]
     pub fn now(&self) -> Nanos {
         self.now
     }
 
     /// Schedule `ev` at `at` (clamped to now: the past cannot be scheduled).
-    #[inline]
+    #[inline(always)]
     pub fn schedule(&mut self, at: Nanos, ev: E) {
         self.seq += 1;
         if at <= self.now {
@@ -136,14 +133,14 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Schedule `ev` after `delay`.
-    #[inline]
+    #[inline(always)]
     pub fn schedule_in(&mut self, delay: Nanos, ev: E) {
         self.schedule(self.now.saturating_add(delay), ev);
     }
 
     /// True when nothing is due at the current instant: an event scheduled now would be the
     /// very next one, so running it at once keeps the `(time, seq)` order.
-    #[inline]
+    #[inline(always)]
     pub fn idle_now(&self) -> bool {
         self.now_q.is_empty()
             && self
@@ -169,7 +166,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Take the next event if it is due before `limit`, advancing the clock to it.
-    #[inline]
+    #[inline(always)]
     pub fn pop_before(&mut self, limit: Nanos) -> Option<E> {
         if let Some(key) = self.heap.peek_key() {
             let t = (key >> 64) as Nanos;
@@ -256,6 +253,22 @@ mod tests {
                 assert_eq!(h.pop(), model.pop());
             }
             assert_eq!(h.len(), model.len());
+        }
+        model.sort_unstable_by(|a, b| b.cmp(a));
+        while let Some(k) = model.pop() {
+            assert_eq!(h.peek_key(), Some(k));
+            assert_eq!(h.pop(), Some(k));
+        }
+        assert_eq!((h.pop(), h.peek_key(), h.len()), (None, None, 0));
+        // Sizes around powers of two, filled in reverse, drained in order.
+        for n in [1u128, 2, 3, 4, 7, 8, 9, 15, 16, 17, 100] {
+            for k in (0..n).rev() {
+                h.push(k, k);
+            }
+            for k in 0..n {
+                assert_eq!(h.pop(), Some(k), "size {n}");
+            }
+            assert_eq!(h.pop(), None);
         }
     }
 

@@ -734,7 +734,7 @@ impl<'n> Engine<'n> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn arrive(&mut self, s: u32, slot: u32, tail: bool) {
         if !self.fast[s as usize] {
             let spec = &self.net.stations[s as usize];
@@ -998,7 +998,7 @@ impl<'n> Engine<'n> {
         self.route(s, slot, tail);
     }
 
-    #[inline]
+    #[inline(always)]
     fn route(&mut self, s: u32, slot: u32, tail: bool) {
         let net = self.net;
         let spec = &net.stations[s as usize];
@@ -1122,7 +1122,7 @@ impl<'n> Engine<'n> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn send(&mut self, h: &Hop, slot: u32, tail: bool) {
         if h.write || h.reply || h.read {
             let tok = &mut self.toks.v[slot as usize];
