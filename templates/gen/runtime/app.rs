@@ -77,6 +77,9 @@ pub const VIEWS: &[(&str, &str)] = &[
 {%- endif %}
 {%- endfor %}
         health,
+{%- if plan.uses("lag_monitor") %}
+        crate::lag::lag,
+{%- endif %}
     )
 )]
 pub struct ApiDoc;
@@ -156,6 +159,9 @@ impl App {
             .route("/views/{{ p.view.slug }}/{id}", get(query::{{ p.view.slug }}_get))
 {%- endfor %}
             .route("/health", get(health))
+{%- if plan.uses("lag_monitor") %}
+            .route("/lag", get(crate::lag::lag))
+{%- endif %}
             .route("/metrics", get(metrics))
             .route("/openapi.json", get(openapi))
             .with_state(self.state.clone())
@@ -181,7 +187,11 @@ async fn metrics(
 ) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+{%- if plan.uses("lag_monitor") %}
+        app.metrics.render() + &crate::lag::render(&app.metrics),
+{%- else %}
         app.metrics.render(),
+{%- endif %}
     )
 }
 
