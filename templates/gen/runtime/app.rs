@@ -99,8 +99,12 @@ impl App {
             config.database_url.as_deref(),
             config.pg_schema.as_deref(),
         )?;
+{%- if plan.uses("store_table") %}
         let pg = config.pg();
+{%- endif %}
+{%- if plan.uses("store_table") || plan.uses("store_cube") || plan.uses("store_search") %}
         let views_dir = config.data_dir.join("views");
+{%- endif %}
         let metrics = Arc::new(Metrics::new(PROJECTORS));
         let n = config.partitions;
         let mut projectors: Vec<Box<dyn Projector>> = Vec::new();
