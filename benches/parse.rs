@@ -1,7 +1,9 @@
 //! Parse + validate throughput on generated diagrams of 1, 10 and 100 MB.
 //!
 //! `cargo bench --bench parse` (or `-- 1 10` to choose sizes in MB). Prints MB/s per size,
-//! the time of each phase, and the linearity ratio time(10x) / time(x).
+//! the time of each phase, and the linearity ratio time(10x) / time(x). "diagnostics" is
+//! `model::diagnostics`, what `fz check` runs (no diagram built); "check" is `model::check`,
+//! what the other commands run (diagnostics and the diagram).
 
 use std::time::Instant;
 
@@ -107,8 +109,8 @@ fn main() {
         sizes
     };
     let mut previous: Option<(usize, f64)> = None;
-    println!("| size | bytes | parse, pest only (cpu s) | parse (cpu s) | parse+validate (wall / cpu s) | MB/s wall | MB/s cpu | MB/s pest only (cpu) | errors | warnings | cpu time ratio to previous size |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| size | bytes | parse, pest only (cpu s) | parse (cpu s) | diagnostics (wall / cpu s) | MB/s wall | MB/s cpu | check with diagram (cpu s) | MB/s pest only (cpu) | errors | warnings | cpu time ratio to previous size |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for mb in sizes {
         let src = generate(mb * 1_000_000);
         let runs = if mb >= 100 { 2 } else { 5 };
@@ -118,15 +120,17 @@ fn main() {
         });
         let mut errs = (0, 0);
         let full = best_of(runs, || {
-            let c = model::check(&src);
-            errs = (c.error_count(), c.warning_count());
+            let d = model::diagnostics(&src);
+            let e = d.iter().filter(|d| d.is_error()).count();
+            errs = (e, d.len() - e);
         });
+        let with_diagram = best_of(runs, || model::check(&src).diagnostics.len());
         let mbps = |t: f64| src.len() as f64 / 1e6 / t;
         let ratio = previous
             .map(|(pmb, pt)| format!("{:.2}x for {}x input", full.1 / pt, mb / pmb.max(1)))
             .unwrap_or_else(|| "-".into());
         println!(
-            "| {mb} MB | {} | {:.3} | {:.3} | {:.3} / {:.3} | {:.1} | {:.1} | {:.1} | {} | {} | {ratio} |",
+            "| {mb} MB | {} | {:.3} | {:.3} | {:.3} / {:.3} | {:.1} | {:.1} | {:.3} | {:.1} | {} | {} | {ratio} |",
             src.len(),
             pest_only.1,
             parse.1,
@@ -134,6 +138,7 @@ fn main() {
             full.1,
             mbps(full.0),
             mbps(full.1),
+            with_diagram.1,
             mbps(pest_only.1),
             errs.0,
             errs.1

@@ -188,4 +188,22 @@ proptest! {
     fn arbitrary_text_is_checked_without_panic(src in "\\PC{0,200}") {
         let _ = fz::model::check(&src);
     }
+
+    /// `fz check` takes the diagnostics without building the diagram: the very same list.
+    #[test]
+    fn diagnostics_alone_are_those_of_check(src in source()) {
+        prop_assert_eq!(fz::model::diagnostics(&src), fz::model::check(&src).diagnostics);
+    }
+
+    /// The diagram built from a parsed tree is the one built while parsing.
+    #[test]
+    fn lowering_a_tree_builds_the_same_diagram(src in source()) {
+        let parsed = parse(&src);
+        let mut diags = Vec::new();
+        let lowered = fz::model::lower(&parsed.file, &mut diags);
+        let checked = fz::model::check(&src);
+        prop_assert_eq!(format!("{:?}", lowered.graph), format!("{:?}", checked.diagram.graph));
+        prop_assert_eq!(lowered.lanes, checked.diagram.lanes);
+        prop_assert_eq!(lowered.loops, checked.diagram.loops);
+    }
 }

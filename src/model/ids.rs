@@ -18,14 +18,14 @@ pub(crate) struct NodeIds {
 
 /// `K` of an `nK` id.
 fn number(id: &str) -> Option<usize> {
-    let digits = id.strip_prefix('n')?;
-    if digits.is_empty() || digits.len() > 9 || digits.starts_with('0') {
+    let digits = id.strip_prefix('n')?.as_bytes();
+    if digits.is_empty() || digits.len() > 9 || digits[0] == b'0' {
         return None;
     }
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    // At most 9 digits: no overflow.
+    digits.iter().try_fold(0usize, |k, &b| {
+        b.is_ascii_digit().then(|| k * 10 + (b - b'0') as usize)
+    })
 }
 
 impl NodeIds {

@@ -1,19 +1,20 @@
-//! Whole-diagram warnings, run on the resolved model (plus the AST for text-level checks).
+//! Whole-diagram warnings, run on the resolved model. (The text checks on node attributes run
+//! in `build.rs` as each node is read, with [`invisible`] and [`too_long`] from here.)
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashSet as HashSet;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::Span;
 
-use super::diagram::*;
+use super::lean::Lean;
 
 /// Longest label FlowZap draws without trouble.
 pub const MAX_LABEL_CHARS: usize = 50;
 
 /// Run every whole-diagram check.
-pub fn lint(d: &Diagram, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn lint(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
     numbering(d, diags);
     orphans(d, diags);
     no_return_edge(d, diags);
@@ -22,16 +23,20 @@ pub fn lint(d: &Diagram, diags: &mut Vec<Diagnostic>) {
 }
 
 /// W105: node ids should be n1…nN with no gaps.
-fn numbering(d: &Diagram, diags: &mut Vec<Diagnostic>) {
-    let mut numbers = BTreeSet::new();
-    for (_, n) in d.nodes() {
-        match n.id.strip_prefix('n').and_then(|k| {
-            (!k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) && !k.starts_with('0'))
-                .then(|| k.parse::<u64>().ok())
-                .flatten()
-        }) {
+fn numbering(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
+    // Node ids are unique and `nK` has no leading zero, so the numbers are distinct: there is
+    // a gap unless the largest is the count.
+    let mut count = 0u64;
+    let mut max = 0u64;
+    let mut max_span = Span::default();
+    for n in &d.nodes {
+        match number(n.id) {
             Some(k) => {
-                numbers.insert(k);
+                count += 1;
+                if k > max {
+                    max = k;
+                    max_span = n.span;
+                }
             }
             None => diags.push(
                 Diagnostic::new(
@@ -45,24 +50,26 @@ fn numbering(d: &Diagram, diags: &mut Vec<Diagnostic>) {
             ),
         }
     }
-    let count = numbers.len() as u64;
-    if count == 0 || numbers.last() == Some(&count) {
+    if count == 0 || max == count {
         return;
     }
-    let missing: Vec<String> = (1..=count)
-        .filter(|k| !numbers.contains(k))
-        .take(5)
-        .map(|k| format!("n{k}"))
-        .collect();
-    let max = *numbers.last().unwrap_or(&0);
-    let span = d
-        .node_index(&format!("n{max}"))
-        .map(|ix| d.node(ix).span)
-        .unwrap_or_default();
+    let mut numbers: Vec<u64> = d.nodes.iter().filter_map(|n| number(n.id)).collect();
+    numbers.sort_unstable();
+    let mut missing: Vec<String> = Vec::new();
+    let mut have = numbers.iter().peekable();
+    for k in 1..=count {
+        while have.next_if(|&&x| x < k).is_some() {}
+        if have.peek() != Some(&&k) {
+            missing.push(format!("n{k}"));
+            if missing.len() == 5 {
+                break;
+            }
+        }
+    }
     diags.push(
         Diagnostic::new(
             Code::NodeNumbering,
-            span,
+            max_span,
             format!(
                 "node ids skip numbers: {count} nodes numbered up to n{max}, missing {}{}",
                 missing.join(", "),
@@ -79,10 +86,18 @@ fn numbering(d: &Diagram, diags: &mut Vec<Diagnostic>) {
     );
 }
 
+/// `K` of an id `nK` (digits, no leading zero, within `u64`).
+fn number(id: &str) -> Option<u64> {
+    let k = id.strip_prefix('n')?;
+    (!k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) && !k.starts_with('0'))
+        .then(|| k.parse::<u64>().ok())
+        .flatten()
+}
+
 /// W106: a node in no edge.
-fn orphans(d: &Diagram, diags: &mut Vec<Diagnostic>) {
-    for (ix, n) in d.nodes() {
-        if d.graph.neighbors_undirected(ix).next().is_none() {
+fn orphans(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
+    for (n, touched) in d.nodes.iter().zip(&d.touched) {
+        if !touched {
             diags.push(
                 Diagnostic::new(
                     Code::OrphanNode,
@@ -100,15 +115,14 @@ fn orphans(d: &Diagram, diags: &mut Vec<Diagnostic>) {
 
 /// W109: FlowZap's sequence-view rule: a request from lane A to lane B should have some edge
 /// coming back from B to A. Reported once per lane pair, at its first edge.
-fn no_return_edge(d: &Diagram, diags: &mut Vec<Diagnostic>) {
-    let lane_id = |ix: NodeIx| d.lane_of(ix).id.as_str();
+fn no_return_edge(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
     let mut pairs: BTreeMap<(&str, &str), Span> = BTreeMap::new();
     let mut present: HashSet<(&str, &str)> = HashSet::default();
-    for (_, s, t, e) in d.edges() {
+    for e in &d.edges {
         if !e.cross_lane {
             continue;
         }
-        let key = (lane_id(s), lane_id(t));
+        let key = (d.lane_id(e.s), d.lane_id(e.t));
         present.insert(key);
         pairs.entry(key).or_insert(e.span);
     }
@@ -132,7 +146,7 @@ fn no_return_edge(d: &Diagram, diags: &mut Vec<Diagnostic>) {
 }
 
 /// W111: a lane without display label.
-fn lanes_without_label(d: &Diagram, diags: &mut Vec<Diagnostic>) {
+fn lanes_without_label(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
     for lane in &d.lanes {
         if lane.label.is_none() {
             diags.push(
@@ -147,44 +161,25 @@ fn lanes_without_label(d: &Diagram, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// W107, W110, W114: checks on the text of labels.
-fn text(d: &Diagram, diags: &mut Vec<Diagnostic>) {
+/// W107, W110, W114: checks on the text of labels (of lanes and loops: the nodes'
+/// attributes, W108 (a node with no label) and the edges' labels are checked in `build.rs`
+/// as each is read).
+fn text(d: &Lean<'_>, diags: &mut Vec<Diagnostic>) {
     for lane in &d.lanes {
-        if let Some(l) = &lane.label {
+        if let Some(l) = lane.label {
             invisible(l, lane.span, diags);
         }
     }
-    for (_, n) in d.nodes() {
-        for a in &n.attributes {
-            invisible(&a.value, a.span, diags);
-            if a.key == "label" {
-                too_long(&a.value, a.span, diags);
-            }
-        }
-        let described = n.shape == Shape::Taskbox && n.attr("description").is_some();
-        if !(n.label().is_some() || described) {
-            diags.push(
-                Diagnostic::new(
-                    Code::EmptyLabel,
-                    n.span,
-                    format!("node `{}` has no label", n.id),
-                )
-                .with_help(format!("add `label:\"…\"` to `{}`", n.id)),
-            );
-        }
-    }
-    for (_, _, _, e) in d.edges() {
-        if let (Some(l), Some(span)) = (&e.label, e.label_span) {
-            invisible(l, span, diags);
-            too_long(l, span, diags);
-        }
-    }
     for l in &d.loops {
-        invisible(&l.condition, l.span, diags);
+        invisible(l.condition, l.span, diags);
     }
 }
 
-fn too_long(text: &str, span: Span, diags: &mut Vec<Diagnostic>) {
+/// W110: a label longer than [`MAX_LABEL_CHARS`] characters.
+pub(crate) fn too_long(text: &str, span: Span, diags: &mut Vec<Diagnostic>) {
+    if text.len() <= MAX_LABEL_CHARS {
+        return; // no more characters than bytes
+    }
     let n = text.chars().count();
     if n > MAX_LABEL_CHARS {
         diags.push(
@@ -210,8 +205,13 @@ pub fn is_invisible_or_emoji(c: char) -> bool {
             | 0x2300..=0x23FF)
 }
 
-fn invisible(text: &str, span: Span, diags: &mut Vec<Diagnostic>) {
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+/// W107: text holding an invisible character or an emoji.
+pub(crate) fn invisible(text: &str, span: Span, diags: &mut Vec<Diagnostic>) {
+    // Printable ASCII has nothing to report; the scan does not stop early, so it vectorises.
+    if text
+        .bytes()
+        .fold(true, |ok, b| ok & (0x20..0x7f).contains(&b))
+    {
         return;
     }
     if let Some(c) = text.chars().find(|&c| is_invisible_or_emoji(c)) {

@@ -20,6 +20,8 @@ pub struct CqrsStats {
     pub reads: LatStats,
     /// Staleness seen by reads (age of the oldest committed event missing from the view).
     pub staleness: LatStats,
+    /// Commands that committed, of those that arrived at or after warmup: the same commands as
+    /// `command`'s samples (its `count`), so figures side by side count the same window.
     pub commits: u64,
     /// Submit to confirmation: origin to the push that confirms it (task-based UIs).
     pub confirm: LatStats,
@@ -78,7 +80,6 @@ impl CqrsState {
     pub fn commit(&mut self, now: Nanos, key: u32) -> (u64, u32) {
         let cseq = self.next;
         self.next += 1;
-        self.stats.commits += 1;
         if self.tracked > 0 {
             self.log.push_back(LogEntry {
                 commit: now,

@@ -14,7 +14,7 @@ use super::station::{StationState, StationStats};
 use super::stats::LatStats;
 use super::time::Nanos;
 use super::token::{Token, TokenKind};
-use super::token::{NONE, READ_DONE, WRITING};
+use super::token::{NONE, READING, READ_DONE, RESPONDED, WRITING};
 
 /// What one replication runs.
 #[derive(Debug, Clone)]
@@ -138,6 +138,14 @@ pub struct Engine<'n> {
     users: Vec<u32>,
     reqs: Vec<ReqRec>,
     free_reqs: Vec<u32>,
+    /// Requests are tracked only where a token can have copies or a user waits for it;
+    /// otherwise a token is its own request (its RESPONDED flag stands in).
+    track_reqs: bool,
+    /// Index in `outcomes` of the last outcome recorded.
+    last_outcome: usize,
+    /// One open source, no copies, no replies: every token ends at one sink, and the outcomes
+    /// are the sinks' latencies, filled in at the end instead of recorded twice.
+    outcomes_from_sinks: bool,
     /// Per station: index into `joins`, or NONE.
     join_ix: Vec<u32>,
     joins: Vec<JoinStats>,
@@ -202,7 +210,7 @@ impl<'n> Engine<'n> {
                             h.len() <= 1 && h.iter().all(|h| !h.read_only && !h.reply)
                         }
                         Routing::Choose { hops, .. } => {
-                            hops.iter().all(|h| !h.read_only && !h.reply)
+                            hops.iter().all(|h| !h.read_only && !h.reply && !h.read)
                         }
                         Routing::Sink => true,
                     }
@@ -256,6 +264,24 @@ impl<'n> Engine<'n> {
             users,
             reqs: Vec::new(),
             free_reqs: Vec::new(),
+            track_reqs: net.sources.iter().any(|s| s.closed.is_some())
+                || net
+                    .stations
+                    .iter()
+                    .any(|s| matches!(&s.routing, Routing::All(h) if h.len() > 1)),
+            last_outcome: 0,
+            outcomes_from_sinks: net.sources.len() == 1
+                && net.sources.iter().all(|s| s.closed.is_none())
+                && !net.stations.iter().any(|s| {
+                    matches!(&s.routing, Routing::All(h) if h.len() > 1)
+                        || match &s.routing {
+                            Routing::All(h) | Routing::Choose { hops: h, .. } => {
+                                h.iter().any(|h| h.reply || h.read || h.write)
+                            }
+                            Routing::Sink => false,
+                        }
+                        || !s.reads.is_empty()
+                }),
             join_ix,
             joins,
             outcomes: Vec::new(),
@@ -333,6 +359,23 @@ impl<'n> Engine<'n> {
         for j in &mut self.joins {
             j.fork_join.flush();
         }
+        if self.outcomes_from_sinks {
+            if let Some(src) = self.net.sources.first() {
+                let lane = self.net.stations[src.station as usize].lane;
+                for (i, k) in self.sinks.iter().enumerate() {
+                    let st = &self.net.stations[i];
+                    if let Some(k) = k {
+                        if k.count > 0 && (!src.lane_outcomes || st.lane == lane) {
+                            self.outcomes.push(OutcomeStats {
+                                source: 0,
+                                station: i as u32,
+                                latency: k.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
         for o in &mut self.outcomes {
             o.latency.flush();
         }
@@ -386,7 +429,9 @@ impl<'n> Engine<'n> {
         self.serial += 1;
         let mut tok = Token::new(now, key, kind);
         tok.src = i as u16;
-        tok.req = self.new_req(NONE);
+        if self.track_reqs {
+            tok.req = self.new_req(NONE);
+        }
         let slot = self.toks.alloc(tok);
         self.arrive(src.station, slot, true);
     }
@@ -458,8 +503,16 @@ impl<'n> Engine<'n> {
     /// lane): record its latency by source and outcome, once per request. Only stations of
     /// the source's own lane answer, unless that lane has none.
     fn respond(&mut self, s: u32, slot: u32) {
+        if self.outcomes_from_sinks {
+            return;
+        }
         let tok = self.toks.v[slot as usize];
-        if tok.req == NONE || self.reqs[tok.req as usize].responded {
+        let answered = if tok.req == NONE {
+            tok.flags & RESPONDED != 0
+        } else {
+            self.reqs[tok.req as usize].responded
+        };
+        if answered {
             return;
         }
         let src = tok.src as u32;
@@ -469,26 +522,40 @@ impl<'n> Engine<'n> {
         {
             return;
         }
-        let r = &mut self.reqs[tok.req as usize];
-        r.responded = true;
-        let user = r.user;
+        let user = if tok.req == NONE {
+            self.toks.v[slot as usize].flags |= RESPONDED;
+            NONE
+        } else {
+            let r = &mut self.reqs[tok.req as usize];
+            r.responded = true;
+            r.user
+        };
         if tok.origin >= self.warmup {
             let lat = self.q.now() - tok.origin;
-            let i = match self
+            let last = self.last_outcome;
+            let hit = self
                 .outcomes
-                .iter()
-                .position(|o| o.source == src && o.station == s)
-            {
-                Some(i) => i,
-                None => {
-                    self.outcomes.push(OutcomeStats {
-                        source: src,
-                        station: s,
-                        latency: LatStats::default(),
-                    });
-                    self.outcomes.len() - 1
-                }
+                .get(last)
+                .is_some_and(|o| o.source == src && o.station == s);
+            let i = match hit {
+                true => last,
+                false => match self
+                    .outcomes
+                    .iter()
+                    .position(|o| o.source == src && o.station == s)
+                {
+                    Some(i) => i,
+                    None => {
+                        self.outcomes.push(OutcomeStats {
+                            source: src,
+                            station: s,
+                            latency: LatStats::default(),
+                        });
+                        self.outcomes.len() - 1
+                    }
+                },
             };
+            self.last_outcome = i;
             self.outcomes[i].latency.record(lat);
         }
         if user != NONE {
@@ -789,6 +856,7 @@ impl<'n> Engine<'n> {
                 {
                     if tok.origin >= warmup {
                         c.stats.command.record(now - tok.origin);
+                        c.stats.commits += 1;
                     }
                     let (cseq, kseq) = c.commit(now, tok.key);
                     tok.commit = now;
@@ -907,7 +975,8 @@ impl<'n> Engine<'n> {
             Routing::All(hops) => {
                 // A read passing through a store goes on by its read-only hops; everything
                 // else by the others.
-                let reading = !writing && hops.iter().any(|h| h.read_only);
+                let reading =
+                    !writing && (tok.flags & READING != 0 || hops.iter().any(|h| h.read_only));
                 let takes = |h: &Hop| h.read_only == reading;
                 let live: u32 = hops.iter().filter(|h| takes(h)).count() as u32;
                 if live == 0 {
@@ -958,10 +1027,13 @@ impl<'n> Engine<'n> {
 
     #[inline]
     fn send(&mut self, h: &Hop, slot: u32, tail: bool) {
-        if h.write || h.reply {
+        if h.write || h.reply || h.read {
             let tok = &mut self.toks.v[slot as usize];
             if h.write {
                 tok.flags |= WRITING;
+            }
+            if h.read {
+                tok.flags |= READING;
             }
             if h.reply {
                 let src = tok.src as usize;
@@ -997,7 +1069,8 @@ impl<'n> Engine<'n> {
     fn sink(&mut self, s: u32, slot: u32) {
         let now = self.q.now();
         let tok = self.toks.v[slot as usize];
-        let write_end = tok.flags & WRITING != 0
+        // A write or a read that ends at a read model is not a response.
+        let write_end = tok.flags & (WRITING | READING) != 0
             && matches!(self.net.stations[s as usize].role, SimRole::View(_));
         if !write_end {
             self.respond(s, slot);
@@ -1037,11 +1110,15 @@ impl<'n> Engine<'n> {
         self.drop_token(slot);
     }
 
-    /// A token ends without reaching a view: views stop waiting for its event. Frees its slot.
+    /// A token ends without reaching a view: when it is its request's last copy, views stop
+    /// waiting for its event. Frees its slot.
     #[inline]
     fn drop_token(&mut self, slot: u32) {
         let tok = &self.toks.v[slot as usize];
-        if tok.committed() {
+        // Only the request's last copy gives up on the views: another copy may still reach
+        // them (the ACK copy of a write ends at the client while the event goes on).
+        let last = tok.req == NONE || self.reqs[tok.req as usize].copies == 0;
+        if tok.committed() && last {
             if let Some(c) = &mut self.cqrs {
                 c.lost(tok.cseq);
             }

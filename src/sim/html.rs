@@ -170,8 +170,46 @@ pub fn render(r: &Report, diagram_svg: &str) -> String {
         );
     }
     s.push_str("</table>\n");
+    if !r.requests.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>{}</h2><table><tr><th>entry</th><th>outcome</th><th>share</th><th>mean</th><th>p50</th><th>p99</th><th>completed</th></tr>",
+            esc(&r.requests_title)
+        );
+        for q in &r.requests {
+            for o in &q.outcomes {
+                let _ = write!(
+                    s,
+                    "<tr><td class=\"l\">{} {}</td><td class=\"l\">{} {}</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&q.id), esc(&q.label), esc(&o.id), esc(&o.label), o.share * 100.0,
+                    t(o.latency.mean.mean), t(o.latency.p50), t(o.latency.p99), o.latency.count
+                );
+            }
+        }
+        s.push_str("</table>\n");
+    }
+    if !r.joins.is_empty() {
+        s.push_str("<h2>Fork-join (fork to join)</h2><table><tr><th>join</th><th>mean</th><th>p50</th><th>p99</th><th>joined</th><th>partial</th></tr>");
+        for j in &r.joins {
+            let _ = write!(
+                s,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&j.id), t(j.fork_join.mean.mean), t(j.fork_join.p50), t(j.fork_join.p99), j.joined, j.partial
+            );
+        }
+        s.push_str("</table>\n");
+    }
     if let Some(c) = &r.cqrs {
-        s.push_str("<h2>CQRS lens</h2><table><tr><th>view</th><th>lag mean</th><th>lag p50</th><th>lag p99</th><th>lag max</th><th>order violations</th></tr>");
+        let _ = write!(
+            s,
+            "<h2>{} lens</h2><table>",
+            if c.lens == "replication" {
+                "Replication"
+            } else {
+                "CQRS"
+            }
+        );
+        s.push_str("<tr><th>view</th><th>lag mean</th><th>lag p50</th><th>lag p99</th><th>lag max</th><th>order violations</th></tr>");
         for (id, lag, v) in &c.views {
             let _ = write!(s, "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(id), t(lag.mean.mean), t(lag.p50), t(lag.p99), t(lag.max), v);
         }
@@ -180,7 +218,25 @@ pub fn render(r: &Report, diagram_svg: &str) -> String {
             "</table><p>Command latency mean {} p99 {}. Reads: {} (mean {}, staleness mean {}, p99 {}).</p>",
             t(c.command.mean.mean), t(c.command.p99), c.reads.count, t(c.reads.mean.mean), t(c.staleness.mean.mean), t(c.staleness.p99)
         );
+        if c.confirm.count > 0 {
+            let _ = write!(
+                s,
+                "<p>Submit to confirmation mean {} p50 {} p99 {} ({} confirmations).</p>",
+                t(c.confirm.mean.mean),
+                t(c.confirm.p50),
+                t(c.confirm.p99),
+                c.confirm.count
+            );
+        }
     }
+    s.push_str("<h2>Assumptions (defaults this run used; set them in the profile)</h2><ul>");
+    if r.assumptions.is_empty() {
+        s.push_str("<li>none: the profile sets everything</li>");
+    }
+    for a in &r.assumptions {
+        let _ = write!(s, "<li>{}</li>", esc(a));
+    }
+    s.push_str("</ul>\n");
     s.push_str("<h2>Latency histograms</h2>\n");
     s.push_str(&histogram_svg(&r.end_to_end, "end to end"));
     for n in r

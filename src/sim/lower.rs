@@ -17,6 +17,8 @@ use super::profile::{Profile, ProfileError};
 pub const DEFAULT_RATE: f64 = 500.0;
 /// Service time of rectangles and taskboxes when nothing says otherwise.
 pub const DEFAULT_SERVICE: &str = "exp(1ms)";
+/// Service time of stores (a read or a write of one item) when nothing says otherwise.
+pub const DEFAULT_STORE_SERVICE: &str = "exp(0.5ms)";
 /// Keys of source tokens when nothing says otherwise.
 pub const DEFAULT_KEYS: u32 = 1000;
 
@@ -64,6 +66,8 @@ enum HopKind {
     Reply,
     /// A store's way on to the next step of a read that passed through it.
     ReadOnly,
+    /// A read into a store (the read goes on only by the store's read-only hops).
+    ReadInto,
 }
 
 fn list_ids(ids: &[String]) -> String {
@@ -143,6 +147,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                 }
             }
             Interaction::Write | Interaction::Replicate => HopKind::Write,
+            Interaction::Read => HopKind::ReadInto,
             Interaction::Reply => HopKind::Reply,
             _ => HopKind::Flow,
         };
@@ -174,15 +179,25 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     let mut assumptions: Vec<String> = Vec::new();
     let mut stations = Vec::with_capacity(n);
     let mut default_service_at = Vec::new();
+    let mut default_store_at = Vec::new();
+    let store_service = Dist::parse(DEFAULT_STORE_SERVICE).map_err(|e| LowerError::Diagram(e.0))?;
     for (ix, node) in d.nodes() {
         let np = node_prof[ix.index()];
         if matches!(node.shape, Shape::Rectangle | Shape::Taskbox)
             && np.and_then(|p| p.service.as_ref()).is_none()
         {
-            default_service_at.push(node.id.clone());
+            if arch.component(ix).is_store() && profile.defaults.service.is_none() {
+                default_store_at.push(node.id.clone());
+            } else {
+                default_service_at.push(node.id.clone());
+            }
         }
+        let is_store = arch.component(ix).is_store();
         let mut service = match node.shape {
             Shape::Circle | Shape::Diamond => Dist::ZERO,
+            Shape::Rectangle | Shape::Taskbox if is_store && profile.defaults.service.is_none() => {
+                store_service.clone()
+            }
             Shape::Rectangle | Shape::Taskbox => default_service.clone(),
         };
         if let Some(s) = np.and_then(|p| p.service.clone()) {
@@ -204,6 +219,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                 write: *k == HopKind::Write,
                 read_only: *k == HopKind::ReadOnly,
                 reply: *k == HopKind::Reply,
+                read: *k == HopKind::ReadInto,
                 ..Hop::new(t.index() as u32)
             })
             .collect();
@@ -221,7 +237,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                     .into());
             }
             Routing::Sink
-        } else if node.shape == Shape::Diamond {
+        } else if arch.chooses(d, ix) {
             let mut probs: Vec<Option<f64>> = vec![None; hops.len()];
             if let Some(b) = branch {
                 for (to, p, span) in b {
@@ -289,7 +305,12 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             }
             if !assumed.is_empty() {
                 assumptions.push(format!(
-                    "decision {} \"{}\": no [node.{}] branch for {}; assumed {}",
+                    "{} {} \"{}\": no [node.{}] branch for {}; assumed {}",
+                    if node.shape == Shape::Diamond {
+                        "decision"
+                    } else {
+                        "router"
+                    },
                     node.id,
                     node.display(),
                     node.id,
@@ -403,6 +424,15 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             source_nodes.insert(ix);
         }
     }
+    let unrated = source_nodes
+        .iter()
+        .filter(|ix| {
+            !profile.sources.iter().any(|s| {
+                d.node_index(&s.node) == Some(**ix)
+                    && (s.rate.is_some() || s.interarrival.is_some() || s.users.is_some())
+            })
+        })
+        .count();
     for ix in &source_nodes {
         let sp = profile
             .sources
@@ -416,7 +446,12 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             (Some(r), _, _) => rate_dist(r),
             (None, Some(ia), _) => ia,
             (None, None, Some(r)) => rate_dist(r),
-            (None, None, None) => rate_dist(profile.defaults.rate.unwrap_or(DEFAULT_RATE)),
+            (None, None, None) => match profile.defaults.rate {
+                Some(r) => rate_dist(r),
+                // The default load is shared by the entry points that have no rate of their
+                // own, so that two entries meeting at one store do not double it.
+                None => rate_dist(DEFAULT_RATE / unrated.max(1) as f64),
+            },
         };
         let closed = sp.and_then(|s| s.users).map(|users| ClosedLoop {
             users,
@@ -439,7 +474,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             (None, Some(s)) if s.rate.is_some() || s.interarrival.is_some() || opts.rate.is_some() => {}
             (None, _) if opts.rate.is_some() => {}
             (None, _) => assumptions.push(format!(
-                "source {} \"{}\": Poisson arrivals at {:.0}/s (the default; set [source.{}] rate, or users and think for a closed loop)",
+                "source {} \"{}\": Poisson arrivals at {:.0}/s (the default {DEFAULT_RATE}/s shared by the entry points without a rate; set [source.{}] rate, or users and think for a closed loop)",
                 d.node(*ix).id,
                 d.node(*ix).display(),
                 1e9 / interarrival.mean_ns(),
@@ -463,6 +498,13 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             "service time {} at {} (the default; set [node.ID] service or [defaults] service)",
             default_service,
             list_ids(&default_service_at)
+        ));
+    }
+    if !default_store_at.is_empty() {
+        assumptions.push(format!(
+            "service time {} at stores {} (the stores' default; set [node.ID] service or [defaults] service)",
+            store_service,
+            list_ids(&default_store_at)
         ));
     }
     let one_server: Vec<String> = d
@@ -690,6 +732,38 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     network.cqrs = cqrs_spec;
     check_cycles(d, &network)?;
 
+    // Stations no source reaches: say so, they are idle in this run.
+    let mut reached = vec![false; network.stations.len()];
+    let mut stack: Vec<u32> = network.sources.iter().map(|s| s.station).collect();
+    while let Some(x) = stack.pop() {
+        if std::mem::replace(&mut reached[x as usize], true) {
+            continue;
+        }
+        let st = &network.stations[x as usize];
+        stack.extend(st.reads.iter().copied());
+        if let Some(lb) = &st.loop_back {
+            stack.push(lb.to);
+        }
+        match &st.routing {
+            Routing::All(h) | Routing::Choose { hops: h, .. } => {
+                stack.extend(h.iter().map(|h| h.to))
+            }
+            Routing::Sink => {}
+        }
+    }
+    let idle: Vec<String> = network
+        .stations
+        .iter()
+        .zip(&reached)
+        .filter(|(st, r)| !**r && !st.service.is_zero())
+        .map(|(st, _)| st.id.clone())
+        .collect();
+    if !idle.is_empty() {
+        assumptions.push(format!(
+            "no traffic reaches {} (nothing in the diagram sends work there; give one a [source.ID] rate to load it)",
+            list_ids(&idle)
+        ));
+    }
     let explain = explain(d, &arch, &roles, &network, &read_edges, cqrs, &assumptions);
     Ok(Lowered {
         network,
@@ -928,6 +1002,8 @@ fn explain(
         let hop_kind = |h: &Hop| {
             if h.write {
                 " (write)"
+            } else if h.read {
+                " (read)"
             } else if h.read_only {
                 " (reads only)"
             } else if h.reply {

@@ -27,6 +27,8 @@ pub struct Hop {
     pub read_only: bool,
     /// A reply: it ends the request's latency when it enters the lane the request came from.
     pub reply: bool,
+    /// A read into a store: the token goes on from the store only by its read-only hops.
+    pub read: bool,
 }
 
 impl Hop {
@@ -37,6 +39,7 @@ impl Hop {
             write: false,
             read_only: false,
             reply: false,
+            read: false,
         }
     }
 }

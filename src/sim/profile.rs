@@ -26,6 +26,15 @@ pub struct ProfileError {
 /// A profile value's place in the file.
 pub type Span = Range<usize>;
 
+/// Longest warmup used when neither the command line nor the profile gives one.
+pub const MAX_DEFAULT_WARMUP: Nanos = 5_000_000_000;
+
+/// The warmup used when neither the command line nor the profile gives one: 10% of the
+/// duration, at most [`MAX_DEFAULT_WARMUP`] (so any duration above 0 has a valid default).
+pub fn default_warmup(duration: Nanos) -> Nanos {
+    (duration / 10).min(MAX_DEFAULT_WARMUP)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RunSection {
     pub duration: Option<Nanos>,

@@ -92,6 +92,8 @@ pub struct NodeFigures {
 #[derive(Debug, Clone)]
 pub struct CqrsFigures {
     pub command: Lat,
+    /// Commits of commands that arrived at or after warmup (summed over replications): the
+    /// commands `command` counts.
     pub commits: u64,
     /// `(view id, lag, order violations)`.
     pub views: Vec<(String, Lat, u64)>,
@@ -141,6 +143,8 @@ pub struct Report {
     pub seed: u64,
     pub duration: Nanos,
     pub warmup: Nanos,
+    /// The warmup is the default (10% of the duration, at most 5 s), not given.
+    pub warmup_default: bool,
     pub replications: usize,
     pub nodes: Vec<NodeFigures>,
     pub sinks: Vec<(String, Lat)>,
@@ -171,6 +175,8 @@ pub struct Meta {
     pub seed: u64,
     pub duration: Nanos,
     pub warmup: Nanos,
+    /// The warmup is the default (neither the command line nor the profile gave one).
+    pub warmup_default: bool,
     pub stable: bool,
     /// Every default the run used (from the lowering).
     pub assumptions: Vec<String>,
@@ -356,6 +362,7 @@ impl Report {
             seed: meta.seed,
             duration: meta.duration,
             warmup: meta.warmup,
+            warmup_default: meta.warmup_default,
             replications: r,
             nodes,
             sinks,
@@ -516,10 +523,15 @@ impl Report {
         let ci = self.ci();
         let _ = writeln!(
             s,
-            "{}: {} simulated ({} warmup), seed {}, {} replication{}",
+            "{}: {} simulated ({} warmup{}), seed {}, {} replication{}",
             self.model,
             format_secs(secs(self.duration)),
             format_secs(secs(self.warmup)),
+            if self.warmup_default {
+                ", the default: 10% of the duration, at most 5s"
+            } else {
+                ""
+            },
             self.seed,
             self.replications,
             if self.replications == 1 { "" } else { "s" }
@@ -685,7 +697,7 @@ impl Report {
         if let Some(c) = &self.cqrs {
             let _ = writeln!(
                 s,
-                "\n{} lens ({} commits; ordering step: {}):",
+                "\n{} lens ({} commits in the measured window; ordering step: {}):",
                 if c.lens == "replication" {
                     "Replication"
                 } else {

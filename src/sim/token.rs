@@ -44,7 +44,7 @@ pub struct Token {
     pub ret: u32,
     /// The source it came from.
     pub src: u16,
-    /// [`WRITING`], [`READ_DONE`].
+    /// [`WRITING`], [`READ_DONE`], [`READING`].
     pub flags: u8,
 }
 
@@ -54,6 +54,10 @@ pub const NONE: u32 = u32::MAX;
 pub const WRITING: u8 = 1;
 /// The token has done its store read at the current station.
 pub const READ_DONE: u8 = 2;
+/// The token came into a store to read it: it goes on only by the store's read-only hops.
+pub const READING: u8 = 4;
+/// The token's answer was recorded (when it is its own request: no copies, no user).
+pub const RESPONDED: u8 = 8;
 
 impl Token {
     #[inline]

@@ -13,6 +13,22 @@ use std::borrow::Cow;
 use super::ast::*;
 use super::Span;
 
+/// Bit 1: may start an identifier (`A-Za-z_`); bit 2: may continue one (also `0-9` and `-`).
+static IDENT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            t[c] = 3;
+        } else if b.is_ascii_digit() || b == b'-' {
+            t[c] = 2;
+        }
+        c += 1;
+    }
+    t
+};
+
 struct Cursor<'a> {
     s: &'a str,
     b: &'a [u8],
@@ -47,11 +63,10 @@ impl<'a> Cursor<'a> {
     fn ident(&mut self) -> Option<Ident<'a>> {
         let start = self.i;
         match self.peek() {
-            Some(c) if c.is_ascii_alphabetic() || c == b'_' => self.i += 1,
+            Some(c) if IDENT[c as usize] & 1 != 0 => self.i += 1,
             _ => return None,
         }
-        while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-        {
+        while matches!(self.peek(), Some(c) if IDENT[c as usize] & 2 != 0) {
             self.i += 1;
         }
         Some(Ident {
@@ -67,12 +82,10 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let body_start = self.i;
-        loop {
-            match self.peek()? {
-                b'"' => break,
-                b'\\' | b'\n' | b'\r' => return None,
-                _ => self.i += 1,
-            }
+        // Lines hold no `\n`; the first of `"`, `\` and `\r` ends a plain string, or declines.
+        self.i += memchr::memchr3(b'"', b'\\', b'\r', &self.b[self.i..])?;
+        if self.b[self.i] != b'"' {
+            return None;
         }
         let body = &self.s[body_start..self.i];
         self.i += 1;

@@ -100,16 +100,21 @@ pub fn parse_events<'a>(source: &'a str, fast: bool, on: impl FnMut(Event<'a>)) 
         lane: None,
         diagnostics: Vec::new(),
     };
-    let mut offset = 0usize;
-    for raw in source.split_inclusive('\n') {
-        let start = offset;
-        offset += raw.len();
-        let line = raw.strip_suffix('\n').unwrap_or(raw);
+    // Lines by memchr (AVX2 where the CPU has it), without their `\n` or `\r\n`.
+    let bytes = source.as_bytes();
+    let mut start = 0usize;
+    let ends = memchr::memchr_iter(b'\n', bytes)
+        .chain((bytes.last() != Some(&b'\n') && !bytes.is_empty()).then_some(bytes.len()));
+    for end in ends {
+        // `end` is a `\n` or the end of the source: both are char boundaries.
+        let line = &source[start..end];
+        let base = start;
+        start = end + 1;
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.bytes().all(|b| b == b' ' || b == b'\t') {
             continue;
         }
-        p.line(line, start);
+        p.line(line, base);
     }
     p.finish();
     p.diagnostics

@@ -333,10 +333,16 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
             Channel::WebSocket,
         ),
         (&["webhook", "web hook", "callback url"], Channel::Webhook),
-        (&["email", "e-mail", "smtp", "sms"], Channel::Email),
-        (&["server-sent", "server sent", "sse"], Channel::Sse),
+        (&["email", "e-mail", "smtp"], Channel::Email),
+        (&["server-sent", "server sent", "eventsource"], Channel::Sse),
         (
-            &["push notification", "notify", "notification"],
+            &[
+                "push notification",
+                "notify",
+                "notification",
+                "subscribe to",
+                "subscription",
+            ],
             Channel::Push,
         ),
     ];
@@ -344,6 +350,12 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         if let Some(k) = t.has(keys) {
             return Some((Component::Notification(*ch), said(k)));
         }
+    }
+    if let Some(k) = t.word(&["sse"]) {
+        return Some((Component::Notification(Channel::Sse), said(k)));
+    }
+    if let Some(k) = t.word(&["sms"]) {
+        return Some((Component::Notification(Channel::Email), said(k)));
     }
     if matches!(t.last(), "projector" | "projection") {
         return Some((
@@ -456,7 +468,29 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
     if let Some(k) = t.has(&["idempot", "dedup", "de-dup", "duplicate"]) {
         return Some((Component::Idempotency, said(k)));
     }
+    if let Some(k) = t.has(&["dispatch command", "send command", "route command"]) {
+        return Some((Component::CommandHandler, said(k)));
+    }
     // Consumers and publishers before buses: "Kafka Consumer" consumes.
+    if let Some(k) = t.word(&["route", "routing", "router", "routes"]) {
+        let eventish = t
+            .has(&["event", "message", "topic", "subscriber"])
+            .or_else(|| {
+                lane.has(&[
+                    "bus", "broker", "kafka", "event", "stream", "messag", "nats", "rabbit",
+                ])
+            });
+        return Some(match eventish {
+            Some(e) => (
+                Component::EventRoute,
+                format!("label contains \"{k}\" and \"{e}\" (label or lane) names events"),
+            ),
+            None => (
+                Component::Gateway(GatewayConcern::Route),
+                format!("label contains \"{k}\" and nothing names events"),
+            ),
+        });
+    }
     if let Some(k) = t.has(&["offset", "acknowledge event", "ack event"]) {
         return Some((Component::Consume, said(k)));
     }
@@ -501,25 +535,6 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         "broadcast",
     ]) {
         return Some((Component::Delivery, said(k)));
-    }
-    if let Some(k) = t.word(&["route", "routing", "router", "routes"]) {
-        let eventish = t
-            .has(&["event", "message", "topic", "subscriber"])
-            .or_else(|| {
-                lane.has(&[
-                    "bus", "broker", "kafka", "event", "stream", "messag", "nats", "rabbit",
-                ])
-            });
-        return Some(match eventish {
-            Some(e) => (
-                Component::EventRoute,
-                format!("label contains \"{k}\" and \"{e}\" (label or lane) names events"),
-            ),
-            None => (
-                Component::Gateway(GatewayConcern::Route),
-                format!("label contains \"{k}\" and nothing names events"),
-            ),
-        });
     }
     if let Some(k) = names_store(t) {
         let engine = engine_in(t).map(|x| x.0);
@@ -597,6 +612,15 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
     if let Some(k) = t.has(&["command handler", "handle command", "process command"]) {
         return Some((Component::CommandHandler, said(k)));
     }
+    if let Some(k) = t.has(&[
+        "validat",
+        "check invariant",
+        "business rule",
+        "verify",
+        "sanitiz",
+    ]) {
+        return Some((Component::Validator, said(k)));
+    }
     if let Some(k) = t.has(&["command"]) {
         return Some((Component::Command, said(k)));
     }
@@ -611,15 +635,6 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         "view model",
     ]) {
         return Some((Component::Dto, said(k)));
-    }
-    if let Some(k) = t.has(&[
-        "validat",
-        "check invariant",
-        "business rule",
-        "verify",
-        "sanitiz",
-    ]) {
-        return Some((Component::Validator, said(k)));
     }
     if let Some(k) = t.has(&["aggregate", "domain model"]) {
         return Some((Component::Aggregate, said(k)));
@@ -731,6 +746,9 @@ pub(crate) fn lane_kind(t: &Text) -> (LaneKind, String) {
         "cache",
         "monitoring",
         "observability",
+        "notification",
+        "realtime",
+        "websocket",
     ]) {
         return (
             LaneKind::Infrastructure,
@@ -790,7 +808,7 @@ pub(crate) fn interaction_from_label(t: &Text) -> Option<(Interaction, &'static 
 /// Outcome labels that mean a failure or rejection: a decision's default branch probability
 /// gives them a small share.
 pub(crate) fn is_failure_outcome(t: &Text) -> Option<&'static str> {
-    t.word(&[
+    const FAILURES: &[&str] = &[
         "no",
         "false",
         "invalid",
@@ -810,6 +828,7 @@ pub(crate) fn is_failure_outcome(t: &Text) -> Option<&'static str> {
         "expired",
         "conflict",
         "timeout",
+        "retry",
         "400",
         "401",
         "403",
@@ -822,7 +841,10 @@ pub(crate) fn is_failure_outcome(t: &Text) -> Option<&'static str> {
         "503",
         "504",
         "miss",
-    ])
+    ];
+    t.lower
+        .split(|c: char| !c.is_alphanumeric())
+        .find_map(|w| FAILURES.iter().copied().find(|f| *f == w))
 }
 
 /// The node's own text: label, and for taskboxes description and system too.

@@ -44,8 +44,13 @@ fn distances(out: &[Vec<usize>], start: usize, avoid: usize, dist: &mut [usize])
 }
 
 /// The joins of every fork in `out` (adjacency by node index); `can_fork(i)` says whether
-/// node `i` copies (false for diamonds).
-pub fn find_joins(out: &[Vec<usize>], can_fork: impl Fn(usize) -> bool) -> Vec<ForkJoin> {
+/// node `i` copies (false for diamonds), `can_join(i)` whether it can gather (false for
+/// stores: branches that first meet at a store, a write and a read of it, do not join).
+pub fn find_joins(
+    out: &[Vec<usize>],
+    can_fork: impl Fn(usize) -> bool,
+    can_join: impl Fn(usize) -> bool,
+) -> Vec<ForkJoin> {
     let n = out.len();
     let mut joins = Vec::new();
     let mut best = vec![0usize; n];
@@ -75,7 +80,8 @@ pub fn find_joins(out: &[Vec<usize>], can_fork: impl Fn(usize) -> bool) -> Vec<F
             .iter()
             .copied()
             .filter(|&x| reach[x] == k && x != f)
-            .min_by_key(|&x| (best[x], x));
+            .min_by_key(|&x| (best[x], x))
+            .filter(|&x| can_join(x));
         if let Some(j) = join {
             joins.push(ForkJoin {
                 fork: f,
@@ -96,7 +102,7 @@ mod tests {
         // 0 -> 1 -> {2, 3} -> 4 -> 5
         let out = vec![vec![1], vec![2, 3], vec![4], vec![4], vec![5], vec![]];
         assert_eq!(
-            find_joins(&out, |_| true),
+            find_joins(&out, |_| true, |_| true),
             vec![ForkJoin {
                 fork: 1,
                 join: 4,
@@ -108,16 +114,24 @@ mod tests {
     #[test]
     fn branches_that_never_meet_have_no_join() {
         let out = vec![vec![1, 2, 3], vec![], vec![], vec![]];
-        assert!(find_joins(&out, |_| true).is_empty());
+        assert!(find_joins(&out, |_| true, |_| true).is_empty());
         // A diamond never forks.
         let out = vec![vec![1, 2], vec![3], vec![3], vec![]];
-        assert!(find_joins(&out, |i| i != 0).is_empty());
+        assert!(find_joins(&out, |i| i != 0, |_| true).is_empty());
+    }
+
+    #[test]
+    fn branches_meeting_first_at_a_store_do_not_join() {
+        // 0 -> {1, 2}; 1 -> 3 (a store) <- 2; 3 -> 4.
+        let out = vec![vec![1, 2], vec![3], vec![3], vec![4], vec![]];
+        assert!(find_joins(&out, |_| true, |i| i != 3).is_empty());
+        assert_eq!(find_joins(&out, |_| true, |_| true)[0].join, 3);
     }
 
     #[test]
     fn one_branch_through_the_other() {
         // 0 -> {1, 2}, 1 -> 2: the join is 2 (one part direct, one via 1).
         let out = vec![vec![1, 2], vec![2], vec![]];
-        assert_eq!(find_joins(&out, |_| true)[0].join, 2);
+        assert_eq!(find_joins(&out, |_| true, |_| true)[0].join, 2);
     }
 }

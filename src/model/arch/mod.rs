@@ -135,6 +135,9 @@ pub struct Architecture {
     /// Edges a fan-out into a lane implies, in the order found.
     pub implied: Vec<ImpliedEdge>,
     pub joins: Vec<(NodeIx, NodeIx, usize)>,
+    /// Routers that send each item to one of their targets (the edges name different topics
+    /// or paths), with the reason; every other node with several edges copies.
+    pub routers: Vec<(NodeIx, String)>,
 }
 
 fn is_fanout_label(label: &str) -> bool {
@@ -320,6 +323,7 @@ impl Architecture {
             edges,
             implied,
             joins: Vec::new(),
+            routers: Vec::new(),
         };
         // 5. Joins over the flow (reads and writes into read models end, never join).
         let flow = arch.flow_adjacency(d);
@@ -327,10 +331,50 @@ impl Architecture {
             .iter()
             .map(|v| v.iter().map(|x| x.index()).collect())
             .collect();
-        arch.joins = find_joins(&out, |i| d.node(NodeIx::new(i)).shape != Shape::Diamond)
-            .into_iter()
-            .map(|j| (NodeIx::new(j.fork), NodeIx::new(j.join), j.parts))
-            .collect();
+        let comps: Vec<Component> = arch.components.iter().map(|a| a.value).collect();
+        arch.joins = find_joins(
+            &out,
+            |i| d.node(NodeIx::new(i)).shape != Shape::Diamond,
+            |i| !comps[i].is_store(),
+        )
+        .into_iter()
+        .map(|j| (NodeIx::new(j.fork), NodeIx::new(j.join), j.parts))
+        .collect();
+        // 6. Routers whose edges name different topics or paths route each item one way (a
+        // fan-out that meets again is a scatter-gather instead).
+        for (ix, _) in d.nodes() {
+            if !matches!(
+                arch.component(ix),
+                Component::EventRoute | Component::Gateway(GatewayConcern::Route)
+            ) || arch.joins.iter().any(|(f, _, _)| *f == ix)
+            {
+                continue;
+            }
+            let out: Vec<String> = d
+                .successors(ix)
+                .into_iter()
+                .filter(|(e, _, _)| arch.carries_flow(d, *e))
+                .filter_map(|(_, _, edge)| edge.label.as_deref().map(|l| l.trim().to_lowercase()))
+                .collect();
+            let n_out = d
+                .successors(ix)
+                .iter()
+                .filter(|(e, _, _)| arch.carries_flow(d, *e))
+                .count();
+            let mut uniq = out.clone();
+            uniq.sort();
+            uniq.dedup();
+            if n_out >= 2 && out.len() == n_out && uniq.len() == n_out {
+                arch.routers.push((
+                    ix,
+                    format!(
+                        "{} routes each item to one of its targets: its edges name different topics or paths ({})",
+                        arch.component(ix).name(),
+                        out.join(", ")
+                    ),
+                ));
+            }
+        }
         arch
     }
 
@@ -388,6 +432,11 @@ impl Architecture {
     pub fn is_read_model(&self, ix: NodeIx) -> bool {
         let c = self.component(ix);
         c.view_kind().is_some()
+    }
+
+    /// True when the node sends each item down one of its edges (a diamond, or a router).
+    pub fn chooses(&self, d: &Diagram, ix: NodeIx) -> bool {
+        d.node(ix).shape == Shape::Diamond || self.routers.iter().any(|(r, _)| *r == ix)
     }
 
     /// The outcomes of a decision, in edge order.
@@ -451,6 +500,12 @@ impl Architecture {
                     format!("{}->{}", d.node(ie.from).id, d.node(ie.to).id),
                     ie.reason
                 );
+            }
+        }
+        if !self.routers.is_empty() {
+            let _ = writeln!(s, "Routers:");
+            for (r, why) in &self.routers {
+                let _ = writeln!(s, "  {:<6} {why}", d.node(*r).id);
             }
         }
         let _ = writeln!(s, "Joins:");
