@@ -66,3 +66,12 @@ fn seed_project_builds_and_passes_its_tests() {
 fn adversarial_labels_project_builds_and_passes_its_tests() {
     generate_and_test("tests/fixtures/gen/adversarial.fz", None);
 }
+
+#[test]
+#[ignore = "slow: builds the generated project; run by .ci/gen.sh"]
+fn read_write_separation_project_builds_and_passes_its_tests() {
+    generate_and_test(
+        "examples/cqrs-read-write-separation.fz",
+        Some("examples/cqrs-read-write-separation.gen.toml"),
+    );
+}

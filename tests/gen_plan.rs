@@ -157,3 +157,128 @@ fn a_broken_domain_file_names_the_problem() {
         assert!(err.starts_with("d.gen.toml"), "{err}");
     }
 }
+
+#[test]
+fn what_no_pack_implements_is_refused_naming_the_node_and_the_fix() {
+    let cases = [
+        (
+            include_str!("../examples/cqrs-event-store.fz"),
+            &[
+                "n17 \"Consistency Check\" is consistency_check",
+                "`n17 = \"step\"`",
+            ][..],
+        ),
+        (
+            include_str!("../examples/cqrs-task-based-ui.fz"),
+            &[
+                "n9 \"Authorize\" is gateway:authorize",
+                "n10 \"Idempotency Check\" is idempotency",
+                "n18 \"WebSocket Push\" is notification:websocket",
+                "[components]",
+            ][..],
+        ),
+    ];
+    for (src, wants) in cases {
+        let err = gen::plan_source(src, "d.fz", None, "inferred").expect_err("refused");
+        let msg = err.to_string();
+        assert!(msg.starts_with("fz gen cannot generate"), "{msg}");
+        for w in wants {
+            assert!(msg.contains(w), "{w:?} not in {msg}");
+        }
+    }
+}
+
+#[test]
+fn the_plan_lists_the_packs_each_node_maps_to_and_only_their_crates() {
+    let plan = seed_plan();
+    let packs: Vec<&str> = plan.packs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        packs,
+        [
+            "runtime",
+            "command",
+            "aggregate",
+            "store_event",
+            "bus",
+            "projector",
+            "store_table",
+            "store_cache",
+            "store_cube",
+            "store_search",
+            "query_api"
+        ]
+    );
+    assert!(plan.dependencies.iter().any(|d| d.starts_with("tantivy")));
+    // Every node names its component and pack.
+    for n in &plan.nodes {
+        assert_ne!(n.pack, "-", "{}", n.node);
+        assert!(!n.component.is_empty());
+    }
+
+    // A [components] override in a domain file with no aggregates: the domain is inferred,
+    // the override applies, and a design with one cache view needs no tantivy and no
+    // search, table or cube pack.
+    let domain = gen::parse_domain("[components]\nn13 = \"step\"\n", "rw.gen.toml")
+        .expect("an overrides-only domain file parses");
+    let (plan, _) = gen::plan_source(
+        include_str!("../examples/cqrs-read-write-separation.fz"),
+        "rw.fz",
+        Some(&domain),
+        "rw.gen.toml",
+    )
+    .expect("plans with the lag monitor as a step");
+    assert!(plan.uses("store_cache"));
+    for absent in ["store_search", "store_table", "store_cube"] {
+        assert!(!plan.uses(absent), "{absent}");
+    }
+    assert!(!plan.dependencies.iter().any(|d| d.starts_with("tantivy")));
+    let files = templates::render(&plan).expect("renders");
+    let cargo = files
+        .iter()
+        .find(|f| f.path == "Cargo.toml")
+        .expect("Cargo.toml");
+    assert!(!cargo.contents.contains("tantivy"), "{}", cargo.contents);
+    // The engine a label names but the project does not use is said, not dropped.
+    assert!(
+        plan.inferred.iter().any(|n| n.contains("n12 names redis")),
+        "{:?}",
+        plan.inferred
+    );
+    let consumer = plan.nodes.iter().find(|n| n.node == "n10").expect("n10");
+    assert_eq!(
+        (consumer.pack.as_str(), consumer.file.as_str()),
+        ("bus", "src/bus.rs")
+    );
+}
+
+#[test]
+fn the_read_write_separation_design_plans_with_a_lag_monitor() {
+    let domain = gen::parse_domain(
+        include_str!("../examples/cqrs-read-write-separation.gen.toml"),
+        "cqrs-read-write-separation.gen.toml",
+    )
+    .expect("domain parses");
+    let (plan, _) = gen::plan_source(
+        include_str!("../examples/cqrs-read-write-separation.fz"),
+        "cqrs-read-write-separation.fz",
+        Some(&domain),
+        "cqrs-read-write-separation.gen.toml",
+    )
+    .expect("plans");
+    assert!(plan.uses("lag_monitor") && plan.uses("store_cache"));
+    let monitor = plan.nodes.iter().find(|n| n.node == "n13").expect("n13");
+    assert_eq!(
+        (monitor.pack.as_str(), monitor.file.as_str()),
+        ("lag_monitor", "src/lag.rs")
+    );
+    let files = templates::render(&plan).expect("renders");
+    for path in ["src/lag.rs", "src/app.rs", "src/lib.rs"] {
+        let f = files.iter().find(|f| f.path == path).expect(path);
+        assert!(f.contents.contains("lag"), "{path}");
+    }
+    let app = files.iter().find(|f| f.path == "src/app.rs").expect("app");
+    assert!(app.contents.contains(".route(\"/lag\""));
+    // The seed has no lag monitor: no /lag, no src/lag.rs.
+    let seed = templates::render(&seed_plan()).expect("renders");
+    assert!(!seed.iter().any(|f| f.path == "src/lag.rs"));
+}

@@ -140,8 +140,18 @@ impl DomainFile {
     /// Parses a domain file.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         let d: DomainFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
-        d.validate()?;
+        if d.overrides_only() {
+            d.validate_service()?;
+        } else {
+            d.validate()?;
+        }
         Ok(d)
+    }
+
+    /// No aggregates, commands or events: the file only names the service, views or
+    /// overrides, and the domain is inferred from the labels (then validated).
+    pub fn overrides_only(&self) -> bool {
+        self.aggregates.is_empty() && self.commands.is_empty() && self.events.is_empty()
     }
 
     /// The aggregate named `name`.
@@ -156,6 +166,16 @@ impl DomainFile {
 
     /// Checks every name and every reference, so that nothing from the file reaches
     /// generated code except validated identifiers and escaped string literals.
+    /// The crate name, when given, is a snake_case identifier.
+    pub fn validate_service(&self) -> Result<(), DomainError> {
+        if let Some(s) = &self.service {
+            if !naming::is_snake_ident(s) {
+                return Err(bad(format!("service {s:?} is not a snake_case name")));
+            }
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), DomainError> {
         if let Some(s) = &self.service {
             if !naming::is_snake_ident(s) {

@@ -1,10 +1,13 @@
 //! `fz gen`: a runnable CQRS / event-sourced Rust project from a diagram.
 //!
-//! Model + roles + domain → [`plan::Plan`] (a small IR) → askama templates
-//! ([`templates`]) → files written with the regeneration rules of [`writer`].
+//! Model (architecture components + CQRS roles) + domain → [`plan::Plan`] (a small IR
+//! listing the template packs of [`packs`] the project uses) → askama templates
+//! ([`templates`], one folder per pack) → files written with the regeneration rules of
+//! [`writer`].
 
 pub mod domain;
 pub mod naming;
+pub mod packs;
 pub mod plan;
 pub mod rustfmt;
 pub mod templates;
@@ -164,7 +167,14 @@ pub fn plan_source(
             )
         })
         .collect();
-    let plan = plan::build(&checked.diagram, &roles, domain, diagram_name, domain_name)?;
+    let plan = plan::build_arch(
+        &checked.diagram,
+        &arch,
+        &roles,
+        domain,
+        diagram_name,
+        domain_name,
+    )?;
     Ok((plan, explained))
 }
 

@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use super::domain::{DomainFile, FieldType, ViewDef};
 use super::naming::{self, comment_text, rust_str, Namer};
+use super::packs::{self, Mapping, PackPlan, Unsupported};
+use crate::model::arch::{Architecture, InferOptions, Overrides};
 use crate::model::{Diagram, NodeIx, Role, Roles, ViewKind};
 
 /// The whole project.
@@ -19,6 +21,11 @@ pub struct Plan {
     pub diagram: String,
     pub aggregates: Vec<AggregatePlan>,
     pub projectors: Vec<ProjectorPlan>,
+    /// The template packs the project is made of (`templates/gen/<pack>/`), in wiring
+    /// order, with the nodes each implements.
+    pub packs: Vec<PackPlan>,
+    /// `Cargo.toml` dependency lines: the union of the packs' crates.
+    pub dependencies: Vec<String>,
     /// Node → role → file → symbol, for ARCHITECTURE.md.
     pub nodes: Vec<NodeMap>,
     /// `n4 "Persist to Write Store"`-style references per role, for doc comments.
@@ -182,6 +189,10 @@ pub struct ViewPlan {
 pub struct NodeMap {
     pub node: String,
     pub label: String,
+    /// Component kind of the architecture model (`store:table`).
+    pub component: String,
+    /// Template pack implementing it (`-`: needs no code of its own).
+    pub pack: String,
     pub role: String,
     pub file: String,
     pub symbol: String,
@@ -192,8 +203,17 @@ pub struct NodeMap {
 pub enum PlanError {
     #[error("this diagram has no CQRS design fz gen can generate; it lacks {}", .0.join("; "))]
     NotCqrs(Vec<String>),
+    #[error("fz gen cannot generate {} node(s) of this diagram:{}", .0.len(), .0.iter().map(|u| format!("\n  {u}")).collect::<String>())]
+    Unsupported(Vec<Unsupported>),
     #[error(transparent)]
     Domain(#[from] super::domain::DomainError),
+}
+
+impl Plan {
+    /// Whether the project uses a template pack.
+    pub fn uses(&self, pack: &str) -> bool {
+        self.packs.iter().any(|p| p.name == pack)
+    }
 }
 
 fn node_ref(d: &Diagram, ix: NodeIx) -> String {
@@ -210,7 +230,8 @@ fn kind_str(k: ViewKind) -> &'static str {
     }
 }
 
-/// Builds the plan. `domain` is `None` to infer one from the labels.
+/// Builds the plan with the architecture model inferred without overrides. `domain` is
+/// `None` to infer one from the labels.
 pub fn build(
     d: &Diagram,
     roles: &Roles,
@@ -218,13 +239,46 @@ pub fn build(
     diagram_name: &str,
     domain_source: &str,
 ) -> Result<Plan, PlanError> {
+    let arch = Architecture::infer(d, &Overrides::default(), InferOptions::default());
+    build_arch(d, &arch, roles, domain, diagram_name, domain_source)
+}
+
+/// Builds the plan from the architecture model and the CQRS roles derived from it.
+pub fn build_arch(
+    d: &Diagram,
+    arch: &Architecture,
+    roles: &Roles,
+    domain: Option<&DomainFile>,
+    diagram_name: &str,
+    domain_source: &str,
+) -> Result<Plan, PlanError> {
+    // Every node's component must have a pack, or need no code of its own.
+    let mut unsupported = Vec::new();
+    let mut engine_notes = Vec::new();
+    for (ix, n) in d.nodes() {
+        let c = arch.component(ix);
+        if let Mapping::Unsupported(help) = packs::mapping(c) {
+            unsupported.push(Unsupported {
+                node: comment_text(&n.id),
+                label: comment_text(n.display()),
+                component: c.name(),
+                help: help.to_string(),
+            });
+        }
+        if let Some(note) = packs::engine_note(c) {
+            engine_notes.push(format!("{} {note}", comment_text(&n.id)));
+        }
+    }
+    if !unsupported.is_empty() {
+        return Err(PlanError::Unsupported(unsupported));
+    }
     let missing = roles.missing_for_cqrs();
     if !missing.is_empty() {
         return Err(PlanError::NotCqrs(
             missing.iter().map(|s| s.to_string()).collect(),
         ));
     }
-    let mut inferred = Vec::new();
+    let mut inferred = engine_notes;
     // Pair views with projectors.
     let views = roles.views();
     let mut pairs: Vec<(Option<NodeIx>, NodeIx, ViewKind)> = Vec::new();
@@ -249,12 +303,20 @@ pub fn build(
         })
         .collect();
     let owned;
+    // A domain file with no aggregates, commands or events (only `service`, `[views]`,
+    // `[roles]`, `[components]`): the domain is inferred, the rest of the file kept.
     let domain = match domain {
-        Some(dom) => dom,
-        None => {
-            let (dom, notes) = super::domain::infer(&labels);
+        Some(dom) if !dom.overrides_only() => dom,
+        given => {
+            let (mut dom, notes) = super::domain::infer(&labels);
             for n in notes {
                 inferred.push(format!("inferred {n}"));
+            }
+            if let Some(g) = given {
+                dom.service = g.service.clone().or(dom.service);
+                dom.views = g.views.clone();
+                dom.roles = g.roles.clone();
+                dom.components = g.components.clone();
             }
             owned = dom;
             &owned
@@ -503,7 +565,21 @@ pub fn build(
         });
     }
     for ix in roles.nodes_with(Role::Projector) {
-        if !used.contains(&ix) {
+        let feeds_projector = d
+            .successors(ix)
+            .into_iter()
+            .any(|(_, s, _)| used.contains(&s));
+        if feeds_projector {
+            inferred.push(format!(
+                "{} consumes for projector {}: the bus's checkpointed delivery",
+                d.node(ix).id,
+                d.successors(ix)
+                    .into_iter()
+                    .find(|(_, s, _)| used.contains(s))
+                    .map(|(_, s, _)| d.node(s).id.clone())
+                    .unwrap_or_default()
+            ));
+        } else if !used.contains(&ix) {
             inferred.push(format!(
                 "projector {} feeds no view; nothing generated for it",
                 d.node(ix).id
@@ -525,8 +601,12 @@ pub fn build(
         .map(|a| a.module.clone())
         .unwrap_or_default();
     let mut nodes = Vec::new();
+    let mut pack_nodes: BTreeMap<&str, Vec<String>> =
+        packs::PACKS.iter().map(|p| (p.name, Vec::new())).collect();
     for (ix, n) in d.nodes() {
         let role = roles.role(ix);
+        let component = arch.component(ix);
+        let mapping = packs::mapping(component);
         let (file, symbol) = match role {
             Some(Role::CommandSource) => (
                 "src/commands.rs".to_string(),
@@ -560,7 +640,22 @@ pub fn build(
                         format!("src/projections/{}.rs", p.module),
                         p.projector_type.clone(),
                     ),
-                    None => ("-".to_string(), "(feeds no view)".to_string()),
+                    // A consumer in front of a projector (`Sync Consumer -> Sync Read
+                    // Model`): the bus's delivery into that projector.
+                    None => match d.successors(ix).into_iter().find_map(|(_, s, _)| {
+                        projectors
+                            .iter()
+                            .find(|p| p.node == comment_text(&d.node(s).id))
+                    }) {
+                        Some(p) => (
+                            "src/bus.rs".to_string(),
+                            format!(
+                                "deliver (checkpointed, at-least-once delivery into {}, applied once)",
+                                p.projector_type
+                            ),
+                        ),
+                        None => ("-".to_string(), "(feeds no view)".to_string()),
+                    },
                 }
             }
             Some(Role::View(_)) => match projectors
@@ -581,14 +676,30 @@ pub fn build(
                 "src/query.rs".to_string(),
                 "timed (JSON responses)".to_string(),
             ),
-            None => (
-                "-".to_string(),
-                "(no CQRS role; nothing generated)".to_string(),
-            ),
+            None => match mapping {
+                Mapping::Pack(pack) => pack_default(pack),
+                Mapping::Implicit(text) | Mapping::Unsupported(text) => {
+                    ("-".to_string(), format!("(no code of its own: {text})"))
+                }
+            },
         };
+        let pack = match (mapping, role) {
+            _ if file == "-" => "-",
+            _ if file == "src/bus.rs" => "bus",
+            (Mapping::Pack(p), _) => p,
+            (_, Some(Role::ReadResponse | Role::QueryApi)) => "query_api",
+            (_, Some(Role::CommandSource | Role::CommandHandler)) => "command",
+            (_, Some(Role::Projector)) => "projector",
+            _ => "runtime",
+        };
+        if let Some(list) = pack_nodes.get_mut(pack) {
+            list.push(node_ref(d, ix));
+        }
         nodes.push(NodeMap {
             node: comment_text(&n.id),
             label: comment_text(n.display()),
+            component: component.name(),
+            pack: pack.to_string(),
             role: role
                 .map(|r| r.as_str().to_string())
                 .unwrap_or_else(|| "-".into()),
@@ -614,7 +725,31 @@ pub fn build(
         query_api: doc("query_api", "the query API"),
         read_response: doc("read_response", "the read response"),
     };
+    // The packs: the runtime's core and every pack a node asks for.
+    let mut used: Vec<PackPlan> = Vec::new();
+    let mut dependencies: Vec<String> = Vec::new();
+    for def in packs::PACKS {
+        let nodes = pack_nodes.remove(def.name).unwrap_or_default();
+        let view_pack = projectors
+            .iter()
+            .any(|p| format!("store_{}", p.view.kind) == def.name);
+        if !(def.core || view_pack || !nodes.is_empty()) {
+            continue;
+        }
+        for dep in def.deps {
+            if !dependencies.iter().any(|d| d == dep) {
+                dependencies.push(dep.to_string());
+            }
+        }
+        used.push(PackPlan {
+            name: def.name.to_string(),
+            summary: def.summary.to_string(),
+            nodes,
+        });
+    }
     Ok(Plan {
+        packs: used,
+        dependencies,
         docs,
         crate_name,
         diagram: comment_text(diagram_name),
@@ -625,6 +760,24 @@ pub fn build(
         inferred,
         domain_source: comment_text(domain_source),
     })
+}
+
+/// File and symbol of a node a pack implements that has no CQRS role of its own.
+fn pack_default(pack: &str) -> (String, String) {
+    let (f, s) = match pack {
+        "command" => ("src/commands.rs", "HTTP handlers, POST /commands/{name}"),
+        "aggregate" => ("src/domain/mod.rs", "decide (per aggregate module)"),
+        "store_event" => ("src/store.rs", "EventStore"),
+        "bus" => ("src/bus.rs", "Bus"),
+        "projector" => ("src/projections/mod.rs", "projectors (wired in src/app.rs)"),
+        "query_api" => ("src/query.rs", "GET /views/... handlers"),
+        "lag_monitor" => (
+            "src/lag.rs",
+            "lag (GET /lag), render (replication_lag_seconds in /metrics)",
+        ),
+        _ => ("src/projections/mod.rs", "views"),
+    };
+    (f.to_string(), s.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]

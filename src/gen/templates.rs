@@ -1,7 +1,7 @@
-//! Rendering: askama templates under `templates/gen/` turn the plan into files.
-//! Templates only render the plan; static parts of the runtime (store, bus,
-//! metrics, errors, config) are copied from `templates/gen/static/` with a header
-//! naming the diagram's nodes they implement.
+//! Rendering: each template pack of the plan (`templates/gen/<pack>/`, see
+//! [`super::packs`]) renders its files. Templates only render the plan; static parts of a
+//! pack (store, bus, metrics, errors, config) are copied with a header naming the
+//! diagram's nodes they implement.
 
 use askama::Template;
 
@@ -52,55 +52,80 @@ macro_rules! tpl {
     };
 }
 
-tpl!(CargoToml, "gen/Cargo.toml.txt");
-tpl!(LibRs, "gen/lib.rs");
-tpl!(MainRs, "gen/main.rs");
-tpl!(Gitignore, "gen/gitignore.txt");
-tpl!(DomainMod, "gen/domain_mod.rs");
-tpl!(DomainAggregate, "gen/domain_aggregate.rs", a: AggregatePlan);
-tpl!(Rules, "gen/rules.rs");
-tpl!(Commands, "gen/commands.rs");
-tpl!(ProjectionsMod, "gen/projections_mod.rs");
-tpl!(ViewTable, "gen/view_table.rs", p: ProjectorPlan, v: ViewPlan);
-tpl!(ViewCache, "gen/view_cache.rs", p: ProjectorPlan, v: ViewPlan);
-tpl!(ViewCube, "gen/view_cube.rs", p: ProjectorPlan, v: ViewPlan);
-tpl!(ViewSearch, "gen/view_search.rs", p: ProjectorPlan, v: ViewPlan);
-tpl!(QueryRs, "gen/query.rs");
-tpl!(AppRs, "gen/app.rs");
-tpl!(Loadgen, "gen/loadgen.rs");
-tpl!(ServiceTest, "gen/service_test.rs");
-tpl!(Architecture, "gen/ARCHITECTURE.md");
-tpl!(Readme, "gen/README.md");
+// runtime: shared code, written once.
+tpl!(CargoToml, "gen/runtime/Cargo.toml.txt");
+tpl!(LibRs, "gen/runtime/lib.rs");
+tpl!(MainRs, "gen/runtime/main.rs");
+tpl!(Gitignore, "gen/runtime/gitignore.txt");
+tpl!(AppRs, "gen/runtime/app.rs");
+tpl!(Loadgen, "gen/runtime/loadgen.rs");
+tpl!(ServiceTest, "gen/runtime/service_test.rs");
+tpl!(Architecture, "gen/runtime/ARCHITECTURE.md");
+tpl!(Readme, "gen/runtime/README.md");
+// command
+tpl!(Commands, "gen/command/commands.rs");
+// aggregate
+tpl!(DomainMod, "gen/aggregate/domain_mod.rs");
+tpl!(DomainAggregate, "gen/aggregate/domain_aggregate.rs", a: AggregatePlan);
+tpl!(Rules, "gen/aggregate/rules.rs");
+// projector and the view packs
+tpl!(ProjectionsMod, "gen/projector/projections_mod.rs");
+tpl!(ViewTable, "gen/store_table/view.rs", p: ProjectorPlan, v: ViewPlan);
+tpl!(ViewCache, "gen/store_cache/view.rs", p: ProjectorPlan, v: ViewPlan);
+tpl!(ViewCube, "gen/store_cube/view.rs", p: ProjectorPlan, v: ViewPlan);
+tpl!(ViewSearch, "gen/store_search/view.rs", p: ProjectorPlan, v: ViewPlan);
+// query_api
+tpl!(QueryRs, "gen/query_api/query.rs");
 
-const STATIC: &[(&str, &str, &[&str])] = &[
+/// Static files of a pack: (pack, path, text, roles whose nodes it implements).
+type StaticFile = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+const STATIC: &[StaticFile] = &[
     (
+        "runtime",
         "src/config.rs",
-        include_str!("../../templates/gen/static/config.rs"),
+        include_str!("../../templates/gen/runtime/config.rs"),
         &[],
     ),
     (
+        "runtime",
         "src/error.rs",
-        include_str!("../../templates/gen/static/error.rs"),
+        include_str!("../../templates/gen/runtime/error.rs"),
         &["command_source", "query_api"],
     ),
     (
-        "src/store.rs",
-        include_str!("../../templates/gen/static/store.rs"),
-        &["write_commit", "event_publisher"],
-    ),
-    (
-        "src/aggregates.rs",
-        include_str!("../../templates/gen/static/aggregates.rs"),
-        &["command_handler"],
-    ),
-    (
+        "runtime",
         "src/metrics.rs",
-        include_str!("../../templates/gen/static/metrics.rs"),
+        include_str!("../../templates/gen/runtime/metrics.rs"),
         &[],
     ),
     (
+        "aggregate",
+        "src/aggregates.rs",
+        include_str!("../../templates/gen/aggregate/aggregates.rs"),
+        &["command_handler"],
+    ),
+    (
+        "store_event",
+        "src/store.rs",
+        include_str!("../../templates/gen/store_event/store.rs"),
+        &["write_commit", "event_publisher"],
+    ),
+    (
+        "lag_monitor",
+        "src/lag.rs",
+        include_str!("../../templates/gen/lag_monitor/lag.rs"),
+        &[],
+    ),
+    (
+        "bus",
         "src/bus.rs",
-        include_str!("../../templates/gen/static/bus.rs"),
+        include_str!("../../templates/gen/bus/bus.rs"),
         &["event_publisher", "event_router", "ordering", "delivery"],
     ),
 ];
@@ -138,64 +163,83 @@ pub fn render(plan: &Plan) -> Result<Vec<Rendered>, RenderError> {
             Ok(())
         };
     use Owner::{Generated, User};
-    push("Cargo.toml", Generated, CargoToml { plan }.render())?;
-    push(".gitignore", Generated, Gitignore { plan }.render())?;
-    push("README.md", Generated, Readme { plan }.render())?;
-    push("ARCHITECTURE.md", Generated, Architecture { plan }.render())?;
-    push("src/lib.rs", Generated, LibRs { plan }.render())?;
-    push("src/main.rs", User, MainRs { plan }.render())?;
-    push("src/domain/mod.rs", Generated, DomainMod { plan }.render())?;
-    for a in &plan.aggregates {
-        push(
-            &format!("src/domain/{}.rs", a.module),
-            Generated,
-            DomainAggregate { plan, a }.render(),
-        )?;
-    }
-    push("src/domain/rules.rs", User, Rules { plan }.render())?;
-    push("src/commands.rs", Generated, Commands { plan }.render())?;
-    push(
-        "src/projections/mod.rs",
-        Generated,
-        ProjectionsMod { plan }.render(),
-    )?;
-    for p in &plan.projectors {
-        let v = &p.view;
-        let path = format!("src/projections/{}.rs", p.module);
-        let r = match v.kind {
-            "cache" => ViewCache { plan, p, v }.render(),
-            "cube" => ViewCube { plan, p, v }.render(),
-            "search" => ViewSearch { plan, p, v }.render(),
-            _ => ViewTable { plan, p, v }.render(),
-        };
-        push(&path, Generated, r)?;
-    }
-    push("src/query.rs", Generated, QueryRs { plan }.render())?;
-    push("src/app.rs", Generated, AppRs { plan }.render())?;
-    push("src/bin/loadgen.rs", Generated, Loadgen { plan }.render())?;
-    push("tests/service.rs", Generated, ServiceTest { plan }.render())?;
-    for (path, body, roles) in STATIC {
-        let mut header = String::new();
-        for r in *roles {
-            if let Some(doc) = plan.role_docs.get(*r) {
-                header.push_str(&format!("//! Implements {r}: {doc}.\n"));
+    // Each pack renders its own files, in the plan's wiring order.
+    for pack in &plan.packs {
+        match pack.name.as_str() {
+            "runtime" => {
+                push("Cargo.toml", Generated, CargoToml { plan }.render())?;
+                push(".gitignore", Generated, Gitignore { plan }.render())?;
+                push("README.md", Generated, Readme { plan }.render())?;
+                push("ARCHITECTURE.md", Generated, Architecture { plan }.render())?;
+                push("src/lib.rs", Generated, LibRs { plan }.render())?;
+                push("src/main.rs", User, MainRs { plan }.render())?;
+                push("src/app.rs", Generated, AppRs { plan }.render())?;
+                push("src/bin/loadgen.rs", Generated, Loadgen { plan }.render())?;
+                push("tests/service.rs", Generated, ServiceTest { plan }.render())?;
             }
+            "command" => push("src/commands.rs", Generated, Commands { plan }.render())?,
+            "aggregate" => {
+                push("src/domain/mod.rs", Generated, DomainMod { plan }.render())?;
+                for a in &plan.aggregates {
+                    push(
+                        &format!("src/domain/{}.rs", a.module),
+                        Generated,
+                        DomainAggregate { plan, a }.render(),
+                    )?;
+                }
+                push("src/domain/rules.rs", User, Rules { plan }.render())?;
+            }
+            "projector" => push(
+                "src/projections/mod.rs",
+                Generated,
+                ProjectionsMod { plan }.render(),
+            )?,
+            "query_api" => push("src/query.rs", Generated, QueryRs { plan }.render())?,
+            view if view.starts_with("store_") && view != "store_event" => {
+                for p in plan
+                    .projectors
+                    .iter()
+                    .filter(|p| format!("store_{}", p.view.kind) == view)
+                {
+                    let v = &p.view;
+                    let path = format!("src/projections/{}.rs", p.module);
+                    let r = match v.kind {
+                        "cache" => ViewCache { plan, p, v }.render(),
+                        "cube" => ViewCube { plan, p, v }.render(),
+                        "search" => ViewSearch { plan, p, v }.render(),
+                        _ => ViewTable { plan, p, v }.render(),
+                    };
+                    push(&path, Generated, r)?;
+                }
+            }
+            _ => {}
         }
-        let text = if header.is_empty() {
-            body.to_string()
-        } else {
-            // After the module's own doc comment (its first paragraph).
-            match body.find("\n\n") {
-                Some(i) => format!(
-                    "{}\n//!\n{}{}",
-                    &body[..i],
-                    header.trim_end_matches('\n'),
-                    &body[i..]
-                ),
-                None => header + body,
+        for (owner_pack, path, body, roles) in STATIC {
+            if *owner_pack != pack.name {
+                continue;
             }
-        };
-        push(path, Generated, Ok(text))?;
+            let mut header = String::new();
+            for r in *roles {
+                if let Some(doc) = plan.role_docs.get(*r) {
+                    header.push_str(&format!("//! Implements {r}: {doc}.\n"));
+                }
+            }
+            let text = if header.is_empty() {
+                body.to_string()
+            } else {
+                // After the module's own doc comment (its first paragraph).
+                match body.find("\n\n") {
+                    Some(i) => format!(
+                        "{}\n//!\n{}{}",
+                        &body[..i],
+                        header.trim_end_matches('\n'),
+                        &body[i..]
+                    ),
+                    None => header + body,
+                }
+            };
+            push(path, Generated, Ok(text))?;
+        }
     }
     Ok(out)
 }

@@ -8,6 +8,9 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod error;
+{%- if plan.uses("lag_monitor") %}
+pub mod lag;
+{%- endif %}
 pub mod metrics;
 pub mod projections;
 pub mod query;

@@ -11,6 +11,10 @@ const QUERY_BUCKETS: [f64; 16] = [
     0.05, 0.1, 0.5, 1.0,
 ];
 const LAG_WINDOW: usize = 20_000;
+/// Bucket bounds (seconds) of each projector's lag histogram.
+pub const LAG_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// Metrics of one projector.
 pub struct ProjectorMetrics {
@@ -18,11 +22,32 @@ pub struct ProjectorMetrics {
     pub checkpoint: AtomicU64,
     pub applied: AtomicU64,
     lag: Mutex<VecDeque<f64>>,
+    /// Cumulative histogram of every applied event's lag (`LAG_BUCKETS`).
+    lag_buckets: [AtomicU64; LAG_BUCKETS.len()],
+    lag_count: AtomicU64,
+    lag_sum_ns: AtomicU64,
+    /// Lag of the last applied event, nanoseconds.
+    last_lag_ns: AtomicU64,
 }
 
 impl ProjectorMetrics {
     /// Records the lag (commit to applied, seconds) of applied events.
     pub fn record_lag(&self, lags: &[f64]) {
+        for l in lags {
+            for (b, n) in LAG_BUCKETS.iter().zip(&self.lag_buckets) {
+                if *l <= *b {
+                    n.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.lag_sum_ns
+                .fetch_add((l.max(0.0) * 1e9) as u64, Ordering::Relaxed);
+        }
+        if let Some(last) = lags.last() {
+            self.lag_count
+                .fetch_add(lags.len() as u64, Ordering::Relaxed);
+            self.last_lag_ns
+                .store((last.max(0.0) * 1e9) as u64, Ordering::Relaxed);
+        }
         if let Ok(mut q) = self.lag.lock() {
             for l in lags {
                 if q.len() == LAG_WINDOW {
@@ -45,6 +70,21 @@ impl ProjectorMetrics {
         v.sort_by(|a, b| a.total_cmp(b));
         let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
         (q(0.5), q(0.99), v[v.len() - 1])
+    }
+    /// The lag histogram: cumulative counts per `LAG_BUCKETS` bound, count, sum (seconds).
+    pub fn lag_histogram(&self) -> (Vec<u64>, u64, f64) {
+        (
+            self.lag_buckets
+                .iter()
+                .map(|n| n.load(Ordering::Relaxed))
+                .collect(),
+            self.lag_count.load(Ordering::Relaxed),
+            self.lag_sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
+        )
+    }
+    /// Lag of the last applied event, seconds.
+    pub fn last_lag(&self) -> f64 {
+        self.last_lag_ns.load(Ordering::Relaxed) as f64 / 1e9
     }
     /// Clears the lag window.
     pub fn reset_lag(&self) {
@@ -83,6 +123,10 @@ impl Metrics {
                     checkpoint: AtomicU64::new(0),
                     applied: AtomicU64::new(0),
                     lag: Mutex::new(VecDeque::new()),
+                    lag_buckets: Default::default(),
+                    lag_count: AtomicU64::new(0),
+                    lag_sum_ns: AtomicU64::new(0),
+                    last_lag_ns: AtomicU64::new(0),
                 })
                 .collect(),
             query_buckets: Default::default(),

@@ -77,6 +77,9 @@ pub const VIEWS: &[(&str, &str)] = &[
 {%- endif %}
 {%- endfor %}
         health,
+{%- if plan.uses("lag_monitor") %}
+        crate::lag::lag,
+{%- endif %}
     )
 )]
 pub struct ApiDoc;
@@ -96,8 +99,12 @@ impl App {
             config.database_url.as_deref(),
             config.pg_schema.as_deref(),
         )?;
+{%- if plan.uses("store_table") %}
         let pg = config.pg();
+{%- endif %}
+{%- if plan.uses("store_table") || plan.uses("store_cube") || plan.uses("store_search") %}
         let views_dir = config.data_dir.join("views");
+{%- endif %}
         let metrics = Arc::new(Metrics::new(PROJECTORS));
         let n = config.partitions;
         let mut projectors: Vec<Box<dyn Projector>> = Vec::new();
@@ -156,6 +163,9 @@ impl App {
             .route("/views/{{ p.view.slug }}/{id}", get(query::{{ p.view.slug }}_get))
 {%- endfor %}
             .route("/health", get(health))
+{%- if plan.uses("lag_monitor") %}
+            .route("/lag", get(crate::lag::lag))
+{%- endif %}
             .route("/metrics", get(metrics))
             .route("/openapi.json", get(openapi))
             .with_state(self.state.clone())
@@ -181,7 +191,11 @@ async fn metrics(
 ) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+{%- if plan.uses("lag_monitor") %}
+        app.metrics.render() + &crate::lag::render(&app.metrics),
+{%- else %}
         app.metrics.render(),
+{%- endif %}
     )
 }
 

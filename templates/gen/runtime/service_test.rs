@@ -252,3 +252,58 @@ async fn rebuild_restores_every_view_from_the_store() {
     wait_for_views(&router, &posted).await;
     shutdown(app).await;
 }
+{%- if plan.uses("lag_monitor") %}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lag_monitor_reports_replication_lag_by_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(dir.path());
+    let router = app.router();
+    let mut posted = Posted::new();
+    for i in 0..5 {
+        drive(&router, &format!("lag-{i}"), &mut posted).await;
+    }
+    wait_for_views(&router, &posted).await;
+    // Caught up: every stream at the head, within the SLO.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (s, v) = call(&router, "GET", "/lag", None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let streams = v["streams"].as_array().cloned().unwrap_or_default();
+        assert_eq!(streams.len(), app::PROJECTORS.len(), "{v}");
+        if streams.iter().all(|s| s["lag_events"] == 0) && v["within_slo"] == true {
+            assert!(streams.iter().all(|s| s["head"].as_u64().unwrap_or(0) > 0), "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lag never reached 0: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let resp = router.clone().oneshot(req).await.expect("response");
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes);
+    for stream in app::PROJECTORS {
+        let label = format!("stream=\"{stream}\"");
+        let count = text
+            .lines()
+            .find(|l| l.starts_with("replication_lag_seconds_count") && l.contains(&label))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(count > 0, "replication_lag_seconds counts applied events of {stream}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("replication_lag_current_seconds") && l.contains(&label) && l.ends_with(" 0")),
+            "{text}"
+        );
+    }
+    let (_, v) = call(&router, "GET", "/openapi.json", None).await;
+    assert!(v["paths"]["/lag"].is_object(), "openapi lists /lag");
+    shutdown(app).await;
+}
+{%- endif %}

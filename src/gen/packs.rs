@@ -1,0 +1,270 @@
+//! Template packs: one per component kind of the architecture model.
+//!
+//! Every node of a diagram has a [`Component`]; each component kind fz can generate maps to
+//! one pack of templates under `templates/gen/<pack>/`, which writes the files implementing
+//! it and names the crates it needs. The plan lists the packs a project uses (with the
+//! nodes each implements) and [`super::templates::render`] renders exactly those. Shared
+//! runtime code (config, errors, metrics, the app wiring, tests, loadgen) is the `runtime`
+//! pack, written once. A component no pack implements is refused with the node and what to
+//! change ([`Unsupported`]).
+
+use serde::Serialize;
+
+use crate::model::arch::{BusEngine, Component, StoreEngine, StoreUse};
+use crate::model::ViewKind;
+
+/// What one pack is.
+#[derive(Debug, Clone, Copy)]
+pub struct PackDef {
+    /// Folder under `templates/gen/` and the name in the plan.
+    pub name: &'static str,
+    /// What it generates, for ARCHITECTURE.md.
+    pub summary: &'static str,
+    /// `Cargo.toml` dependency lines it needs.
+    pub deps: &'static [&'static str],
+    /// Always part of a project, whether or not a node asks for it (the CQRS runtime).
+    pub core: bool,
+}
+
+const SQLITE: &str = r#"rusqlite = { version = "=0.43.0", features = ["bundled"] }"#;
+const POSTGRES: &str = r#"postgres = "=0.19.14""#;
+
+/// Every pack, in wiring order.
+pub const PACKS: &[PackDef] = &[
+    PackDef {
+        name: "runtime",
+        summary: "config, errors, metrics, the app wiring, main, tests and loadgen (shared, written once)",
+        deps: &[
+            r#"axum = "=0.8.9""#,
+            r#"tokio = { version = "=1.54.1", features = ["rt-multi-thread", "macros", "sync", "time", "signal", "net"] }"#,
+            r#"serde = { version = "=1.0.229", features = ["derive"] }"#,
+            r#"serde_json = "=1.0.154""#,
+            r#"thiserror = "=2.0.21""#,
+            r#"utoipa = "=5.5.0""#,
+            r#"libc = "=0.2.191""#,
+            r#"reqwest = { version = "=0.12.28", default-features = false, features = ["json"] }"#,
+        ],
+        core: true,
+    },
+    PackDef {
+        name: "command",
+        summary: "POST /commands/{name}: parse (400 naming the field), execute against the aggregate, answer after commit",
+        deps: &[],
+        core: true,
+    },
+    PackDef {
+        name: "aggregate",
+        summary: "domain aggregates (state, events, decide), the domain rules (yours) and the aggregate cache",
+        deps: &[],
+        core: true,
+    },
+    PackDef {
+        name: "store_event",
+        summary: "the event store: group-commit appends with expected versions, snapshots; SQLite, or PostgreSQL with DATABASE_URL",
+        deps: &[SQLITE, POSTGRES],
+        core: true,
+    },
+    PackDef {
+        name: "bus",
+        summary: "the event bus on the store's log: route by type, partition by aggregate, deliver in order with checkpoints",
+        deps: &[],
+        core: true,
+    },
+    PackDef {
+        name: "projector",
+        summary: "the projector registry: one module per projector and the view it builds",
+        deps: &[],
+        core: true,
+    },
+    PackDef {
+        name: "store_table",
+        summary: "table views: rows per aggregate (SQLite, or PostgreSQL with DATABASE_URL)",
+        deps: &[SQLITE, POSTGRES],
+        core: false,
+    },
+    PackDef {
+        name: "store_cache",
+        summary: "cache views: in memory, rebuilt from the store on start",
+        deps: &[],
+        core: false,
+    },
+    PackDef {
+        name: "store_cube",
+        summary: "cube views: counts and sums by dimensions (SQLite)",
+        deps: &[SQLITE],
+        core: false,
+    },
+    PackDef {
+        name: "store_search",
+        summary: "search views: a tantivy index committed with its checkpoints",
+        deps: &[r#"tantivy = { version = "=0.27.0", default-features = false, features = ["mmap"] }"#],
+        core: false,
+    },
+    PackDef {
+        name: "lag_monitor",
+        summary: "replication lag by stream: GET /lag (against LAG_SLO_MS) and the replication_lag_seconds histogram and current lag in /metrics",
+        deps: &[],
+        core: false,
+    },
+    PackDef {
+        name: "query_api",
+        summary: "GET /views/...: paged lists, lookups and search, served from the views only",
+        deps: &[],
+        core: true,
+    },
+];
+
+/// The definition of a pack by name.
+pub fn def(name: &str) -> Option<&'static PackDef> {
+    PACKS.iter().find(|p| p.name == name)
+}
+
+/// A pack a project uses.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackPlan {
+    pub name: String,
+    pub summary: String,
+    /// `n13 "Order Summary Table"`: the nodes it implements (empty: part of the runtime).
+    pub nodes: Vec<String>,
+}
+
+/// What a component becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    /// Implemented by this pack.
+    Pack(&'static str),
+    /// Needs no code of its own (a client step, an outcome, a decision the HTTP API
+    /// already is); the text says what stands for it.
+    Implicit(&'static str),
+    /// No pack implements it: the help says what to change.
+    Unsupported(&'static str),
+}
+
+/// The pack of a component kind.
+pub fn mapping(c: Component) -> Mapping {
+    use Component as C;
+    match c {
+        C::Command | C::CommandHandler | C::Endpoint | C::UserIntent => Mapping::Pack("command"),
+        C::Validator | C::Aggregate => Mapping::Pack("aggregate"),
+        C::Store {
+            usage: StoreUse::Write | StoreUse::Event,
+            ..
+        } => Mapping::Pack("store_event"),
+        C::Store {
+            usage: StoreUse::Read(k),
+            ..
+        } => Mapping::Pack(match k {
+            ViewKind::Table | ViewKind::Other => "store_table",
+            ViewKind::Cache => "store_cache",
+            ViewKind::Cube => "store_cube",
+            ViewKind::Search => "store_search",
+        }),
+        C::Store {
+            usage: StoreUse::Document,
+            ..
+        } => Mapping::Unsupported(
+            "fz gen has no document-store pack (a CQRS design keeps its system of record in the event store, `store:event`)",
+        ),
+        C::Bus(_)
+        | C::Publish
+        | C::Consume
+        | C::EventRoute
+        | C::Ordering
+        | C::Delivery => Mapping::Pack("bus"),
+        C::Projector | C::Sync => Mapping::Pack("projector"),
+        C::QueryApi | C::QueryHandler | C::Dto => Mapping::Pack("query_api"),
+        C::Response => Mapping::Implicit("the HTTP response of the endpoint it follows"),
+        C::Client => Mapping::Implicit("a client of the HTTP API (loadgen and the tests play it)"),
+        C::Entry => Mapping::Implicit("an entry point: a request to the HTTP API"),
+        C::Exit => Mapping::Implicit("an outcome: the end of a request"),
+        C::Decision => Mapping::Implicit("a branch taken by the handler of the step before it"),
+        C::Step | C::Handler => Mapping::Implicit("a step inside the handler of the request that reaches it"),
+        C::Gateway(_) => Mapping::Unsupported(
+            "fz gen has no gateway pack for a single service yet",
+        ),
+        C::Idempotency => Mapping::Unsupported(
+            "fz gen has no idempotency pack yet (expected versions still make a stale command a 409)",
+        ),
+        C::DeadLetter => Mapping::Unsupported(
+            "fz gen has no dead-letter pack (projectors retry a failed batch instead)",
+        ),
+        C::LagMonitor => Mapping::Pack("lag_monitor"),
+        C::ConsistencyCheck => Mapping::Unsupported(
+            "fz gen has no consistency-check pack yet (`cargo run -- rebuild <view>` rebuilds a view)",
+        ),
+        C::Notification(_) => Mapping::Unsupported(
+            "fz gen has no notification pack yet",
+        ),
+    }
+}
+
+/// A note when a label names an engine the generated code does not use.
+pub fn engine_note(c: Component) -> Option<String> {
+    match c {
+        Component::Store {
+            engine: Some(e), ..
+        } => match (c, e) {
+            (_, StoreEngine::Sqlite) => None,
+            (
+                Component::Store {
+                    usage: StoreUse::Write | StoreUse::Event | StoreUse::Read(ViewKind::Table),
+                    ..
+                },
+                StoreEngine::PostgreSql,
+            ) => None,
+            (
+                Component::Store {
+                    usage: StoreUse::Read(ViewKind::Search),
+                    ..
+                },
+                StoreEngine::Elasticsearch | StoreEngine::OpenSearch,
+            ) => Some(format!(
+                "names {}: generated as an embedded tantivy index",
+                e.as_str()
+            )),
+            (
+                Component::Store {
+                    usage: StoreUse::Write | StoreUse::Event | StoreUse::Read(ViewKind::Table),
+                    ..
+                },
+                _,
+            ) => Some(format!(
+                "names {}: generated on SQLite (PostgreSQL with DATABASE_URL)",
+                e.as_str()
+            )),
+            _ => Some(format!(
+                "names {}: generated as an embedded store (no {} adapter)",
+                e.as_str(),
+                e.as_str()
+            )),
+        },
+        Component::Bus(Some(e)) => match e {
+            BusEngine::Nats | BusEngine::Kafka | BusEngine::RabbitMq | BusEngine::Pulsar
+            | BusEngine::Kinesis | BusEngine::Sqs | BusEngine::Redis => Some(format!(
+                "names {}: generated as the event store's log (partitioned, in order, checkpointed); no {} adapter",
+                e.as_str(),
+                e.as_str()
+            )),
+        },
+        _ => None,
+    }
+}
+
+/// A node no pack implements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub node: String,
+    pub label: String,
+    pub component: String,
+    pub help: String,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} \"{}\" is {}: {}; remove it from the diagram, or set `{} = \"step\"` in the domain file's [components] table to generate the design without it",
+            self.node, self.label, self.component, self.help, self.node
+        )
+    }
+}
