@@ -374,7 +374,6 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
         "build read model",
         "build view",
         "rebuild",
-        "replay",
         "materializ",
         "materialis",
         "denormaliz",
@@ -491,7 +490,7 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
             ),
         });
     }
-    if let Some(k) = t.has(&["offset", "acknowledge event", "ack event"]) {
+    if let Some(k) = t.has(&["offset", "acknowledge event", "ack event", "replay"]) {
         return Some((Component::Consume, said(k)));
     }
     if let Some(k) = t.has(&[
