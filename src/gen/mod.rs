@@ -8,6 +8,7 @@ pub mod naming;
 pub mod plan;
 pub mod rustfmt;
 pub mod templates;
+pub mod workspace;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,10 @@ pub enum GenError {
     Write(#[from] writer::WriteError),
     #[error(transparent)]
     Rustfmt(#[from] rustfmt::RustfmtError),
+    #[error(transparent)]
+    Workspace(#[from] workspace::WorkspaceError),
+    #[error(transparent)]
+    WorkspaceRender(#[from] workspace::RenderError),
 }
 
 /// Node id, role and the reason the role was given, for `--explain`.
