@@ -122,16 +122,26 @@ pub fn applies(d: &Diagram, arch: &Architecture) -> bool {
             )
         )
     });
-    gateway || store_lanes(d, arch).len() >= 2
+    gateway || store_lanes(d, arch, true).len() >= 2
 }
 
-/// Lanes that own a system-of-record store and hold no gateway node.
-fn store_lanes(d: &Diagram, arch: &Architecture) -> Vec<usize> {
+/// Lanes that own a store (with `of_record`: a system-of-record store: write, event or
+/// document) and hold no gateway node. Read models alone (a CQRS read side) do not make
+/// a lane a service of its own.
+fn store_lanes(d: &Diagram, arch: &Architecture, of_record: bool) -> Vec<usize> {
     (0..d.lanes.len())
         .filter(|&l| {
             let nodes: Vec<NodeIx> = d.lane_nodes(l).collect();
+            let owns = |n: NodeIx| {
+                let c = arch.component(n);
+                if of_record {
+                    c.is_write_store()
+                } else {
+                    c.is_store()
+                }
+            };
             arch.lanes[l].value != LaneKind::Infrastructure
-                && nodes.iter().any(|&n| arch.component(n).is_store())
+                && nodes.iter().any(|&n| owns(n))
                 && !nodes
                     .iter()
                     .any(|&n| matches!(arch.component(n), Component::Gateway(_)))
@@ -220,7 +230,7 @@ pub fn build(
     let mut notes = Vec::new();
     // 1. Services: lanes that own a store, then endpoint nodes elsewhere.
     let mut cands: Vec<Candidate> = Vec::new();
-    let owning = store_lanes(d, arch);
+    let owning = store_lanes(d, arch, false);
     for &l in &owning {
         let node = d
             .lane_nodes(l)
