@@ -77,7 +77,10 @@ pub async fn heartbeat(registry_url: String, token: Option<String>, reg: Registr
             }
             Err(e) => {
                 if !failing {
-                    eprintln!("{}: registry at {url} unreachable ({e}); retrying", reg.service);
+                    eprintln!(
+                        "{}: registry at {url} unreachable ({e}); retrying",
+                        reg.service
+                    );
                 }
                 failing = true;
             }

@@ -37,7 +37,9 @@ fn options(args: &[String]) -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let v = it.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"))?;
+        let v = it
+            .next()
+            .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))?;
         let n: u16 = v
             .parse()
             .map_err(|_| format!("{a} {v:?} is not a number\n{USAGE}"))?;

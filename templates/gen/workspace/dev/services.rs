@@ -9,12 +9,13 @@ pub async fn serve(
     advertise: String,
     registry: RegistryConfig,
 ) -> Option<std::io::Result<()>> {
+    let (l, a, r) = (listener, advertise, registry);
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     match key {
 {%- for s in plan.services %}
-        "{{ s.key }}" => Some({{ s.module }}::serve(listener, advertise, registry, stop).await),
+        "{{ s.key }}" => Some({{ s.module }}::serve(l, a, r, stop).await),
 {%- endfor %}
         _ => None,
     }

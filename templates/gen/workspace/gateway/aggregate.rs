@@ -123,7 +123,10 @@ async fn aggregate(
             };
             let out = match tokio::time::timeout(timeout, call).await {
                 Ok(r) => r,
-                Err(_) => Err(format!("{service} did not answer within {} ms", timeout.as_millis())),
+                Err(_) => Err(format!(
+                    "{service} did not answer within {} ms",
+                    timeout.as_millis()
+                )),
             };
             (service, out)
         });

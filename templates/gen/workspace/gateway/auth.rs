@@ -182,8 +182,7 @@ fn bearer(value: Option<&HeaderValue>) -> Result<&str, AuthError> {
 
 /// The authentication layer (`axum::middleware::from_fn_with_state`).
 pub async fn layer(State(v): State<Arc<Verifier>>, mut req: Request, next: Next) -> Response {
-    let claims = match bearer(req.headers().get(header::AUTHORIZATION)).and_then(|t| v.verify(t))
-    {
+    let claims = match bearer(req.headers().get(header::AUTHORIZATION)).and_then(|t| v.verify(t)) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -198,7 +197,10 @@ pub async fn layer(State(v): State<Arc<Verifier>>, mut req: Request, next: Next)
 pub enum SigningKey {
     Hs256(Vec<u8>),
     /// A PEM private key and the `kid` its public half has in the JWKS.
-    Rs256 { pem: Vec<u8>, kid: String },
+    Rs256 {
+        pem: Vec<u8>,
+        kid: String,
+    },
 }
 
 /// Signs a development token for `sub`, valid from now for `ttl_secs`.

@@ -77,7 +77,11 @@ fn num<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
 }
 
 fn nonzero(name: &str, v: u32) -> Result<NonZeroU32, ConfigError> {
-    NonZeroU32::new(v).ok_or_else(|| ConfigError(format!("{name} must be at least 1 (0 turns the limit off: use RATE_LIMIT=off)")))
+    NonZeroU32::new(v).ok_or_else(|| {
+        ConfigError(format!(
+            "{name} must be at least 1 (0 turns the limit off: use RATE_LIMIT=off)"
+        ))
+    })
 }
 
 impl GatewayConfig {
@@ -181,8 +185,9 @@ impl JwtConfig {
         if let Some(path) = var("JWT_JWKS_FILE") {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| ConfigError(format!("JWT_JWKS_FILE {path}: {e}")))?;
-            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text)
-                .map_err(|e| ConfigError(format!("JWT_JWKS_FILE {path}: not a JWKS document: {e}")))?;
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).map_err(|e| {
+                ConfigError(format!("JWT_JWKS_FILE {path}: not a JWKS document: {e}"))
+            })?;
             j.jwks = Some(set);
         }
         if j.hs256_secret.is_none() && j.jwks.is_none() {

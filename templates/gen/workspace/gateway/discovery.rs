@@ -109,7 +109,11 @@ pub fn validate(reg: &Registration) -> Result<(), RegistryError> {
 impl Registry {
     /// An in-memory registry with these static instances.
     pub fn memory(statics: &[(String, String)], unhealthy_after: u32) -> Registry {
-        Registry::with_store(Store::Memory(Mutex::new(HashMap::new())), statics, unhealthy_after)
+        Registry::with_store(
+            Store::Memory(Mutex::new(HashMap::new())),
+            statics,
+            unhealthy_after,
+        )
     }
 
     /// A registry kept in Redis.
@@ -122,7 +126,11 @@ impl Registry {
         let conn = redis::aio::ConnectionManager::new(client)
             .await
             .map_err(|e| RegistryError::Store(format!("{url}: {e}")))?;
-        Ok(Registry::with_store(Store::Redis(conn), statics, unhealthy_after))
+        Ok(Registry::with_store(
+            Store::Redis(conn),
+            statics,
+            unhealthy_after,
+        ))
     }
 
     fn with_store(store: Store, statics: &[(String, String)], unhealthy_after: u32) -> Registry {
@@ -209,8 +217,11 @@ impl Registry {
                     .lock()
                     .map_err(|_| RegistryError::Store("poisoned".into()))?;
                 m.retain(|_, i| i.expires_at_ms.is_none_or(|e| e > now));
-                let mut v: Vec<Instance> =
-                    m.values().filter(|i| i.service == service).cloned().collect();
+                let mut v: Vec<Instance> = m
+                    .values()
+                    .filter(|i| i.service == service)
+                    .cloned()
+                    .collect();
                 v.sort_by(|a, b| a.id.cmp(&b.id));
                 out.extend(v);
             }

@@ -64,10 +64,7 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_millis(500))
             .build()?;
-        let verifier = config
-            .jwt
-            .clone()
-            .map(|j| Arc::new(auth::Verifier::new(j)));
+        let verifier = config.jwt.clone().map(|j| Arc::new(auth::Verifier::new(j)));
         let limits = (config.per_client.is_some() || config.global.is_some())
             .then(|| Arc::new(ratelimit::Limits::new(config.per_client, config.global)));
         Ok(Arc::new(Gateway {
@@ -135,10 +132,11 @@ async fn count(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Resp
         .headers()
         .get(aggregate::PARTIAL_HEADER)
         .is_some_and(|v| v == "true");
-    let outcome = if partial && r.status().is_success() {
+    let status = r.status();
+    let outcome = if partial && status.is_success() {
         "partial"
     } else {
-        r.status().as_str()
+        status.as_str()
     };
     gw.metrics.request(route, outcome, started.elapsed());
     r
@@ -182,7 +180,7 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
 }
 
 /// Registry access: the `REGISTRY_TOKEN` when one is set, else loopback peers only.
-fn may_register(gw: &Gateway, peer: &SocketAddr, headers: &HeaderMap) -> Result<(), Response> {
+fn may_register(gw: &Gateway, peer: &SocketAddr, headers: &HeaderMap) -> Option<Response> {
     let ok = match &gw.config.registry_token {
         Some(t) => headers
             .get(REGISTRY_TOKEN_HEADER)
@@ -190,9 +188,9 @@ fn may_register(gw: &Gateway, peer: &SocketAddr, headers: &HeaderMap) -> Result<
         None => peer.ip().is_loopback(),
     };
     if ok {
-        Ok(())
+        None
     } else {
-        Err((
+        Some((
             StatusCode::FORBIDDEN,
             Json(serde_json::json!({
                 "error": "forbidden",
@@ -209,7 +207,7 @@ async fn register(
     headers: HeaderMap,
     Json(reg): Json<Registration>,
 ) -> Response {
-    if let Err(r) = may_register(&gw, &peer, &headers) {
+    if let Some(r) = may_register(&gw, &peer, &headers) {
         return r;
     }
     match gw.registry.register(&reg).await {
@@ -232,12 +230,13 @@ async fn registry(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = may_register(&gw, &peer, &headers) {
+    if let Some(r) = may_register(&gw, &peer, &headers) {
         return r;
     }
     match gw.registry.snapshot().await {
-        Ok(v) => Json(serde_json::json!({"store": gw.registry.kind(), "services": v}))
-            .into_response(),
+        Ok(v) => {
+            Json(serde_json::json!({"store": gw.registry.kind(), "services": v})).into_response()
+        }
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({"error": "unavailable", "reason": e.to_string()})),

@@ -19,7 +19,11 @@ fn mint_token(args: &[String]) -> Result<String, String> {
     let mut kid = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
         match a.as_str() {
             "--sub" => sub = Some(value()?),
             "--ttl" => {

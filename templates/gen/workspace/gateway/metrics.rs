@@ -30,7 +30,11 @@ impl Histogram {
 
     fn write(&self, out: &mut String, name: &str, labels: &str) {
         for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {}", self.counts[i]);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels},le=\"{b}\"}} {}",
+                self.counts[i]
+            );
         }
         let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
         let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
@@ -54,7 +58,9 @@ pub struct Metrics {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -154,15 +160,25 @@ impl Metrics {
                 escape(kind)
             );
         }
-        out.push_str("# HELP gateway_retries_total Idempotent requests retried on another instance.\n");
+        out.push_str(
+            "# HELP gateway_retries_total Idempotent requests retried on another instance.\n",
+        );
         out.push_str("# TYPE gateway_retries_total counter\n");
         for (s, n) in &m.retries {
-            let _ = writeln!(out, "gateway_retries_total{{service=\"{}\"}} {n}", escape(s));
+            let _ = writeln!(
+                out,
+                "gateway_retries_total{{service=\"{}\"}} {n}",
+                escape(s)
+            );
         }
         out.push_str("# HELP gateway_live_instances Instances in rotation, by service.\n");
         out.push_str("# TYPE gateway_live_instances gauge\n");
         for (s, n) in live {
-            let _ = writeln!(out, "gateway_live_instances{{service=\"{}\"}} {n}", escape(s));
+            let _ = writeln!(
+                out,
+                "gateway_live_instances{{service=\"{}\"}} {n}",
+                escape(s)
+            );
         }
         out
     }

@@ -158,16 +158,14 @@ pub async fn forward(gw: Arc<Gateway>, service: &'static str, req: Request) -> R
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, gw.config.max_body).await {
         Ok(b) => b,
-        Err(_) => {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Json(serde_json::json!({
-                    "error": "payload_too_large",
-                    "reason": format!("the body is over {} bytes (MAX_BODY_BYTES)", gw.config.max_body),
-                })),
-            )
-                .into_response()
-        }
+        Err(_) => return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(serde_json::json!({
+                "error": "payload_too_large",
+                "reason": format!("the body is over {} bytes (MAX_BODY_BYTES)", gw.config.max_body),
+            })),
+        )
+            .into_response(),
     };
     let mut headers = end_to_end(&parts.headers);
     if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {

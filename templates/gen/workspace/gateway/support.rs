@@ -9,13 +9,13 @@ pub async fn serve_service(
     advertise: String,
     stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
-    let reg = RegistryConfig::default();
+    let (l, a, r) = (listener, advertise, RegistryConfig::default());
     let stop = async {
         let _ = stop.await;
     };
     match key {
 {%- for s in plan.services %}
-        "{{ s.key }}" => {{ s.module }}::serve(listener, advertise, reg, stop).await,
+        "{{ s.key }}" => {{ s.module }}::serve(l, a, r, stop).await,
 {%- endfor %}
         _ => Ok(()),
     }

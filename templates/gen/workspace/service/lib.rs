@@ -44,12 +44,21 @@ impl ServiceState {
     }
 }
 
-fn bad_request(reason: String) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(serde_json::json!({"error": "bad_request", "reason": reason})),
-    )
-        .into_response()
+/// A bad request and why (a 400 with a JSON `reason`).
+pub struct BadRequest(pub String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "bad_request", "reason": self.0})),
+        )
+            .into_response()
+    }
+}
+
+fn bad_request(reason: String) -> BadRequest {
+    BadRequest(reason)
 }
 
 fn not_found(id: &str) -> Response {
@@ -69,7 +78,7 @@ fn unavailable() -> Response {
 }
 
 /// A JSON object body, or the 400 that says why not.
-fn object(body: &Bytes) -> Result<serde_json::Map<String, Value>, Response> {
+fn object(body: &Bytes) -> Result<serde_json::Map<String, Value>, BadRequest> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(bad_request("the body must be a JSON object".into())),
@@ -77,9 +86,11 @@ fn object(body: &Bytes) -> Result<serde_json::Map<String, Value>, Response> {
     }
 }
 
-fn valid_id(id: &str) -> Result<(), Response> {
+fn valid_id(id: &str) -> Result<(), BadRequest> {
     if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
-        return Err(bad_request("an id is 1 to 128 characters, none a control character".into()));
+        return Err(bad_request(
+            "an id is 1 to 128 characters, none a control character".into(),
+        ));
     }
     Ok(())
 }
@@ -89,17 +100,19 @@ async fn health(State(st): State<Shared>) -> Json<Value> {
 }
 
 async fn list(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let num = |name: &str, default: usize| -> Result<usize, Response> {
+    let num = |name: &str, default: usize| -> Result<usize, BadRequest> {
         match q.get(name) {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| bad_request(format!("`{name}` must be a non-negative integer, not {v:?}"))),
+            Some(v) => v.parse().map_err(|_| {
+                bad_request(format!(
+                    "`{name}` must be a non-negative integer, not {v:?}"
+                ))
+            }),
         }
     };
     let (limit, offset) = match (num("limit", 100), num("offset", 0)) {
         (Ok(l), Ok(o)) => (l.min(MAX_LIMIT), o),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     let Ok(docs) = st.docs.read() else {
         return unavailable();
@@ -111,16 +124,16 @@ async fn list(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>
 async fn create(State(st): State<Shared>, body: Bytes) -> Response {
     let mut doc = match object(&body) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let id = match doc.get("id") {
         None => format!("{}", st.next_id.fetch_add(1, Ordering::Relaxed)),
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
-        Some(_) => return bad_request("`id` must be a string or a number".into()),
+        Some(_) => return bad_request("`id` must be a string or a number".into()).into_response(),
     };
     if let Err(r) = valid_id(&id) {
-        return r;
+        return r.into_response();
     }
     doc.insert("id".into(), Value::String(id.clone()));
     let Ok(mut docs) = st.docs.write() else {
@@ -154,11 +167,11 @@ async fn fetch(State(st): State<Shared>, Path(id): Path<String>) -> Response {
 
 async fn replace(State(st): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
     if let Err(r) = valid_id(&id) {
-        return r;
+        return r.into_response();
     }
     let mut doc = match object(&body) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     doc.insert("id".into(), Value::String(id.clone()));
     let Ok(mut docs) = st.docs.write() else {
@@ -243,7 +256,9 @@ pub async fn run_from_env() -> Result<(), String> {
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     let host = var("HOST").unwrap_or_else(|| "127.0.0.1".to_string());
     let port: u16 = match var("PORT") {
-        Some(p) => p.parse().map_err(|_| format!("PORT={p:?} is not a port number"))?,
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("PORT={p:?} is not a port number"))?,
         None => {{ s.port }},
     };
     let ttl: u64 = match var("REGISTRY_TTL_MS") {
@@ -292,7 +307,10 @@ mod tests {
         let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
             .await
             .expect("body");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     #[tokio::test]
@@ -319,7 +337,10 @@ mod tests {
         let app = app(ServiceState::new("test".into()));
         let (s, v) = call(&app, "POST", PREFIX, "{not json").await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
-        assert!(v["reason"].as_str().unwrap_or("").contains("not JSON"), "{v}");
+        assert!(
+            v["reason"].as_str().unwrap_or("").contains("not JSON"),
+            "{v}"
+        );
         let (s, _) = call(&app, "POST", PREFIX, "[1]").await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
         let (s, v) = call(&app, "GET", &format!("{PREFIX}?limit=x"), "").await;
