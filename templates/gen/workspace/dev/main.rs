@@ -116,8 +116,8 @@ async fn run_all(o: Options) -> Result<(), String> {
         }
         println!("more: JWT_SECRET={secret} cargo run -p gateway -- mint-token --sub bob");
     }
-    println!("\nCtrl-C stops everything.");
-    let stop = tokio::signal::ctrl_c();
+    println!("\nCtrl-C (or SIGTERM) stops everything.");
+    let stop = stopped();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -133,6 +133,22 @@ async fn run_all(o: Options) -> Result<(), String> {
         });
     }
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The children; all are stopped when this is dropped (also on an error while starting).
