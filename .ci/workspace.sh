@@ -109,4 +109,23 @@ grep -q '"missing":\["order_service"\]' "$WORK/body" || fail "missing: $(cat "$W
 curl -fsS "$GW/metrics" | grep -E 'gateway_requests_total\{route="/aggregate-responses",outcome="partial"\}' || fail "metrics"
 curl -fsS "$GW/metrics" | grep -E 'outcome="(401|429)"' | head -3
 echo "ok: partial aggregate, counted in /metrics"
+echo "== workspace: the registry in Redis (REDIS_URL)"
+if ! command -v redis-server >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+RPORT=$((BASE + 900))
+redis-server --port "$RPORT" --save '' --appendonly no --daemonize yes --pidfile "$WORK/redis.pid" >/dev/null
+RGW="http://127.0.0.1:$((BASE + 901))"
+REDIS_URL="redis://127.0.0.1:$RPORT" PORT=$((BASE + 901)) "$CARGO_TARGET_DIR/debug/gateway" >"$WORK/gw-redis.log" 2>&1 &
+RGW_PID=$!
+for _ in $(seq 1 40); do curl -fsS "$RGW/health" >/dev/null 2>&1 && break; sleep 0.25; done
+[ "$(code -H 'content-type: application/json' -d "{\"service\":\"product_service\",\"instance_id\":\"ci-1\",\"url\":\"http://127.0.0.1:$((BASE + 3))\",\"ttl_ms\":5000}" "$RGW/_registry/register")" = 204 ] || { kill "$RGW_PID"; fail "register in redis: $(cat "$WORK/body")"; }
+curl -fsS "$RGW/_registry" | grep -q '"store":"redis"' || { kill "$RGW_PID"; fail "registry not in redis"; }
+[ "$(code -H "$AUTH" "$RGW/products")" = 200 ] || { kill "$RGW_PID"; fail "GET /products through the redis-registry gateway"; }
+redis-cli -p "$RPORT" zcard shop:registry:product_service | grep -q '^1$' || { kill "$RGW_PID"; fail "no member in redis"; }
+kill "$RGW_PID"; wait "$RGW_PID" 2>/dev/null || true
+redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1 || true
+echo "ok: registration kept in Redis and routed"
 echo "== workspace: ok"
