@@ -38,6 +38,16 @@ pub fn run(args: &GenArgs) -> ExitCode {
         force: args.force,
         rustfmt: args.rustfmt,
     };
+    // Systems of several services (a gateway, or services that each own a store) get a
+    // Cargo workspace; everything else the single-service generator.
+    match gen::workspace::generate_if_multi_service(&opts) {
+        Ok(Some(w)) => return workspace_report(args, &w, started),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let out = match gen::generate(&opts) {
         Ok(o) => o,
         Err(e) => {
@@ -90,5 +100,75 @@ pub fn run(args: &GenArgs) -> ExitCode {
         r.fz_new.len(),
         started.elapsed().as_secs_f64() * 1e3
     );
+    ExitCode::SUCCESS
+}
+
+fn workspace_report(
+    args: &GenArgs,
+    w: &gen::workspace::WorkspaceOutput,
+    started: Instant,
+) -> ExitCode {
+    let p = &w.plan;
+    if args.explain {
+        eprintln!("services:");
+        for s in &p.services {
+            eprintln!(
+                "  {:<6} {:<20} {:<12} port {} ({})",
+                s.node, s.key, s.prefix, s.port, s.prefix_reason
+            );
+        }
+        if let Some(a) = &p.aggregate {
+            let parts: Vec<String> = a
+                .parts
+                .iter()
+                .map(|x| format!("{} {}", x.service, x.path))
+                .collect();
+            eprintln!(
+                "aggregate: GET {} ({} joins the fan-out at {}): {}",
+                a.path,
+                a.node,
+                a.fork,
+                parts.join(", ")
+            );
+        }
+        eprintln!("code:");
+        for n in &p.nodes {
+            eprintln!(
+                "  {:<6} {:<24} {} :: {}",
+                n.node, n.component, n.file, n.symbol
+            );
+        }
+    }
+    for note in &p.notes {
+        eprintln!("note: {note}");
+    }
+    let r = &w.report;
+    for p in &r.fz_new {
+        eprintln!(
+            "warning: you edited {p}; the new version is in {p}.fz-new (use --force to overwrite)"
+        );
+    }
+    for p in &r.forced {
+        eprintln!("note: overwrote your edits to {p} (--force)");
+    }
+    for p in &r.orphaned {
+        eprintln!("note: {p} is no longer generated and was edited; left in place");
+    }
+    for p in &r.removed {
+        eprintln!("note: removed {p} (no longer generated)");
+    }
+    eprintln!(
+        "generated workspace {} ({} services, gateway{}) in {}: {} written, {} unchanged, {} kept (yours), {} *.fz-new ({:.0} ms)",
+        p.system,
+        p.services.len(),
+        if p.aggregate.is_some() { ", aggregation" } else { "" },
+        args.out.display(),
+        r.written.len(),
+        r.unchanged.len(),
+        r.kept.len(),
+        r.fz_new.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    eprintln!("run it: cd {} && cargo run -p dev", args.out.display());
     ExitCode::SUCCESS
 }

@@ -11,6 +11,7 @@ pub mod packs;
 pub mod plan;
 pub mod rustfmt;
 pub mod templates;
+pub mod workspace;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -51,6 +52,10 @@ pub enum GenError {
     Write(#[from] writer::WriteError),
     #[error(transparent)]
     Rustfmt(#[from] rustfmt::RustfmtError),
+    #[error(transparent)]
+    Workspace(#[from] workspace::WorkspaceError),
+    #[error(transparent)]
+    WorkspaceRender(#[from] workspace::RenderError),
 }
 
 /// Node id, role and the reason the role was given, for `--explain`.
