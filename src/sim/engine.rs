@@ -663,7 +663,7 @@ impl<'n> Engine<'n> {
         let carrier = rec.carrier;
         self.finish_join(f, carrier, true);
         self.forks[f as usize].gen = gen.wrapping_add(1);
-        self.arrive_joined(rec.join, carrier);
+        self.arrive_inner(rec.join, carrier, false);
     }
 
     /// A part merged into its join's carrier: its slot is freed; a closed-loop user has one
@@ -696,18 +696,13 @@ impl<'n> Engine<'n> {
                 rec.done = false;
                 rec.gen = rec.gen.wrapping_add(1);
                 self.free_forks.push(f);
-                self.arrive_joined(join, carrier);
+                self.arrive_inner(join, carrier, false);
                 return;
             }
             self.forks[f as usize].gen = self.forks[f as usize].gen.wrapping_add(1);
             self.free_forks.push(f);
             f = parent;
         }
-    }
-
-    /// The joined token enters its join station (past the gathering).
-    fn arrive_joined(&mut self, s: u32, slot: u32) {
-        self.arrive_inner(s, slot, false);
     }
 
     fn new_fork(&mut self, join: u32, parts: u32, parent: u32) -> u32 {

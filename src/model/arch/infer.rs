@@ -242,6 +242,21 @@ fn store_use_in(t: &Text) -> Option<(StoreUse, &'static str)> {
     None
 }
 
+/// Words that make a label name an answer to a caller (an ACK, a result, a status code).
+pub(crate) const RESPONSE_WORDS: &[&str] = &[
+    "response", "reply", "ack", "result", "accepted", "200", "201", "202", "204", "400", "401",
+    "403", "404", "409", "429", "500", "502", "503", "504",
+];
+
+/// The kind of read model a label names, if any.
+pub(crate) fn view_kind_or_other(t: &Text) -> ViewKind {
+    match view_kind_in(t) {
+        Some((k, _)) => k,
+        None if t.has(&["view", "read model"]).is_some() => ViewKind::Table,
+        None => ViewKind::Other,
+    }
+}
+
 /// Is this label a store? `Some(keyword)` when it is.
 fn names_store(t: &Text) -> Option<&'static str> {
     const HEADS: &[&str] = &[
@@ -641,28 +656,7 @@ pub(crate) fn from_label(t: &Text, lane: &Text, shape: Shape) -> Option<(Compone
     if let Some(k) = t.has(&["intent"]) {
         return Some((Component::UserIntent, said(k)));
     }
-    if let Some(k) = t.word(&[
-        "response",
-        "reply",
-        "ack",
-        "acknowledge",
-        "result",
-        "accepted",
-        "200",
-        "201",
-        "202",
-        "204",
-        "400",
-        "401",
-        "403",
-        "404",
-        "409",
-        "429",
-        "500",
-        "502",
-        "503",
-        "504",
-    ]) {
+    if let Some(k) = t.word(RESPONSE_WORDS).or_else(|| t.word(&["acknowledge"])) {
         return Some((Component::Response, said(k)));
     }
     if let Some(k) = t.word(&[

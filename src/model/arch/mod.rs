@@ -23,7 +23,10 @@ pub use join::{find_joins, ForkJoin};
 
 use super::diagram::{Diagram, EdgeIx, NodeIx, Shape};
 use super::roles::ViewKind;
-use infer::{from_label, interaction_from_label, is_failure_outcome, lane_kind, node_text, Text};
+use infer::{
+    from_label, interaction_from_label, is_failure_outcome, lane_kind, node_text,
+    view_kind_or_other, Text, RESPONSE_WORDS,
+};
 
 /// A value and why it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +219,7 @@ impl Architecture {
                             Some(StoreEngine::Elasticsearch | StoreEngine::OpenSearch) => {
                                 ViewKind::Search
                             }
-                            _ => view_kind(&node_text(d, ix)),
+                            _ => view_kind_or_other(&node_text(d, ix)),
                         }),
                         (None, Some(StoreEngine::MongoDb)) => StoreUse::Document,
                         (None, _) => StoreUse::Write,
@@ -238,7 +241,7 @@ impl Architecture {
                     .into_iter()
                     .find(|(_, p, _)| matches!(comp[p.index()], Some((c, _)) if c.is_projector()));
                 if let Some((_, p, _)) = fed {
-                    let kind = view_kind(&node_text(d, ix));
+                    let kind = view_kind_or_other(&node_text(d, ix));
                     comp[i] = Some((
                         Component::Store {
                             usage: StoreUse::Read(kind),
@@ -427,13 +430,6 @@ impl Architecture {
         out
     }
 
-    /// Nodes that end a write: read models and replicas reached after a commit (no flow goes
-    /// on from a write into them).
-    pub fn is_read_model(&self, ix: NodeIx) -> bool {
-        let c = self.component(ix);
-        c.view_kind().is_some()
-    }
-
     /// True when the node sends each item down one of its edges (a diamond, or a router).
     pub fn chooses(&self, d: &Diagram, ix: NodeIx) -> bool {
         d.node(ix).shape == Shape::Diamond || self.routers.iter().any(|(r, _)| *r == ix)
@@ -524,71 +520,12 @@ impl Architecture {
     }
 }
 
-fn view_kind(t: &Text) -> ViewKind {
-    let t2 = t;
-    if t2
-        .has(&["search", "elastic", "opensearch", "full-text", "full text"])
-        .is_some()
-        || t2.word(&["index"]).is_some()
-    {
-        ViewKind::Search
-    } else if t2
-        .has(&["cube", "analytic", "olap", "metric", "report"])
-        .is_some()
-    {
-        ViewKind::Cube
-    } else if t2
-        .has(&["cache", "redis", "dashboard", "key-value", "key value"])
-        .is_some()
-    {
-        ViewKind::Cache
-    } else if t2
-        .has(&[
-            "table",
-            "summary",
-            "sql",
-            "postgres",
-            "list",
-            "view",
-            "read model",
-        ])
-        .is_some()
-    {
-        ViewKind::Table
-    } else {
-        ViewKind::Other
-    }
-}
-
 /// An entry or exit circle.
 fn circle(t: &Text, lane: &Text, has_in: bool, lane_kind: LaneKind) -> (Component, String) {
     let said = |k: &str| format!("label contains \"{k}\"");
     if has_in {
-        if let Some(k) = t.word(&[
-            "response",
-            "reply",
-            "ack",
-            "acknowledged",
-            "result",
-            "accepted",
-            "200",
-            "201",
-            "202",
-            "204",
-            "400",
-            "401",
-            "403",
-            "404",
-            "409",
-            "429",
-            "500",
-            "502",
-            "503",
-            "504",
-            "dto",
-            "confirmed",
-            "returned",
-        ]) {
+        let extra = ["acknowledged", "dto", "confirmed", "returned"];
+        if let Some(k) = t.word(RESPONSE_WORDS).or_else(|| t.word(&extra)) {
             return (Component::Response, format!("exit circle; {}", said(k)));
         }
         return (Component::Exit, "exit circle (no outgoing edge)".into());
