@@ -189,6 +189,41 @@ fn what_no_pack_implements_is_refused_naming_the_node_and_the_fix() {
 }
 
 #[test]
+fn the_seed_builds_without_an_http_client_crate_debug_info_or_unused_sqlite_c() {
+    // Cold release build time (issue 13): loadgen speaks HTTP/1.1 itself, axum has no
+    // tracing, the release profile has no debug info and the bundled SQLite is compiled
+    // without the extensions nothing uses.
+    let files = templates::render(&seed_plan()).expect("renders");
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .unwrap_or_else(|| panic!("{path} is written"))
+            .contents
+            .clone()
+    };
+    let cargo = file("Cargo.toml");
+    assert!(!cargo.contains("reqwest"), "{cargo}");
+    assert!(
+        cargo.contains("default-features = false, features = [\"http1\""),
+        "{cargo}"
+    );
+    assert!(
+        cargo.contains("[profile.release]\ndebug = false"),
+        "{cargo}"
+    );
+    let config = file(".cargo/config.toml");
+    for flag in [
+        "-USQLITE_ENABLE_FTS5",
+        "-USQLITE_ENABLE_FTS3 ",
+        "-USQLITE_ENABLE_RTREE",
+    ] {
+        assert!(config.contains(flag), "{flag} in {config}");
+    }
+    assert!(file("src/bin/loadgen.rs").contains("struct Http"));
+}
+
+#[test]
 fn the_plan_lists_the_packs_each_node_maps_to_and_only_their_crates() {
     let plan = seed_plan();
     let packs: Vec<&str> = plan.packs.iter().map(|p| p.name.as_str()).collect();

@@ -26,8 +26,8 @@ pub struct PackDef {
     pub core: bool,
 }
 
-const SQLITE: &str = r#"rusqlite = { version = "=0.43.0", features = ["bundled"] }"#;
-const POSTGRES: &str = r#"postgres = "=0.19.14""#;
+const SQLITE: &str = r#"rusqlite = { version = "=0.43.0", features = ["bundled"] } # SQLite store and views (C trimmed in .cargo/config.toml)"#;
+const POSTGRES: &str = r#"postgres = "=0.19.14" # the same on PostgreSQL when DATABASE_URL is set"#;
 
 /// Every pack, in wiring order.
 pub const PACKS: &[PackDef] = &[
@@ -35,14 +35,13 @@ pub const PACKS: &[PackDef] = &[
         name: "runtime",
         summary: "config, errors, metrics, the app wiring, main, tests and loadgen (shared, written once)",
         deps: &[
-            r#"axum = "=0.8.9""#,
-            r#"tokio = { version = "=1.54.1", features = ["rt-multi-thread", "macros", "sync", "time", "signal", "net"] }"#,
-            r#"serde = { version = "=1.0.229", features = ["derive"] }"#,
-            r#"serde_json = "=1.0.154""#,
-            r#"thiserror = "=2.0.21""#,
-            r#"utoipa = "=5.5.0""#,
-            r#"libc = "=0.2.191""#,
-            r#"reqwest = { version = "=0.12.28", default-features = false, features = ["json"] }"#,
+            r#"axum = { version = "=0.8.9", default-features = false, features = ["http1", "json", "query", "tokio"] } # the HTTP API (no tracing, no forms)"#,
+            r#"tokio = { version = "=1.54.1", features = ["rt-multi-thread", "macros", "sync", "time", "signal", "net", "io-util"] } # runtime, timers, Ctrl-C; loadgen's HTTP client (io-util)"#,
+            r#"serde = { version = "=1.0.229", features = ["derive"] } # JSON bodies, events, states"#,
+            r#"serde_json = "=1.0.154" # JSON bodies, events, states"#,
+            r#"thiserror = "=2.0.21" # error types"#,
+            r#"utoipa = "=5.5.0" # /openapi.json from the handlers' annotations"#,
+            r#"libc = "=0.2.191" # lower the event bus threads' priority"#,
         ],
         core: true,
     },
@@ -97,7 +96,7 @@ pub const PACKS: &[PackDef] = &[
     PackDef {
         name: "store_search",
         summary: "search views: a tantivy index committed with its checkpoints",
-        deps: &[r#"tantivy = { version = "=0.27.0", default-features = false, features = ["mmap"] }"#],
+        deps: &[r#"tantivy = { version = "=0.27.0", default-features = false, features = ["mmap"] } # search views (an on-disk index, nothing else)"#],
         core: false,
     },
     PackDef {

@@ -57,6 +57,9 @@ tpl!(CargoToml, "gen/runtime/Cargo.toml.txt");
 tpl!(LibRs, "gen/runtime/lib.rs");
 tpl!(MainRs, "gen/runtime/main.rs");
 tpl!(Gitignore, "gen/runtime/gitignore.txt");
+
+/// `.cargo/config.toml` of a generated project (and workspace): build settings.
+pub(crate) const CARGO_CONFIG: &str = include_str!("../../templates/gen/runtime/cargo-config.toml");
 tpl!(AppRs, "gen/runtime/app.rs");
 tpl!(Loadgen, "gen/runtime/loadgen.rs");
 tpl!(ServiceTest, "gen/runtime/service_test.rs");
@@ -169,6 +172,11 @@ pub fn render(plan: &Plan) -> Result<Vec<Rendered>, RenderError> {
             "runtime" => {
                 push("Cargo.toml", Generated, CargoToml { plan }.render())?;
                 push(".gitignore", Generated, Gitignore { plan }.render())?;
+                push(
+                    ".cargo/config.toml",
+                    Generated,
+                    Ok(CARGO_CONFIG.to_string()),
+                )?;
                 push("README.md", Generated, Readme { plan }.render())?;
                 push("ARCHITECTURE.md", Generated, Architecture { plan }.render())?;
                 push("src/lib.rs", Generated, LibRs { plan }.render())?;

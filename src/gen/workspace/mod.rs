@@ -207,6 +207,11 @@ pub fn render(plan: &WorkspacePlan) -> Result<Vec<Rendered>, RenderError> {
     for (path, body) in STATIC {
         push(path, Generated, Ok(body.to_string()))?;
     }
+    push(
+        ".cargo/config.toml",
+        Generated,
+        Ok(crate::gen::templates::CARGO_CONFIG.to_string()),
+    )?;
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }

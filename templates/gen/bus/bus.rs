@@ -329,10 +329,9 @@ fn run_projector(
                     if now >= due {
                         break;
                     }
-                    match rx.recv_timeout(due - now) {
-                        Ok(d) => take(d, &mut batch),
-                        Err(_) => break,
-                    }
+                    // Sleep out the interval, then take what has arrived: waiting on
+                    // the channel instead would wake this thread for every event.
+                    std::thread::sleep(due - now);
                 }
                 Err(mpsc::TryRecvError::Disconnected) => break,
             }

@@ -135,7 +135,7 @@ async fn execute_{{ a.module }}(
             }
         }
         let events = decide(&aggregate)?;
-        let mut state = aggregate.state.clone();
+        let mut state = aggregate.state;
         let mut new = Vec::with_capacity(events.len());
         for e in &events {
             state.apply(e);

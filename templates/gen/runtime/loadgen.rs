@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 struct Args {
     url: String,
@@ -112,19 +114,160 @@ fn report_error(stats: &Stats, what: &str) {
     }
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: Value, stats: &Stats) -> bool {
+/// A minimal HTTP/1.1 client: one keep-alive connection, one request at a time.
+/// The service answers every request with a `Content-Length`, so this is all loadgen
+/// needs; a general client (reqwest with its URL and TLS stack) would add more to the
+/// project's build than the service itself.
+struct Http {
+    /// `host:port` to connect to (and the `Host` header).
+    host: String,
+    conn: Option<TcpStream>,
+    /// Bytes read but not yet consumed.
+    buf: Vec<u8>,
+    /// The request being written (reused).
+    out: Vec<u8>,
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+impl Http {
+    /// A client of `url` (`http://host[:port]`; no TLS).
+    fn new(url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("--url {url}: loadgen speaks plain http:// only"))?;
+        let host = rest.split('/').next().unwrap_or("");
+        if host.is_empty() {
+            return Err(format!("--url {url}: no host"));
+        }
+        let host = if host.contains(':') {
+            host.to_string()
+        } else {
+            format!("{host}:80")
+        };
+        Ok(Http {
+            host,
+            conn: None,
+            buf: Vec::with_capacity(8192),
+            out: Vec::with_capacity(512),
+        })
+    }
+
+    /// Sends a request (a JSON body for POST) and reads the answer: status and body.
+    /// A failed request drops the connection; the next one opens a new one.
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let result = self.exchange(method, path, body).await;
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+
+    async fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        use std::io::Write as _;
+        if self.conn.is_none() {
+            let s = TcpStream::connect(&self.host)
+                .await
+                .map_err(|e| format!("connecting to {}: {e}", self.host))?;
+            let _ = s.set_nodelay(true);
+            self.conn = Some(s);
+            self.buf.clear();
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err("no connection".into());
+        };
+        self.out.clear();
+        let _ = write!(self.out, "{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        match body {
+            Some(b) => {
+                let _ = write!(
+                    self.out,
+                    "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    b.len()
+                );
+                self.out.extend_from_slice(b);
+            }
+            None => self.out.extend_from_slice(b"\r\n"),
+        }
+        conn.write_all(&self.out).await.map_err(|e| e.to_string())?;
+        let mut chunk = [0u8; 8192];
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            if self.buf.len() > 64 * 1024 {
+                return Err("response head over 64 KiB".into());
+            }
+            let n = conn.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("connection closed by the service".into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end])
+            .map_err(|_| "response head is not UTF-8".to_string())?;
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad status line in {head:?}"))?;
+        let (mut length, mut close) = (None, false);
+        for line in lines {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let (k, v) = (k.trim(), v.trim());
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.parse::<usize>().ok();
+            } else if k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close") {
+                close = true;
+            } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                return Err(format!("transfer-encoding {v} is not supported"));
+            }
+        }
+        let length = length.ok_or("response without Content-Length")?;
+        while self.buf.len() < head_end + length {
+            let n = conn.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("connection closed inside a response".into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = self.buf[head_end..head_end + length].to_vec();
+        self.buf.drain(..head_end + length);
+        if close {
+            self.conn = None;
+        }
+        Ok((status, body))
+    }
+}
+
+async fn post(http: &mut Http, path: &str, body: Value, stats: &Stats) -> bool {
     stats.sent.fetch_add(1, Ordering::Relaxed);
     let t = Instant::now();
-    let ok = match client.post(url).json(&body).send().await {
-        Ok(r) if r.status().is_success() => true,
-        Ok(r) => {
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            report_error(stats, &format!("{url}: {status} {text}"));
+    let body = body.to_string();
+    let ok = match http.request("POST", path, Some(body.as_bytes())).await {
+        Ok((status, _)) if (200..300).contains(&status) => true,
+        Ok((status, text)) => {
+            let text = String::from_utf8_lossy(&text);
+            report_error(stats, &format!("{path}: {status} {text}"));
             false
         }
         Err(e) => {
-            report_error(stats, &format!("{url}: {e}"));
+            report_error(stats, &format!("{path}: {e}"));
             false
         }
     };
@@ -141,8 +284,7 @@ async fn post(client: &reqwest::Client, url: &str, body: Value, stats: &Stats) -
 
 /// One simulated client: runs the command sequence of the domain on fresh aggregates.
 async fn command_worker(
-    client: reqwest::Client,
-    base: String,
+    mut http: Http,
     worker: usize,
     pacer: Arc<Pacer>,
     stats: Arc<Stats>,
@@ -176,7 +318,7 @@ async fn command_worker(
             if !pacer.wait().await {
                 break 'outer;
             }
-            let ok = post(&client, &format!("{base}/commands/{cmd}"), body, &stats).await;
+            let ok = post(&mut http, &format!("/commands/{cmd}"), body, &stats).await;
             if !ok {
                 continue 'outer;
             }
@@ -193,8 +335,7 @@ async fn command_worker(
 
 /// One simulated reader: queries the views by id and by page.
 async fn query_worker(
-    client: reqwest::Client,
-    base: String,
+    mut http: Http,
     worker: usize,
     pacer: Arc<Pacer>,
     stats: Arc<Stats>,
@@ -233,15 +374,14 @@ async fn query_worker(
         let _ = k;
         let path = &paths[(n >> 20) as usize % paths.len()];
         let t = Instant::now();
-        match client.get(format!("{base}{path}")).send().await {
-            Ok(r) if r.status().is_success() || r.status() == reqwest::StatusCode::NOT_FOUND => {
-                let _ = r.bytes().await;
+        match http.request("GET", path, None).await {
+            Ok((status, _)) if (200..300).contains(&status) || status == 404 => {
                 if let Ok(mut l) = stats.query_latency.lock() {
                     l.push(t.elapsed().as_secs_f64());
                 }
             }
-            Ok(r) => {
-                report_error(&stats, &format!("{path}: {}", r.status()));
+            Ok((status, _)) => {
+                report_error(&stats, &format!("{path}: {status}"));
                 stats.errors.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
@@ -253,10 +393,13 @@ async fn query_worker(
 }
 
 /// The service's `/metrics` text (empty if it cannot be read).
-async fn metrics_text(client: &reqwest::Client, base: &str) -> String {
-    match client.get(format!("{base}/metrics")).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
+async fn metrics_text(base: &str) -> String {
+    let Ok(mut http) = Http::new(base) else {
+        return String::new();
+    };
+    match http.request("GET", "/metrics", None).await {
+        Ok((200, body)) => String::from_utf8_lossy(&body).into_owned(),
+        _ => String::new(),
     }
 }
 
@@ -335,18 +478,12 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let client = match reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("loadgen: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    if let Err(e) = Http::new(&args.url) {
+        eprintln!("loadgen: {e}");
+        return std::process::ExitCode::from(2);
+    }
     let stats = Arc::new(Stats::default());
-    let histogram_before = service_histogram(&metrics_text(&client, &args.url).await);
+    let histogram_before = service_histogram(&metrics_text(&args.url).await);
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + args.duration;
     let run = std::time::SystemTime::now()
@@ -362,9 +499,11 @@ async fn main() -> std::process::ExitCode {
             end,
         });
         for w in 0..args.concurrency.max(1) {
+            let Ok(http) = Http::new(&args.url) else {
+                return std::process::ExitCode::from(2);
+            };
             tasks.push(tokio::spawn(command_worker(
-                client.clone(),
-                args.url.clone(),
+                http,
                 w,
                 pacer.clone(),
                 stats.clone(),
@@ -391,21 +530,15 @@ async fn main() -> std::process::ExitCode {
                     .build()
                     .map_err(|e| e.to_string())?;
                 rt.block_on(async move {
-                    let client = reqwest::Client::builder()
-                        .pool_max_idle_per_host(1024)
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    let tasks: Vec<_> = (0..workers)
-                        .map(|w| {
-                            tokio::spawn(query_worker(
-                                client.clone(),
-                                url.clone(),
-                                w,
-                                pacer.clone(),
-                                stats.clone(),
-                            ))
-                        })
-                        .collect();
+                    let mut tasks = Vec::new();
+                    for w in 0..workers {
+                        tasks.push(tokio::spawn(query_worker(
+                            Http::new(&url)?,
+                            w,
+                            pacer.clone(),
+                            stats.clone(),
+                        )));
+                    }
                     for t in tasks {
                         let _ = t.await;
                     }
@@ -439,7 +572,7 @@ async fn main() -> std::process::ExitCode {
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
     // Let the views catch up before reading the lag figures.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let metrics = metrics_text(&client, &args.url).await;
+    let metrics = metrics_text(&args.url).await;
     let lags = lags(&metrics);
     let histogram_after = service_histogram(&metrics);
     let mut cl = stats
@@ -501,4 +634,36 @@ async fn main() -> std::process::ExitCode {
         println!("errors: {}", report["errors"]);
     }
     std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Http;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn the_client_reads_answers_on_one_kept_alive_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            for answer in ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"] {
+                let n = s.read(&mut buf).await.expect("read");
+                seen.extend_from_slice(&buf[..n]);
+                s.write_all(answer.as_bytes()).await.expect("write");
+            }
+            String::from_utf8(seen).expect("utf-8")
+        });
+        let mut http = Http::new(&format!("http://{addr}")).expect("client");
+        let (status, body) = http.request("POST", "/commands/x", Some(b"{}")).await.expect("first");
+        assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+        let (status, body) = http.request("GET", "/views/v/1", None).await.expect("second");
+        assert_eq!((status, body.len()), (404, 0));
+        let seen = server.await.expect("server");
+        assert!(seen.starts_with("POST /commands/x HTTP/1.1\r\n"), "{seen}");
+        assert!(seen.contains("Content-Length: 2\r\n\r\n{}GET /views/v/1 HTTP/1.1\r\n"), "{seen}");
+        assert!(Http::new("https://example.com").is_err());
+    }
 }

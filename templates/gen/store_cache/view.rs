@@ -112,8 +112,13 @@ impl Projector for {{ p.projector_type }} {
         events: &[Delivered],
         checkpoints: &[u64],
     ) -> Result<bool, ProjectionError> {
+        // Decode and fold under the read lock, so queries go on meanwhile; only this
+        // projector writes, so nothing changes before the short write below.
+        let changes = {
+            let d = self.data.read().map_err(|_| err("lock poisoned"))?;
+            fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| Ok(d.members.get(id).cloned()))?
+        };
         let mut d = self.data.write().map_err(|_| err("lock poisoned"))?;
-        let changes = fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| Ok(d.members.get(id).cloned()))?;
         for c in changes {
             if let Some((_, old)) = &c.old {
                 d.contribute(&c.id, old, -1);

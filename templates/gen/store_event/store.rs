@@ -270,9 +270,12 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 ";
 
+// `position` is the rowid: without AUTOINCREMENT, SQLite picks the largest + 1, which
+// only differs from AUTOINCREMENT once the last row is deleted, and events never
+// are; AUTOINCREMENT would update `sqlite_sequence` on every insert.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    position INTEGER PRIMARY KEY,
     aggregate_type TEXT NOT NULL,
     aggregate_id TEXT NOT NULL,
     version INTEGER NOT NULL,

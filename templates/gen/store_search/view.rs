@@ -26,6 +26,8 @@ pub const PROJECTOR: &str = "{{ p.module }}";
 /// View name in the query API.
 pub const VIEW: &str = "{{ v.slug }}";
 const FOLDER: &str = "{{ p.module }}";
+/// Most states the projector keeps in memory (see `pending`).
+const KNOWN_STATES: usize = 100_000;
 const REFRESH: Duration = Duration::from_millis(200);
 
 /// A document of view {{ v.node }} "{{ v.label }}".
@@ -93,7 +95,9 @@ pub struct {{ p.projector_type }} {
     writer: IndexWriter,
     reader: IndexReader,
     fields: Fields,
-    /// States written since the last commit (the reader does not see them yet).
+    /// States written to the index (committed or not; the reader sees only the
+    /// committed), so an aggregate's next event needs no search for its prior state.
+    /// Cleared past `KNOWN_STATES` entries; a state not here is read from the index.
     pending: HashMap<String, (u64, {{ v.aggregate }}State)>,
     pending_checkpoints: Option<Vec<u64>>,
     last_commit: Instant,
@@ -177,7 +181,12 @@ impl {{ p.projector_type }} {
         prepared.set_payload(&payload);
         prepared.commit().map_err(err)?;
         self.reader.reload().map_err(err)?;
-        self.pending.clear();
+        // The states stay known after the commit, so the next event of an aggregate
+        // needs no search of the index for its prior state (bounded like the
+        // command side's cache).
+        if self.pending.len() > KNOWN_STATES {
+            self.pending.clear();
+        }
         self.last_commit = Instant::now();
         Ok(true)
     }
@@ -217,7 +226,11 @@ impl Projector for {{ p.projector_type }} {
         for c in changes {
             let (version, s) = &c.new;
             let f = &self.fields;
-            self.writer.delete_term(Term::from_field_text(f.id, &c.id));
+            // No prior state (neither known nor in the index) means no document to
+            // replace: a delete would cost a lookup in every segment at the commit.
+            if c.old.is_some() {
+                self.writer.delete_term(Term::from_field_text(f.id, &c.id));
+            }
             let state = serde_json::to_string(s).map_err(err)?;
             let mut doc = TantivyDocument::new();
             doc.add_text(f.id, &c.id);
