@@ -115,7 +115,17 @@ fn report_error(stats: &Stats, what: &str) {
 async fn post(client: &reqwest::Client, url: &str, body: Value, stats: &Stats) -> bool {
     stats.sent.fetch_add(1, Ordering::Relaxed);
     let t = Instant::now();
+{%- if plan.uses("authorize") %}
+    // `LOADGEN_TOKEN`: the bearer token when the service has a JWT_SECRET.
+    static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = TOKEN.get_or_init(|| std::env::var("LOADGEN_TOKEN").ok()) {
+        req = req.bearer_auth(t);
+    }
+    let ok = match req.send().await {
+{%- else %}
     let ok = match client.post(url).json(&body).send().await {
+{%- endif %}
         Ok(r) if r.status().is_success() => true,
         Ok(r) => {
             let status = r.status();
@@ -176,7 +186,17 @@ async fn command_worker(
             if !pacer.wait().await {
                 break 'outer;
             }
+{%- if plan.uses("idempotency") %}
+            // The task-based UI's endpoint: every command with a client-made id.
+            let mut body = body;
+            if let Some(o) = body.as_object_mut() {
+                o.insert("command_id".into(), json!(format!("{id}-{i}")));
+                o.insert("command".into(), json!(cmd));
+            }
+            let ok = post(&client, &format!("{base}/commands"), body, &stats).await;
+{%- else %}
             let ok = post(&client, &format!("{base}/commands/{cmd}"), body, &stats).await;
+{%- endif %}
             if !ok {
                 continue 'outer;
             }
@@ -471,6 +491,19 @@ async fn main() -> std::process::ExitCode {
         "views": lags.iter().map(|(k, q)| (k.clone(), json!({"lag_p50": q[0], "lag_p99": q[1], "lag_max": q[2]}))).collect::<serde_json::Map<_, _>>(),
         "errors": stats.errors.load(Ordering::Relaxed),
     });
+{%- if plan.uses("notification_websocket") %}
+    // Accepted to confirmed (the read model applied it), from the service's window.
+    let mut report = report;
+    let confirmation = |q: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&["command_confirmation_seconds", "{quantile=\"", q, "\""].concat()))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    report["confirmations"] = json!({"p50": confirmation("0.5"), "p99": confirmation("0.99")});
+{%- endif %}
     if args.json {
         println!("{report}");
     } else {
