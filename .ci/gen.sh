@@ -38,6 +38,10 @@ echo "== gen: the read/write separation design"
 echo "== gen: the task-based UI design"
 "$ROOT/target/release/fz" gen "$ROOT/examples/cqrs-task-based-ui.fz" -o "$WORK/task-board"
 (cd "$WORK/task-board" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo build --all-targets -q)
+echo "== gen: the task-based UI in headless Chromium"
+start=$(date +%s)
+TASKUI_BIN="$FZ_GEN_TARGET_DIR/debug/task_board_service" "$ROOT/.ci/taskui.sh"
+echo "browser test took $(( $(date +%s) - start )) s"
 
 echo "== gen: PostgreSQL"
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The task-based UI design in a real browser (called by .ci/run, after .ci/gen.sh, whose
-# gen_build test already built, linted and tested the generated project): generate it,
-# build it (debug, in the shared FZ_GEN_TARGET_DIR, so nothing new compiles but the
-# project), then drive its web UI in headless Chromium over the DevTools protocol
-# (tests/browser/taskui.py): optimistic row at once, confirmed over the WebSocket, a
-# second tab updated live, a duplicate command id shown as "already submitted" (409), a
-# rule violation and a missing token rolled back.
+# The task-based UI design in a real browser (called by .ci/gen.sh with TASKUI_BIN, the
+# service it has just built; alone, it generates the design and builds it in debug in
+# the shared FZ_GEN_TARGET_DIR, so nothing new compiles but the project), then drives
+# its web UI in headless Chromium over the DevTools protocol (tests/browser/taskui.py):
+# optimistic row at once, confirmed over the WebSocket, a second tab updated live, a
+# duplicate command id shown as "already submitted" (409), a rule violation and a
+# missing token rolled back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,7 +22,11 @@ if ! command -v chromium >/dev/null; then
 fi
 python3 -c 'import websocket' 2>/dev/null || python3 -m pip install -q websocket-client
 
-cargo build --release -q
-target/release/fz gen examples/cqrs-task-based-ui.fz -o "$WORK/task-board"
-(cd "$WORK/task-board" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo build -q)
-python3 tests/browser/taskui.py "$FZ_GEN_TARGET_DIR/debug/task_board_service" "$WORK/run" "$BASE_PORT"
+BIN="${TASKUI_BIN:-}"
+if [ -z "$BIN" ]; then
+  cargo build --release -q
+  target/release/fz gen examples/cqrs-task-based-ui.fz -o "$WORK/task-board"
+  (cd "$WORK/task-board" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo build -q)
+  BIN="$FZ_GEN_TARGET_DIR/debug/task_board_service"
+fi
+python3 tests/browser/taskui.py "$BIN" "$WORK/run" "$BASE_PORT"
