@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # fz gen in CI (called by .ci/run): the generated seed project, the read/write
-# separation design and a project with adversarial labels build, pass clippy and their
-# own tests on SQLite; the seed's and the read/write separation's tests pass on
-# PostgreSQL; schemathesis finds no 500 in the seed's /openapi.json. All generated
-# projects share one target dir (FZ_GEN_TARGET_DIR), so the dependencies compile once.
+# separation design, the task-based UI design and a project with adversarial labels
+# build, pass clippy and their own tests on SQLite; the seed's, the read/write
+# separation's and the task-based UI's tests pass on PostgreSQL; schemathesis finds no
+# 500 in the seed's /openapi.json. All generated projects share one target dir
+# (FZ_GEN_TARGET_DIR), so the dependencies compile once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,6 +35,14 @@ echo "== gen: the read/write separation design"
 "$ROOT/target/release/fz" gen "$ROOT/examples/cqrs-read-write-separation.fz" -o "$WORK/catalog-service"
 (cd "$WORK/catalog-service" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo build --all-targets -q)
 
+echo "== gen: the task-based UI design"
+"$ROOT/target/release/fz" gen "$ROOT/examples/cqrs-task-based-ui.fz" -o "$WORK/task-board"
+(cd "$WORK/task-board" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo build --all-targets -q)
+echo "== gen: the task-based UI in headless Chromium"
+start=$(date +%s)
+TASKUI_BIN="$FZ_GEN_TARGET_DIR/debug/task_board_service" "$ROOT/.ci/taskui.sh"
+echo "browser test took $(( $(date +%s) - start )) s"
+
 echo "== gen: PostgreSQL"
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
   $SUDO apt-get update -qq || true
@@ -53,6 +62,7 @@ su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
 export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:${PGPORT}/postgres"
 CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test
 (cd "$WORK/catalog-service" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
+(cd "$WORK/task-board" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
 unset DATABASE_URL
 
 echo "== gen: schemathesis against /openapi.json (no 500s)"

@@ -75,3 +75,12 @@ fn read_write_separation_project_builds_and_passes_its_tests() {
         Some("examples/cqrs-read-write-separation.gen.toml"),
     );
 }
+
+#[test]
+#[ignore = "slow: builds the generated project; run by .ci/gen.sh"]
+fn task_based_ui_project_builds_and_passes_its_tests() {
+    generate_and_test(
+        "examples/cqrs-task-based-ui.fz",
+        Some("examples/cqrs-task-based-ui.gen.toml"),
+    );
+}

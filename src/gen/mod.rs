@@ -11,6 +11,7 @@ pub mod packs;
 pub mod plan;
 pub mod rustfmt;
 pub mod templates;
+pub mod ui;
 pub mod workspace;
 pub mod writer;
 

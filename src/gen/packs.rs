@@ -10,8 +10,9 @@
 
 use serde::Serialize;
 
-use crate::model::arch::{BusEngine, Component, StoreEngine, StoreUse};
-use crate::model::ViewKind;
+use crate::model::arch::{Architecture, LaneKind};
+use crate::model::arch::{BusEngine, Channel, Component, GatewayConcern, StoreEngine, StoreUse};
+use crate::model::{Diagram, NodeIx, ViewKind};
 
 /// What one pack is.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +107,30 @@ pub const PACKS: &[PackDef] = &[
         core: false,
     },
     PackDef {
+        name: "authorize",
+        summary: "bearer-token check of the command endpoints: HS256 JWT with the secret of JWT_SECRET, 401 with WWW-Authenticate (dev mode without a secret, said at start)",
+        deps: &[r#"jsonwebtoken = "=9.3.1""#],
+        core: false,
+    },
+    PackDef {
+        name: "idempotency",
+        summary: "POST /commands with a client-made command id: ids recorded in the event store's transaction, 202 Accepted after commit, 409 for a duplicate (also after a restart)",
+        deps: &[],
+        core: false,
+    },
+    PackDef {
+        name: "notification_websocket",
+        summary: "GET /ws: subscribe to aggregate ids; a confirmation (or rejection) of each command once the read model has applied its events, with the read model's entry",
+        deps: &[r#"axum = { version = "=0.8.9", features = ["ws"] }"#],
+        core: false,
+    },
+    PackDef {
+        name: "web_ui",
+        summary: "the web UI at / (HTML, CSS, JS compiled in): one task form per command, optimistic update, reconciled on the WebSocket's confirmation or rejection, a live list of the read model",
+        deps: &[],
+        core: false,
+    },
+    PackDef {
         name: "query_api",
         summary: "GET /views/...: paged lists, lookups and search, served from the views only",
         deps: &[],
@@ -178,12 +203,13 @@ pub fn mapping(c: Component) -> Mapping {
         C::Exit => Mapping::Implicit("an outcome: the end of a request"),
         C::Decision => Mapping::Implicit("a branch taken by the handler of the step before it"),
         C::Step | C::Handler => Mapping::Implicit("a step inside the handler of the request that reaches it"),
+        C::Gateway(GatewayConcern::Authorize | GatewayConcern::Authenticate) => {
+            Mapping::Pack("authorize")
+        }
         C::Gateway(_) => Mapping::Unsupported(
-            "fz gen has no gateway pack for a single service yet",
+            "fz gen has no gateway pack for a single service (routing, rate limits, discovery and aggregation are generated for a system of services: a Cargo workspace)",
         ),
-        C::Idempotency => Mapping::Unsupported(
-            "fz gen has no idempotency pack yet (expected versions still make a stale command a 409)",
-        ),
+        C::Idempotency => Mapping::Pack("idempotency"),
         C::DeadLetter => Mapping::Unsupported(
             "fz gen has no dead-letter pack (projectors retry a failed batch instead)",
         ),
@@ -191,8 +217,9 @@ pub fn mapping(c: Component) -> Mapping {
         C::ConsistencyCheck => Mapping::Unsupported(
             "fz gen has no consistency-check pack yet (`cargo run -- rebuild <view>` rebuilds a view)",
         ),
+        C::Notification(Channel::WebSocket) => Mapping::Pack("notification_websocket"),
         C::Notification(_) => Mapping::Unsupported(
-            "fz gen has no notification pack yet",
+            "fz gen has no notification pack for this channel yet (WebSocket is generated: `notification:websocket`)",
         ),
     }
 }
@@ -266,4 +293,128 @@ impl std::fmt::Display for Unsupported {
             self.node, self.label, self.component, self.help, self.node
         )
     }
+}
+
+/// The crate a `Cargo.toml` dependency line is about (`axum` of `axum = "=0.8.9"`).
+pub fn crate_key(line: &str) -> &str {
+    line.split('=').next().unwrap_or(line).trim()
+}
+
+/// What the rest of a diagram changes about a node's pack: in a design with a WebSocket
+/// notification, the client lanes are the generated web UI (`web_ui`) and a push or SSE
+/// subscription is the WebSocket's; with an idempotency check, the step that marks a
+/// command processed is the idempotency pack's record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context {
+    websocket: bool,
+    web_ui: bool,
+    idempotency: bool,
+}
+
+impl Context {
+    /// The context of a diagram.
+    pub fn of(d: &Diagram, arch: &Architecture) -> Context {
+        let mut c = Context::default();
+        for (ix, n) in d.nodes() {
+            match arch.component(ix) {
+                Component::Notification(Channel::WebSocket) => c.websocket = true,
+                Component::Idempotency => c.idempotency = true,
+                Component::Client | Component::UserIntent if in_client_lane(arch, n.lane) => {
+                    c.web_ui = true
+                }
+                _ => {}
+            }
+        }
+        c.web_ui &= c.websocket;
+        c
+    }
+
+    /// The pack of one node, in this context.
+    pub fn mapping(&self, d: &Diagram, arch: &Architecture, ix: NodeIx) -> Mapping {
+        let c = arch.component(ix);
+        let n = d.node(ix);
+        if self.web_ui
+            && in_client_lane(arch, n.lane)
+            && !matches!(c, Component::Entry | Component::Exit)
+        {
+            return Mapping::Pack("web_ui");
+        }
+        if self.websocket && matches!(c, Component::Notification(Channel::Push | Channel::Sse)) {
+            return Mapping::Pack("notification_websocket");
+        }
+        let label = n.display().to_lowercase();
+        if self.idempotency
+            && ((c == Component::Command && label.contains("processed"))
+                || (c == Component::Endpoint && label.contains("/commands")))
+        {
+            return Mapping::Pack("idempotency");
+        }
+        mapping(c)
+    }
+
+    /// What the user should be told about a node this context maps differently.
+    pub fn note(&self, d: &Diagram, arch: &Architecture, ix: NodeIx) -> Option<String> {
+        let c = arch.component(ix);
+        match (self.mapping(d, arch, ix), c) {
+            (Mapping::Pack("notification_websocket"), Component::Notification(ch))
+                if ch != Channel::WebSocket =>
+            {
+                Some(format!(
+                    "is notification:{}: generated as the subscription of the WebSocket (GET /ws)",
+                    ch.as_str()
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn in_client_lane(arch: &Architecture, lane: usize) -> bool {
+    arch.lanes.get(lane).map(|l| l.value) == Some(LaneKind::Client)
+}
+
+/// File and symbol of a node implemented by one of the task-based UI packs.
+pub fn pack_node(pack: &str, c: Component, label: &str) -> (String, String) {
+    let l = label.to_lowercase();
+    let (f, s) = match pack {
+        "authorize" => (
+            "src/auth.rs",
+            "authorize (bearer token layer on the command routes)",
+        ),
+        "idempotency" if c == Component::Idempotency => (
+            "src/commands.rs",
+            "execute_* (a known command id is a 409 before any rule runs; the append checks again)",
+        ),
+        "idempotency" if c == Component::Endpoint => (
+            "src/submit.rs",
+            "submit (POST /commands: command_id required, 202 Accepted after commit)",
+        ),
+        "idempotency" => (
+            "src/store.rs",
+            "processed_commands (written in the append's transaction)",
+        ),
+        "notification_websocket" if matches!(c, Component::Notification(Channel::WebSocket)) => (
+            "src/notify.rs",
+            "Notifier::run (confirmation once the read model applied the command)",
+        ),
+        "notification_websocket" => ("src/notify.rs", "ws (GET /ws: subscribe to aggregate ids)"),
+        _ if l.contains("optimistic") => (
+            "static/app.js",
+            "optimistic (applied at once, kept until confirmed)",
+        ),
+        _ if l.contains("already") || l.contains("duplicate") => {
+            ("static/app.js", "settle (409: \"already submitted\")")
+        }
+        _ if l.contains("confirm") || l.contains("updated") => (
+            "static/app.js",
+            "settle (confirmed: the read model's entry replaces the optimistic one)",
+        ),
+        _ if l.contains("form") => ("static/app.js", "forms (one per command of the domain)"),
+        _ if l.contains("command") || l.contains("dto") => (
+            "static/app.js",
+            "submit (the command DTO with a client-made command id)",
+        ),
+        _ => ("static/index.html", "the page at /"),
+    };
+    (f.to_string(), s.to_string())
 }

@@ -36,6 +36,9 @@ pub struct Plan {
     pub inferred: Vec<String>,
     /// Where the domain came from.
     pub domain_source: String,
+    /// The web UI's description of the domain (JSON, see [`super::ui`]).
+    #[serde(skip)]
+    pub ui_spec: String,
 }
 
 /// References to the nodes of each role (`n2 "Command Handler"`), for doc comments.
@@ -255,9 +258,13 @@ pub fn build_arch(
     // Every node's component must have a pack, or need no code of its own.
     let mut unsupported = Vec::new();
     let mut engine_notes = Vec::new();
+    let context = packs::Context::of(d, arch);
     for (ix, n) in d.nodes() {
         let c = arch.component(ix);
-        if let Mapping::Unsupported(help) = packs::mapping(c) {
+        if let Some(note) = context.note(d, arch, ix) {
+            engine_notes.push(format!("{} {note}", comment_text(&n.id)));
+        }
+        if let Mapping::Unsupported(help) = context.mapping(d, arch, ix) {
             unsupported.push(Unsupported {
                 node: comment_text(&n.id),
                 label: comment_text(n.display()),
@@ -606,36 +613,43 @@ pub fn build_arch(
     for (ix, n) in d.nodes() {
         let role = roles.role(ix);
         let component = arch.component(ix);
-        let mapping = packs::mapping(component);
-        let (file, symbol) = match role {
-            Some(Role::CommandSource) => (
-                "src/commands.rs".to_string(),
-                "HTTP handlers (place_order, ...), POST /commands/{name}".to_string(),
-            ),
-            Some(Role::CommandHandler) => (
-                "src/commands.rs".to_string(),
-                format!("execute_{first_agg} (one execute_* per aggregate)"),
-            ),
-            Some(Role::Validator) => (
-                "src/domain/rules.rs".to_string(),
-                "rules::* (called by each command's decide)".to_string(),
-            ),
-            Some(Role::WriteCommit) => (
-                "src/store.rs".to_string(),
-                "EventStore::append (group commit writer)".to_string(),
-            ),
-            Some(Role::EventPublisher) => (
-                "src/store.rs".to_string(),
-                "Head (commit notification; the log is the outbox)".to_string(),
-            ),
-            Some(Role::EventRouter) => ("src/bus.rs".to_string(), "route".to_string()),
-            Some(Role::Ordering) => (
-                "src/bus.rs".to_string(),
-                "partition_of (in-order partitions)".to_string(),
-            ),
-            Some(Role::Delivery) => ("src/bus.rs".to_string(), "deliver".to_string()),
-            Some(Role::Projector) => {
-                match projectors.iter().find(|p| p.node == comment_text(&n.id)) {
+        let mapping = context.mapping(d, arch, ix);
+        let (file, symbol) = match (mapping.clone(), role) {
+            (
+                Mapping::Pack(
+                    p @ ("web_ui" | "authorize" | "idempotency" | "notification_websocket"),
+                ),
+                _,
+            ) => packs::pack_node(p, component, d.node(ix).display()),
+            (_, role) => match role {
+                Some(Role::CommandSource) => (
+                    "src/commands.rs".to_string(),
+                    "HTTP handlers (place_order, ...), POST /commands/{name}".to_string(),
+                ),
+                Some(Role::CommandHandler) => (
+                    "src/commands.rs".to_string(),
+                    format!("execute_{first_agg} (one execute_* per aggregate)"),
+                ),
+                Some(Role::Validator) => (
+                    "src/domain/rules.rs".to_string(),
+                    "rules::* (called by each command's decide)".to_string(),
+                ),
+                Some(Role::WriteCommit) => (
+                    "src/store.rs".to_string(),
+                    "EventStore::append (group commit writer)".to_string(),
+                ),
+                Some(Role::EventPublisher) => (
+                    "src/store.rs".to_string(),
+                    "Head (commit notification; the log is the outbox)".to_string(),
+                ),
+                Some(Role::EventRouter) => ("src/bus.rs".to_string(), "route".to_string()),
+                Some(Role::Ordering) => (
+                    "src/bus.rs".to_string(),
+                    "partition_of (in-order partitions)".to_string(),
+                ),
+                Some(Role::Delivery) => ("src/bus.rs".to_string(), "deliver".to_string()),
+                Some(Role::Projector) => {
+                    match projectors.iter().find(|p| p.node == comment_text(&n.id)) {
                     Some(p) => (
                         format!("src/projections/{}.rs", p.module),
                         p.projector_type.clone(),
@@ -657,30 +671,31 @@ pub fn build_arch(
                         None => ("-".to_string(), "(feeds no view)".to_string()),
                     },
                 }
-            }
-            Some(Role::View(_)) => match projectors
-                .iter()
-                .find(|p| p.view.node == comment_text(&n.id))
-            {
-                Some(p) => (
-                    format!("src/projections/{}.rs", p.module),
-                    p.view.type_name.clone(),
-                ),
-                None => ("-".to_string(), "-".to_string()),
-            },
-            Some(Role::QueryApi) => (
-                "src/query.rs".to_string(),
-                "GET /views/... handlers".to_string(),
-            ),
-            Some(Role::ReadResponse) => (
-                "src/query.rs".to_string(),
-                "timed (JSON responses)".to_string(),
-            ),
-            None => match mapping {
-                Mapping::Pack(pack) => pack_default(pack),
-                Mapping::Implicit(text) | Mapping::Unsupported(text) => {
-                    ("-".to_string(), format!("(no code of its own: {text})"))
                 }
+                Some(Role::View(_)) => match projectors
+                    .iter()
+                    .find(|p| p.view.node == comment_text(&n.id))
+                {
+                    Some(p) => (
+                        format!("src/projections/{}.rs", p.module),
+                        p.view.type_name.clone(),
+                    ),
+                    None => ("-".to_string(), "-".to_string()),
+                },
+                Some(Role::QueryApi) => (
+                    "src/query.rs".to_string(),
+                    "GET /views/... handlers".to_string(),
+                ),
+                Some(Role::ReadResponse) => (
+                    "src/query.rs".to_string(),
+                    "timed (JSON responses)".to_string(),
+                ),
+                None => match mapping {
+                    Mapping::Pack(pack) => pack_default(pack),
+                    Mapping::Implicit(text) | Mapping::Unsupported(text) => {
+                        ("-".to_string(), format!("(no code of its own: {text})"))
+                    }
+                },
             },
         };
         let pack = match (mapping, role) {
@@ -737,8 +752,16 @@ pub fn build_arch(
             continue;
         }
         for dep in def.deps {
-            if !dependencies.iter().any(|d| d == dep) {
-                dependencies.push(dep.to_string());
+            // A later pack may ask for more of a crate (axum with `ws`): its line
+            // replaces the earlier one.
+            let key = packs::crate_key(dep);
+            match dependencies.iter_mut().find(|d| packs::crate_key(d) == key) {
+                Some(d) => {
+                    if d.len() < dep.len() {
+                        *d = dep.to_string();
+                    }
+                }
+                None => dependencies.push(dep.to_string()),
             }
         }
         used.push(PackPlan {
@@ -747,7 +770,9 @@ pub fn build_arch(
             nodes,
         });
     }
+    let ui_spec = super::ui::spec(&crate_name, domain, &aggregates, &projectors);
     Ok(Plan {
+        ui_spec,
         packs: used,
         dependencies,
         docs,

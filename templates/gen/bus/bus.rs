@@ -273,7 +273,15 @@ fn run_projector(
                 .store(cps.iter().copied().min().unwrap_or(0), Ordering::Relaxed);
         }
     };
+    // What queries see: everything up to the lowest checkpoint, once visible.
+    let show = |cps: &[u64]| {
+        if let Some(m) = m {
+            m.visible
+                .store(cps.iter().copied().min().unwrap_or(0), Ordering::Release);
+        }
+    };
     publish(&cps);
+    show(&cps);
     // Commit times of events applied but not yet visible to queries.
     let mut invisible: Vec<i64> = Vec::new();
     let record = |invisible: &mut Vec<i64>| {
@@ -293,7 +301,10 @@ fn run_projector(
             Ok(d) => d,
             Err(RecvTimeoutError::Timeout) => {
                 match p.flush(&cps) {
-                    Ok(true) => record(&mut invisible),
+                    Ok(true) => {
+                        record(&mut invisible);
+                        show(&cps);
+                    }
                     Ok(false) => {}
                     Err(e) => eprintln!("{e}"),
                 }
@@ -357,6 +368,7 @@ fn run_projector(
         invisible.extend(batch.iter().map(|d| d.event.recorded_at_us));
         if visible {
             record(&mut invisible);
+            show(&cps);
         }
         if let Some(m) = m {
             m.applied.fetch_add(batch.len() as u64, Ordering::Relaxed);

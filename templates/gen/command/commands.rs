@@ -43,6 +43,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict { .. } => ApiError::conflict(e.to_string()),
+            StoreError::Duplicate { .. } => ApiError {
+                status: axum::http::StatusCode::CONFLICT,
+                field: Some("command_id".to_string()),
+                message: e.to_string(),
+            },
             other => ApiError::unavailable(other.to_string()),
         }
     }
@@ -99,13 +104,38 @@ pub fn load_{{ a.module }}(store: &EventStore, id: &str) -> Result<crate::domain
 
 /// {{ plan.docs.command_handler }} for `{{ a.name }}`: load, validate (decide),
 /// append with the loaded version as the expected one, answer after commit.
-async fn execute_{{ a.module }}(
+pub(crate) async fn execute_{{ a.module }}(
     app: &AppState,
     id: String,
     expected: Option<u64>,
+{%- if plan.uses("idempotency") %}
+    command_id: Option<String>,
+{%- endif %}
     decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
 ) -> Result<Json<CommandAccepted>, ApiError> {
     let result = async {
+{%- if plan.uses("idempotency") %}
+        // A command id seen before is a duplicate: answered before any rule runs
+        // (the append checks again, in its transaction, for a racing twin).
+        if let Some(cid) = &command_id {
+            let known = if app.store.is_pg() {
+                let store = app.store.clone();
+                let cid = cid.clone();
+                crate::store::on_pool(move || store.command_position(&cid))
+                    .await
+                    .map_err(internal)??
+            } else {
+                app.store.command_position(cid)?
+            };
+            if let Some(position) = known {
+                return Err(StoreError::Duplicate {
+                    command_id: cid.clone(),
+                    position,
+                }
+                .into());
+            }
+        }
+{%- endif %}
         let cache = &app.aggregates.{{ a.module }};
         // A known aggregate needs no read; otherwise a short indexed read (SQLite)
         // is cheaper inline than through the blocking pool, while PostgreSQL round
@@ -153,7 +183,11 @@ async fn execute_{{ a.module }}(
         };
         let appended = match app
             .store
+{%- if plan.uses("idempotency") %}
+            .append_command(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot, command_id.clone())
+{%- else %}
             .append(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot)
+{%- endif %}
             .await
         {
             Ok(appended) => appended,
@@ -163,6 +197,19 @@ async fn execute_{{ a.module }}(
             }
         };
         cache.put(&id, appended.version, state);
+{%- if plan.uses("notification_websocket") %}
+        // Confirmed on the WebSocket once the read model has applied the events.
+        app.notifier.accepted(
+{%- if plan.uses("idempotency") %}
+            command_id,
+{%- else %}
+            None,
+{%- endif %}
+            crate::domain::{{ a.module }}::AGGREGATE_TYPE,
+            &id,
+            appended.position,
+        );
+{%- endif %}
         app.metrics
             .events_appended
             .fetch_add(events.len() as u64, Ordering::Relaxed);
@@ -189,7 +236,14 @@ pub async fn {{ c.slug }}(
     State(app): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<Json<CommandAccepted>, ApiError> {
+{%- if plan.uses("idempotency") %}
+    let obj = json_object(&body)?;
+    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&obj)?;
+    let command_id = crate::submit::opt_command_id(&obj)?;
+    execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, command_id, |a| cmd.decide(a)).await
+{%- else %}
     let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&json_object(&body)?)?;
     execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, |a| cmd.decide(a)).await
+{%- endif %}
 }
 {% endfor %}{% endfor -%}

@@ -27,6 +27,10 @@ pub enum AppError {
     UnknownView(String, String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+{%- if plan.uses("authorize") %}
+    #[error(transparent)]
+    Auth(#[from] crate::auth::SecretTooShort),
+{%- endif %}
 }
 
 /// Read sides of the views.
@@ -45,6 +49,14 @@ pub struct AppState {
     /// Aggregates the command side knows, so most commands need no store read.
     pub aggregates: commands::Aggregates,
     pub views: Views,
+{%- if plan.uses("authorize") %}
+    /// The bearer-token check of the command routes.
+    pub auth: crate::auth::Auth,
+{%- endif %}
+{%- if plan.uses("notification_websocket") %}
+    /// Commands waiting for their confirmation on the WebSocket.
+    pub notifier: crate::notify::Notifier,
+{%- endif %}
 }
 
 /// Projector names, in wiring order.
@@ -80,6 +92,9 @@ pub const VIEWS: &[(&str, &str)] = &[
 {%- if plan.uses("lag_monitor") %}
         crate::lag::lag,
 {%- endif %}
+{%- if plan.uses("idempotency") %}
+        crate::submit::submit,
+{%- endif %}
     )
 )]
 pub struct ApiDoc;
@@ -88,11 +103,25 @@ pub struct ApiDoc;
 pub struct App {
     pub state: Arc<AppState>,
     bus: Option<Bus>,
+{%- if plan.uses("notification_websocket") %}
+    notifier: Option<std::thread::JoinHandle<()>>,
+{%- endif %}
 }
 
 impl App {
+{%- if plan.uses("authorize") %}
+    /// Opens everything under `config.data_dir` and starts the event bus; commands
+    /// need a bearer token signed with `JWT_SECRET` (dev mode without it).
+    pub fn start(config: Config) -> Result<App, AppError> {
+        App::start_with(config, crate::auth::Auth::from_env()?)
+    }
+
+    /// [`App::start`] with the given token check.
+    pub fn start_with(config: Config, auth: crate::auth::Auth) -> Result<App, AppError> {
+{%- else %}
     /// Opens everything under `config.data_dir` and starts the event bus.
     pub fn start(config: Config) -> Result<App, AppError> {
+{%- endif %}
         let store = EventStore::open(
             &config.data_dir,
             config.max_batch,
@@ -107,7 +136,7 @@ impl App {
 {%- endif %}
         let metrics = Arc::new(Metrics::new(PROJECTORS));
         let n = config.partitions;
-        let mut projectors: Vec<Box<dyn Projector>> = Vec::new();
+        let mut projectors: Vec<Box<dyn Projector>> = Vec::with_capacity(PROJECTORS.len());
 {%- for p in plan.projectors %}
 
         // {{ p.node }} "{{ p.label }}" -> {{ p.view.node }} "{{ p.view.label }}"
@@ -142,10 +171,25 @@ impl App {
                 {{ p.view.slug }}: v_{{ p.module }},
 {%- endfor %}
             },
+{%- if plan.uses("authorize") %}
+            auth,
+{%- endif %}
+{%- if plan.uses("notification_websocket") %}
+            notifier: crate::notify::Notifier::default(),
+{%- endif %}
         });
+{%- if plan.uses("notification_websocket") %}
+        let weak = Arc::downgrade(&state);
+        let notifier = std::thread::Builder::new()
+            .name("notifier".into())
+            .spawn(move || crate::notify::run(weak))?;
+{%- endif %}
         Ok(App {
             state,
             bus: Some(bus),
+{%- if plan.uses("notification_websocket") %}
+            notifier: Some(notifier),
+{%- endif %}
         })
     }
 
@@ -155,6 +199,24 @@ impl App {
 {%- for a in plan.aggregates %}{% for c in a.commands %}
             .route("/commands/{{ c.slug }}", post(commands::{{ c.slug }}))
 {%- endfor %}{% endfor %}
+{%- if plan.uses("idempotency") %}
+            .route("/commands", post(crate::submit::submit))
+{%- endif %}
+{%- if plan.uses("authorize") %}
+            // Only the routes above (the commands) need a token.
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                crate::auth::authorize,
+            ))
+{%- endif %}
+{%- if plan.uses("notification_websocket") %}
+            .route("/ws", get(crate::notify::ws))
+{%- endif %}
+{%- if plan.uses("web_ui") %}
+            .route("/", get(crate::web::index))
+            .route("/app.js", get(crate::web::app_js))
+            .route("/app.css", get(crate::web::app_css))
+{%- endif %}
 {%- for p in plan.projectors %}
             .route("/views/{{ p.view.slug }}", get(query::{{ p.view.slug }}_list))
 {%- if p.view.kind == "search" %}
@@ -176,6 +238,12 @@ impl App {
         if let Some(bus) = self.bus.take() {
             bus.stop();
         }
+{%- if plan.uses("notification_websocket") %}
+        self.state.notifier.stop();
+        if let Some(t) = self.notifier.take() {
+            let _ = t.join();
+        }
+{%- endif %}
         self.state.store.close();
     }
 }
@@ -191,8 +259,12 @@ async fn metrics(
 ) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-{%- if plan.uses("lag_monitor") %}
+{%- if plan.uses("lag_monitor") && plan.uses("notification_websocket") %}
+        app.metrics.render() + &crate::lag::render(&app.metrics) + &app.notifier.render(),
+{%- else if plan.uses("lag_monitor") %}
         app.metrics.render() + &crate::lag::render(&app.metrics),
+{%- else if plan.uses("notification_websocket") %}
+        app.metrics.render() + &app.notifier.render(),
 {%- else %}
         app.metrics.render(),
 {%- endif %}
@@ -211,6 +283,16 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map_err(|e| AppError::Io(std::io::Error::other(e)))??;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
+{%- if plan.uses("authorize") %}
+    if app.state.auth.is_dev() {
+        eprintln!(
+            "JWT_SECRET is not set: dev mode, commands are accepted without a bearer token. \
+             Set JWT_SECRET (at least {} bytes) to require an HS256 token; \
+             `{{ plan.crate_name }} mint-token <subject>` prints one.",
+            crate::auth::MIN_SECRET
+        );
+    }
+{%- endif %}
     // Answers leave at once: without TCP_NODELAY a response written while the
     // previous one is unacknowledged waits for the client's delayed ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

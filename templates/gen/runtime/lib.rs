@@ -3,6 +3,9 @@
 
 pub mod aggregates;
 pub mod app;
+{%- if plan.uses("authorize") %}
+pub mod auth;
+{%- endif %}
 pub mod bus;
 pub mod commands;
 pub mod config;
@@ -12,6 +15,15 @@ pub mod error;
 pub mod lag;
 {%- endif %}
 pub mod metrics;
+{%- if plan.uses("notification_websocket") %}
+pub mod notify;
+{%- endif %}
 pub mod projections;
 pub mod query;
 pub mod store;
+{%- if plan.uses("idempotency") %}
+pub mod submit;
+{%- endif %}
+{%- if plan.uses("web_ui") %}
+pub mod web;
+{%- endif %}

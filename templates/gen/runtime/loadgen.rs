@@ -126,6 +126,10 @@ struct Http {
     buf: Vec<u8>,
     /// The request being written (reused).
     out: Vec<u8>,
+{%- if plan.uses("authorize") %}
+    /// `LOADGEN_TOKEN`: the bearer token when the service has a JWT_SECRET.
+    token: Option<String>,
+{%- endif %}
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -152,6 +156,9 @@ impl Http {
             conn: None,
             buf: Vec::with_capacity(8192),
             out: Vec::with_capacity(512),
+{%- if plan.uses("authorize") %}
+            token: std::env::var("LOADGEN_TOKEN").ok(),
+{%- endif %}
         })
     }
 
@@ -190,6 +197,11 @@ impl Http {
         };
         self.out.clear();
         let _ = write!(self.out, "{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+{%- if plan.uses("authorize") %}
+        if let Some(t) = &self.token {
+            let _ = write!(self.out, "Authorization: Bearer {t}\r\n");
+        }
+{%- endif %}
         match body {
             Some(b) => {
                 let _ = write!(
@@ -318,7 +330,17 @@ async fn command_worker(
             if !pacer.wait().await {
                 break 'outer;
             }
+{%- if plan.uses("idempotency") %}
+            // The task-based UI's endpoint: every command with a client-made id.
+            let mut body = body;
+            if let Some(o) = body.as_object_mut() {
+                o.insert("command_id".into(), json!(format!("{id}-{i}")));
+                o.insert("command".into(), json!(cmd));
+            }
+            let ok = post(&mut http, "/commands", body, &stats).await;
+{%- else %}
             let ok = post(&mut http, &format!("/commands/{cmd}"), body, &stats).await;
+{%- endif %}
             if !ok {
                 continue 'outer;
             }
@@ -604,6 +626,19 @@ async fn main() -> std::process::ExitCode {
         "views": lags.iter().map(|(k, q)| (k.clone(), json!({"lag_p50": q[0], "lag_p99": q[1], "lag_max": q[2]}))).collect::<serde_json::Map<_, _>>(),
         "errors": stats.errors.load(Ordering::Relaxed),
     });
+{%- if plan.uses("notification_websocket") %}
+    // Accepted to confirmed (the read model applied it), from the service's window.
+    let mut report = report;
+    let confirmation = |q: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&["command_confirmation_seconds", "{quantile=\"", q, "\""].concat()))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    report["confirmations"] = json!({"p50": confirmation("0.5"), "p99": confirmation("0.99")});
+{%- endif %}
     if args.json {
         println!("{report}");
     } else {

@@ -27,8 +27,37 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
+{%- if plan.uses("authorize") %}
+        [cmd, rest @ ..] if cmd == "mint-token" && rest.len() <= 1 => {
+            let sub = rest.first().map(String::as_str).unwrap_or("dev");
+            return match {{ plan.crate_name }}::auth::Auth::from_env() {
+                Ok(auth) => match auth.mint(sub, 3600) {
+                    Some(Ok(token)) => {
+                        println!("{token}");
+                        ExitCode::SUCCESS
+                    }
+                    Some(Err(e)) => {
+                        eprintln!("error: cannot sign the token: {e}");
+                        ExitCode::FAILURE
+                    }
+                    None => {
+                        eprintln!("error: JWT_SECRET is not set (dev mode needs no token)");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+{%- endif %}
         _ => {
+{%- if plan.uses("authorize") %}
+            eprintln!("usage: {{ plan.crate_name }} [rebuild <view> | mint-token [subject]]");
+{%- else %}
             eprintln!("usage: {{ plan.crate_name }} [rebuild <view>]");
+{%- endif %}
             return ExitCode::from(2);
         }
     };

@@ -20,6 +20,8 @@ pub const LAG_BUCKETS: [f64; 14] = [
 pub struct ProjectorMetrics {
     pub name: &'static str,
     pub checkpoint: AtomicU64,
+    /// Every event at or below this position is visible to queries of its view.
+    pub visible: AtomicU64,
     pub applied: AtomicU64,
     lag: Mutex<VecDeque<f64>>,
     /// Cumulative histogram of every applied event's lag (`LAG_BUCKETS`).
@@ -121,6 +123,7 @@ impl Metrics {
                 .map(|name| ProjectorMetrics {
                     name,
                     checkpoint: AtomicU64::new(0),
+                    visible: AtomicU64::new(0),
                     applied: AtomicU64::new(0),
                     lag: Mutex::new(VecDeque::new()),
                     lag_buckets: Default::default(),

@@ -58,6 +58,9 @@ pub enum StoreError {
     Db(String),
     #[error("event store writer has stopped")]
     Stopped,
+    /// The command id was recorded before (with the events it produced, at `position`).
+    #[error("command {command_id} was already submitted (its events end at position {position})")]
+    Duplicate { command_id: String, position: u64 },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -154,6 +157,8 @@ struct AppendRequest {
     expected_version: u64,
     events: Vec<NewEvent>,
     snapshot: Option<String>,
+    /// A client-made command id, recorded in the same transaction as the events.
+    command_id: Option<String>,
     reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
 }
 
@@ -268,6 +273,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
     state TEXT NOT NULL,
     PRIMARY KEY (aggregate_type, aggregate_id)
 );
+CREATE TABLE IF NOT EXISTS processed_commands (
+    command_id TEXT PRIMARY KEY,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    recorded_at_us BIGINT NOT NULL
+);
 ";
 
 // `position` is the rowid: without AUTOINCREMENT, SQLite picks the largest + 1, which
@@ -290,6 +302,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
     version INTEGER NOT NULL,
     state TEXT NOT NULL,
     PRIMARY KEY (aggregate_type, aggregate_id)
+);
+CREATE TABLE IF NOT EXISTS processed_commands (
+    command_id TEXT PRIMARY KEY,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    recorded_at_us INTEGER NOT NULL
 );
 ";
 
@@ -374,6 +393,22 @@ impl EventStore {
         events: Vec<NewEvent>,
         snapshot: Option<String>,
     ) -> Result<Appended, StoreError> {
+        self.append_command(aggregate_type, aggregate_id, expected_version, events, snapshot, None)
+            .await
+    }
+
+    /// [`EventStore::append`] recording `command_id` in the same transaction: a
+    /// command id recorded before (also before a restart) is [`StoreError::Duplicate`]
+    /// and appends nothing.
+    pub async fn append_command(
+        &self,
+        aggregate_type: &'static str,
+        aggregate_id: String,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+        snapshot: Option<String>,
+        command_id: Option<String>,
+    ) -> Result<Appended, StoreError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let req = AppendRequest {
             aggregate_type,
@@ -381,6 +416,7 @@ impl EventStore {
             expected_version,
             events,
             snapshot,
+            command_id,
             reply,
         };
         {
@@ -451,6 +487,25 @@ impl EventStore {
                     .collect();
                 Ok(Stream { snapshot, events })
             }
+        })
+    }
+
+    /// The position of the last event of a recorded command, `None` if the id is new.
+    pub fn command_position(&self, command_id: &str) -> Result<Option<u64>, StoreError> {
+        self.with_reader(|db| match db {
+            Db::Sqlite(conn) => retry_busy(|| {
+                conn.prepare_cached("SELECT position FROM processed_commands WHERE command_id = ?1")?
+                    .query_row(params![command_id], |r| r.get::<_, i64>(0))
+                    .optional()
+            })
+            .map(|p| p.map(|p| p as u64))
+            .map_err(|e| StoreError::Db(format!("looking up command {command_id}: {e}"))),
+            Db::Pg(c) => Ok(c
+                .query_opt(
+                    "SELECT position FROM processed_commands WHERE command_id = $1",
+                    &[&command_id],
+                )?
+                .map(|r| r.get::<_, i64>(0) as u64)),
         })
     }
 
@@ -604,7 +659,26 @@ fn commit_batch(
             "INSERT INTO snapshots (aggregate_type, aggregate_id, version, state) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version, state = excluded.state",
         )?;
+        // Command ids of this batch, so a duplicate within it is caught too.
+        let mut ids: HashMap<&str, u64> = HashMap::new();
         for req in batch {
+            if let Some(cid) = req.command_id.as_deref() {
+                let seen = match ids.get(cid) {
+                    Some(p) => Some(*p),
+                    None => tx
+                        .prepare_cached("SELECT position FROM processed_commands WHERE command_id = ?1")?
+                        .query_row(params![cid], |r| r.get::<_, i64>(0))
+                        .optional()?
+                        .map(|p| p as u64),
+                };
+                if let Some(position) = seen {
+                    results.push(Err(StoreError::Duplicate {
+                        command_id: cid.to_string(),
+                        position,
+                    }));
+                    continue;
+                }
+            }
             let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
             let current = match touched.get(&key).or_else(|| versions.get(&key)) {
                 Some(v) => *v,
@@ -641,6 +715,14 @@ fn commit_batch(
                     version as i64,
                     state
                 ])?;
+            }
+            if let Some(cid) = req.command_id.as_deref() {
+                tx.prepare_cached(
+                    "INSERT INTO processed_commands (command_id, aggregate_type, aggregate_id, position, recorded_at_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![cid, req.aggregate_type, req.aggregate_id, last as i64, recorded_at])?;
+                ids.insert(cid, last);
             }
             touched.insert(key, version);
             results.push(Ok(Appended {
@@ -694,6 +776,18 @@ fn commit_batch_pg(
             }
         }
     }
+    // Command ids recorded before, one query for the batch.
+    let cids: Vec<&str> = batch.iter().filter_map(|r| r.command_id.as_deref()).collect();
+    let mut known_ids: HashMap<String, u64> = HashMap::new();
+    if !cids.is_empty() {
+        for r in tx.query(
+            "SELECT command_id, position FROM processed_commands WHERE command_id = ANY($1)",
+            &[&cids],
+        )? {
+            known_ids.insert(r.try_get(0)?, r.try_get::<_, i64>(1)? as u64);
+        }
+    }
+    let mut new_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
     // Decide every request, then insert all accepted events in one statement.
     let recorded_at = now_us();
     let mut results: Vec<Result<Appended, StoreError>> = Vec::with_capacity(batch.len());
@@ -701,6 +795,23 @@ fn commit_batch_pg(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut snapshots = Vec::new();
     for req in batch {
+        if let Some(cid) = req.command_id.as_deref() {
+            if let Some(position) = known_ids.get(cid) {
+                results.push(Err(StoreError::Duplicate {
+                    command_id: cid.to_string(),
+                    position: *position,
+                }));
+                continue;
+            }
+            if !new_ids.insert(cid) {
+                // Its position is known once the batch is inserted.
+                results.push(Err(StoreError::Duplicate {
+                    command_id: cid.to_string(),
+                    position: 0,
+                }));
+                continue;
+            }
+        }
         let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
         let current = touched
             .get(&key)
@@ -763,7 +874,6 @@ fn commit_batch_pg(
             &[&t, &i, &v, state],
         )?;
     }
-    tx.commit()?;
     for (req, res) in batch.iter().zip(results.iter_mut()) {
         if let Ok(a) = res {
             let key = (
@@ -773,6 +883,23 @@ fn commit_batch_pg(
             a.position = positions.get(&key).copied().unwrap_or(last);
         }
     }
+    let (mut c_ids, mut c_types, mut c_aggs, mut c_pos) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (req, res) in batch.iter().zip(results.iter()) {
+        if let (Some(cid), Ok(a)) = (req.command_id.as_deref(), res) {
+            c_ids.push(cid);
+            c_types.push(req.aggregate_type);
+            c_aggs.push(req.aggregate_id.as_str());
+            c_pos.push(a.position as i64);
+        }
+    }
+    if !c_ids.is_empty() {
+        tx.execute(
+            "INSERT INTO processed_commands (command_id, aggregate_type, aggregate_id, position, recorded_at_us)
+             SELECT c, t, i, p, $5 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) AS x(c, t, i, p)",
+            &[&c_ids, &c_types, &c_aggs, &c_pos, &recorded_at],
+        )?;
+    }
+    tx.commit()?;
     versions.extend(touched);
     Ok((results, last))
 }
