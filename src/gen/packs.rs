@@ -24,6 +24,9 @@ pub struct PackDef {
     pub deps: &'static [&'static str],
     /// Always part of a project, whether or not a node asks for it (the CQRS runtime).
     pub core: bool,
+    /// A cargo feature of the generated project (on by default) that makes `deps`
+    /// optional: the code behind it is compiled only with the feature.
+    pub feature: Option<&'static str>,
 }
 
 const SQLITE: &str = r#"rusqlite = { version = "=0.43.0", features = ["bundled"] }"#;
@@ -45,72 +48,101 @@ pub const PACKS: &[PackDef] = &[
             r#"reqwest = { version = "=0.12.28", default-features = false, features = ["json"] }"#,
         ],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "command",
         summary: "POST /commands/{name}: parse (400 naming the field), execute against the aggregate, answer after commit",
         deps: &[],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "aggregate",
         summary: "domain aggregates (state, events, decide), the domain rules (yours) and the aggregate cache",
         deps: &[],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "store_event",
         summary: "the event store: group-commit appends with expected versions, snapshots; SQLite, or PostgreSQL with DATABASE_URL",
         deps: &[SQLITE, POSTGRES],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "bus",
         summary: "the event bus on the store's log: route by type, partition by aggregate, deliver in order with checkpoints",
         deps: &[],
         core: true,
+        feature: None,
+    },
+    PackDef {
+        name: "bus_nats",
+        summary: "with NATS_URL, the bus on NATS JetStream: the store's log is the outbox (published after commit, position kept durably), one subject per partition, a durable pull consumer per projector and partition with explicit acks and redelivery, applied once by checkpoint",
+        deps: &[
+            r#"async-nats = { version = "=0.51.0", default-features = false, features = ["jetstream", "nuid"], optional = true }"#,
+            r#"futures-util = { version = "=0.3.34", default-features = false, optional = true }"#,
+        ],
+        core: false,
+        feature: Some("nats"),
     },
     PackDef {
         name: "projector",
         summary: "the projector registry: one module per projector and the view it builds",
         deps: &[],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "store_table",
         summary: "table views: rows per aggregate (SQLite, or PostgreSQL with DATABASE_URL)",
         deps: &[SQLITE, POSTGRES],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "store_cache",
         summary: "cache views: in memory, rebuilt from the store on start",
         deps: &[],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "store_cube",
         summary: "cube views: counts and sums by dimensions (SQLite)",
         deps: &[SQLITE],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "store_search",
         summary: "search views: a tantivy index committed with its checkpoints",
         deps: &[r#"tantivy = { version = "=0.27.0", default-features = false, features = ["mmap"] }"#],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "lag_monitor",
         summary: "replication lag by stream: GET /lag (against LAG_SLO_MS) and the replication_lag_seconds histogram and current lag in /metrics",
         deps: &[],
         core: false,
+        feature: None,
+    },
+    PackDef {
+        name: "consistency_check",
+        summary: "the consistency check: per view, counts and a checksum of (aggregate, version) against what the store implies, every CONSISTENCY_CHECK_SECS and on POST /admin/consistency-check; a view that drifted is rebuilt from the store",
+        deps: &[],
+        core: false,
+        feature: None,
     },
     PackDef {
         name: "query_api",
         summary: "GET /views/...: paged lists, lookups and search, served from the views only",
         deps: &[],
         core: true,
+        feature: None,
     },
 ];
 
@@ -189,9 +221,7 @@ pub fn mapping(c: Component) -> Mapping {
             "fz gen has no dead-letter pack (projectors retry a failed batch instead)",
         ),
         C::LagMonitor => Mapping::Pack("lag_monitor"),
-        C::ConsistencyCheck => Mapping::Unsupported(
-            "fz gen has no consistency-check pack yet (`cargo run -- rebuild <view>` rebuilds a view)",
-        ),
+        C::ConsistencyCheck => Mapping::Pack("consistency_check"),
         C::Notification(_) => Mapping::Unsupported(
             "fz gen has no notification pack yet",
         ),
@@ -239,9 +269,10 @@ pub fn engine_note(c: Component) -> Option<String> {
             )),
         },
         Component::Bus(Some(e)) => match e {
-            BusEngine::Nats | BusEngine::Kafka | BusEngine::RabbitMq | BusEngine::Pulsar
-            | BusEngine::Kinesis | BusEngine::Sqs | BusEngine::Redis => Some(format!(
-                "names {}: generated as the event store's log (partitioned, in order, checkpointed); no {} adapter",
+            BusEngine::Nats => None,
+            BusEngine::Kafka | BusEngine::RabbitMq | BusEngine::Pulsar | BusEngine::Kinesis
+            | BusEngine::Sqs | BusEngine::Redis => Some(format!(
+                "names {}: generated as NATS JetStream when NATS_URL is set (durable consumers, acks, redelivery, per-aggregate order), the event store's log otherwise; no {} adapter",
                 e.as_str(),
                 e.as_str()
             )),

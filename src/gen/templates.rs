@@ -76,6 +76,11 @@ tpl!(ViewCube, "gen/store_cube/view.rs", p: ProjectorPlan, v: ViewPlan);
 tpl!(ViewSearch, "gen/store_search/view.rs", p: ProjectorPlan, v: ViewPlan);
 // query_api
 tpl!(QueryRs, "gen/query_api/query.rs");
+// consistency_check
+tpl!(ConsistencyRs, "gen/consistency_check/consistency.rs");
+tpl!(ConsistencyTest, "gen/consistency_check/consistency_test.rs");
+// bus_nats
+tpl!(NatsTest, "gen/bus_nats/nats_test.rs");
 
 /// Static files of a pack: (pack, path, text, roles whose nodes it implements).
 type StaticFile = (
@@ -120,6 +125,12 @@ const STATIC: &[StaticFile] = &[
         "lag_monitor",
         "src/lag.rs",
         include_str!("../../templates/gen/lag_monitor/lag.rs"),
+        &[],
+    ),
+    (
+        "bus_nats",
+        "src/nats.rs",
+        include_str!("../../templates/gen/bus_nats/nats.rs"),
         &[],
     ),
     (
@@ -195,6 +206,15 @@ pub fn render(plan: &Plan) -> Result<Vec<Rendered>, RenderError> {
                 ProjectionsMod { plan }.render(),
             )?,
             "query_api" => push("src/query.rs", Generated, QueryRs { plan }.render())?,
+            "consistency_check" => {
+                push("src/consistency.rs", Generated, ConsistencyRs { plan }.render())?;
+                push(
+                    "tests/consistency.rs",
+                    Generated,
+                    ConsistencyTest { plan }.render(),
+                )?;
+            }
+            "bus_nats" => push("tests/nats.rs", Generated, NatsTest { plan }.render())?,
             view if view.starts_with("store_") && view != "store_event" => {
                 for p in plan
                     .projectors

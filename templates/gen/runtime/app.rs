@@ -45,6 +45,12 @@ pub struct AppState {
     /// Aggregates the command side knows, so most commands need no store read.
     pub aggregates: commands::Aggregates,
     pub views: Views,
+    /// Requests to the projectors' threads (read a view's versions, rebuild it).
+    pub bus: crate::bus::BusControl,
+{%- if plan.uses("consistency_check") %}
+    /// Drift found and repaired by the consistency check.
+    pub consistency: crate::consistency::Consistency,
+{%- endif %}
 }
 
 /// Projector names, in wiring order.
@@ -79,6 +85,9 @@ pub const VIEWS: &[(&str, &str)] = &[
         health,
 {%- if plan.uses("lag_monitor") %}
         crate::lag::lag,
+{%- endif %}
+{%- if plan.uses("consistency_check") %}
+        crate::consistency::check,
 {%- endif %}
     )
 )]
@@ -131,7 +140,15 @@ impl App {
 {%- endif %}
 {%- endfor %}
 
+{%- if plan.uses("bus_nats") %}
+        // NATS JetStream with NATS_URL, else in process.
+        let bus = crate::nats::start_bus(&config, store.clone(), projectors, n, metrics.clone())?;
+{%- else %}
         let bus = Bus::start(store.clone(), projectors, n, metrics.clone())?;
+{%- endif %}
+{%- if plan.uses("consistency_check") %}
+        let check_every = config.consistency_check_secs;
+{%- endif %}
         let state = Arc::new(AppState {
             aggregates: commands::Aggregates::new(config.aggregate_cache),
             config,
@@ -142,7 +159,14 @@ impl App {
                 {{ p.view.slug }}: v_{{ p.module }},
 {%- endfor %}
             },
+            bus: bus.control(),
+{%- if plan.uses("consistency_check") %}
+            consistency: Default::default(),
+{%- endif %}
         });
+{%- if plan.uses("consistency_check") %}
+        crate::consistency::start(state.clone(), check_every)?;
+{%- endif %}
         Ok(App {
             state,
             bus: Some(bus),
@@ -165,6 +189,9 @@ impl App {
             .route("/health", get(health))
 {%- if plan.uses("lag_monitor") %}
             .route("/lag", get(crate::lag::lag))
+{%- endif %}
+{%- if plan.uses("consistency_check") %}
+            .route("/admin/consistency-check", post(crate::consistency::check))
 {%- endif %}
             .route("/metrics", get(metrics))
             .route("/openapi.json", get(openapi))
@@ -191,11 +218,17 @@ async fn metrics(
 ) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        {
+            #[allow(unused_mut)]
+            let mut text = app.metrics.render();
 {%- if plan.uses("lag_monitor") %}
-        app.metrics.render() + &crate::lag::render(&app.metrics),
-{%- else %}
-        app.metrics.render(),
+            text += &crate::lag::render(&app.metrics);
 {%- endif %}
+{%- if plan.uses("consistency_check") %}
+            text += &crate::consistency::render(&app.consistency);
+{%- endif %}
+            text
+        },
     )
 }
 

@@ -43,6 +43,8 @@ fn config(dir: &std::path::Path) -> Config {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     config.pg_schema = Some(format!("t{name}"));
+    // With NATS_URL set, each test has its own JetStream stream too.
+    config.nats_stream = Some(format!("t{name}"));
     config
 }
 
@@ -81,6 +83,7 @@ async fn drive(router: &Router, tag: &str, posted: &mut Posted) {
 }
 
 /// Sum of `count` over a summarising view's entries.
+#[allow(dead_code)]
 async fn total_count(router: &Router, view: &str) -> i64 {
     let (_, v) = call(router, "GET", &format!("/views/{view}?limit=1000"), None).await;
     v["items"]
