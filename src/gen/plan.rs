@@ -585,8 +585,7 @@ pub fn build_arch(
         d.predecessors(ix).into_iter().any(|(_, p, _)| {
             checks.contains(&p)
                 || (matches!(arch.component(p), Component::Decision)
-                    && d
-                        .predecessors(p)
+                    && d.predecessors(p)
                         .into_iter()
                         .any(|(_, q, _)| checks.contains(&q)))
         })

@@ -207,7 +207,11 @@ pub fn render(plan: &Plan) -> Result<Vec<Rendered>, RenderError> {
             )?,
             "query_api" => push("src/query.rs", Generated, QueryRs { plan }.render())?,
             "consistency_check" => {
-                push("src/consistency.rs", Generated, ConsistencyRs { plan }.render())?;
+                push(
+                    "src/consistency.rs",
+                    Generated,
+                    ConsistencyRs { plan }.render(),
+                )?;
                 push(
                     "tests/consistency.rs",
                     Generated,

@@ -173,10 +173,13 @@ pub trait Transport: Send {
     fn start(self: Box<Self>, ctx: TransportContext) -> Result<Vec<JoinHandle<()>>, ProjectionError>;
 }
 
+/// Each running projector's name and inbox.
+type Inboxes = Vec<(&'static str, mpsc::SyncSender<Delivery>)>;
+
 /// Sends requests to the projectors' threads (see [`Control`]).
 #[derive(Clone, Default)]
 pub struct BusControl {
-    inboxes: Arc<Mutex<Vec<(&'static str, mpsc::SyncSender<Delivery>)>>>,
+    inboxes: Arc<Mutex<Inboxes>>,
 }
 
 impl BusControl {

@@ -116,6 +116,7 @@ impl App {
 {%- endif %}
         let metrics = Arc::new(Metrics::new(PROJECTORS));
         let n = config.partitions;
+        #[allow(clippy::vec_init_then_push)]
         let mut projectors: Vec<Box<dyn Projector>> = Vec::new();
 {%- for p in plan.projectors %}
 
