@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # fz gen in CI (called by .ci/run): the generated seed project, the read/write
-# separation design, the task-based UI design and a project with adversarial labels
-# build, pass clippy and their own tests on SQLite; the seed's, the read/write
-# separation's and the task-based UI's tests pass on PostgreSQL; schemathesis finds no
-# 500 in the seed's /openapi.json. All generated projects share one target dir
-# (FZ_GEN_TARGET_DIR), so the dependencies compile once.
+# separation design, the task-based UI design, the event-store design and a project with
+# adversarial labels build, pass clippy and their own tests on SQLite; the seed's, the
+# read/write separation's and the task-based UI's tests pass on PostgreSQL; the task UI
+# passes its browser test in headless Chromium; the event-store design's tests pass
+# against a real NATS JetStream server (NATS_URL); schemathesis finds no 500 in the
+# seed's /openapi.json. All generated projects share one target dir (FZ_GEN_TARGET_DIR),
+# so the dependencies compile once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -12,10 +14,13 @@ export CARGO_TERM_COLOR=never
 export FZ_GEN_TARGET_DIR="${FZ_GEN_TARGET_DIR:-$ROOT/target/gen-projects}"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 PORT_ST="${FZ_GEN_ST_PORT:-18391}"
+PORT_NATS="${FZ_GEN_NATS_PORT:-18422}"
 WORK=$(mktemp -d)
 SVC_PID=""
+NATS_PID=""
 cleanup() {
   if [ -n "$SVC_PID" ]; then kill "$SVC_PID" 2>/dev/null || true; wait "$SVC_PID" 2>/dev/null || true; fi
+  if [ -n "$NATS_PID" ]; then kill "$NATS_PID" 2>/dev/null || true; wait "$NATS_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -64,6 +69,25 @@ CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test
 (cd "$WORK/catalog-service" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
 (cd "$WORK/task-board" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
 unset DATABASE_URL
+
+echo "== gen: NATS JetStream (the event-store design's bus)"
+if ! command -v nats-server >/dev/null; then
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
+fi
+NATS_SERVER=$(command -v nats-server)
+export NATS_SERVER
+"$NATS_SERVER" -js -a 127.0.0.1 -p "$PORT_NATS" -sd "$WORK/jetstream" >"$WORK/nats.log" 2>&1 &
+NATS_PID=$!
+for _ in $(seq 1 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT_NATS") 2>/dev/null && break
+  sleep 0.2
+done
+"$ROOT/target/release/fz" gen "$ROOT/examples/cqrs-event-store.fz" -o "$WORK/order-events-service"
+start=$(date +%s)
+(cd "$WORK/order-events-service" && NATS_URL="nats://127.0.0.1:$PORT_NATS" CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
+echo "event-store design tests on NATS JetStream took $(( $(date +%s) - start )) s"
+kill "$NATS_PID" 2>/dev/null || true; wait "$NATS_PID" 2>/dev/null || true; NATS_PID=""
 
 echo "== gen: schemathesis against /openapi.json (no 500s)"
 if ! command -v st >/dev/null && ! python3 -m schemathesis.cli --version >/dev/null 2>&1; then

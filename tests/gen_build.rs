@@ -84,3 +84,40 @@ fn task_based_ui_project_builds_and_passes_its_tests() {
         Some("examples/cqrs-task-based-ui.gen.toml"),
     );
 }
+
+#[test]
+#[ignore = "slow: builds the generated project; run by .ci/gen.sh"]
+fn event_store_project_builds_and_passes_its_tests() {
+    // Its tests/nats.rs runs against NATS JetStream when NATS_URL is set (.ci/gen.sh
+    // sets it); without it the embedded bus is tested.
+    generate_and_test(
+        "examples/cqrs-event-store.fz",
+        Some("examples/cqrs-event-store.gen.toml"),
+    );
+}
+
+#[test]
+#[ignore = "slow: builds the generated project; run by .ci/gen.sh"]
+fn event_store_project_builds_without_its_nats_feature() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    gen::generate(&GenOptions {
+        diagram: root.join("examples/cqrs-event-store.fz"),
+        out: dir.path().to_path_buf(),
+        domain: Some(root.join("examples/cqrs-event-store.gen.toml")),
+        force: false,
+        rustfmt: false,
+    })
+    .expect("generates");
+    cargo(
+        dir.path(),
+        &[
+            "clippy",
+            "--all-targets",
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
+}

@@ -160,20 +160,11 @@ fn a_broken_domain_file_names_the_problem() {
 
 #[test]
 fn what_no_pack_implements_is_refused_naming_the_node_and_the_fix() {
-    let cases = [
-        (
-            include_str!("../examples/cqrs-event-store.fz"),
-            &[
-                "n17 \"Consistency Check\" is consistency_check",
-                "`n17 = \"step\"`",
-            ][..],
-        ),
-        (
-            // A notification channel with no pack (only WebSocket has one).
-            "Svc { # Service\nn1: rectangle label:\"Place Order\"\nn2: rectangle label:\"Persist to Write Store\"\nn3: rectangle label:\"Order Projector\"\nn4: rectangle label:\"Order Table\"\nn5: rectangle label:\"Send Email\"\nn1.handle(right) -> n2.handle(left)\nn2.handle(right) -> n3.handle(left)\nn3.handle(right) -> n4.handle(left)\nn4.handle(right) -> n5.handle(left)\n}\n",
-            &["n5 \"Send Email\" is notification:email", "[components]"][..],
-        ),
-    ];
+    let cases = [(
+        // A notification channel with no pack (only WebSocket has one).
+        "Svc { # Service\nn1: rectangle label:\"Place Order\"\nn2: rectangle label:\"Persist to Write Store\"\nn3: rectangle label:\"Order Projector\"\nn4: rectangle label:\"Order Table\"\nn5: rectangle label:\"Send Email\"\nn1.handle(right) -> n2.handle(left)\nn2.handle(right) -> n3.handle(left)\nn3.handle(right) -> n4.handle(left)\nn4.handle(right) -> n5.handle(left)\n}\n",
+        &["n5 \"Send Email\" is notification:email", "[components]"][..],
+    )];
     for (src, wants) in cases {
         let err = gen::plan_source(src, "d.fz", None, "inferred").expect_err("refused");
         let msg = err.to_string();
@@ -462,4 +453,59 @@ fn the_task_based_ui_files_carry_the_domain_safely() {
         .find(|f| f.path == "src/auth.rs")
         .expect("auth");
     assert!(auth.contents.contains("std::env::var(\"JWT_SECRET\")"));
+}
+
+#[test]
+fn the_event_store_design_gets_the_nats_bus_and_the_consistency_check() {
+    let domain = gen::parse_domain(
+        include_str!("../examples/cqrs-event-store.gen.toml"),
+        "cqrs-event-store.gen.toml",
+    )
+    .expect("domain parses");
+    let (plan, _) = gen::plan_source(
+        include_str!("../examples/cqrs-event-store.fz"),
+        "cqrs-event-store.fz",
+        Some(&domain),
+        "cqrs-event-store.gen.toml",
+    )
+    .expect("plans");
+    assert!(plan.uses("bus_nats") && plan.uses("consistency_check"));
+    let node = |id: &str| plan.nodes.iter().find(|n| n.node == id).expect(id);
+    assert_eq!(node("n17").pack, "consistency_check");
+    assert_eq!(node("n17").file, "src/consistency.rs");
+    // "Rebuild Read Model" is the check's repair, not a projector without a view.
+    assert_eq!(node("n20").file, "src/consistency.rs");
+    assert!(
+        node("n12").file.contains("src/nats.rs"),
+        "{:?}",
+        node("n12")
+    );
+    assert!(plan
+        .inferred
+        .iter()
+        .any(|n| n.contains("n12 names kafka") && n.contains("NATS JetStream")));
+    assert!(!plan
+        .inferred
+        .iter()
+        .any(|n| n.contains("n20 feeds no view")));
+    // async-nats only behind the `nats` feature, and only here.
+    let nats = plan
+        .dependencies
+        .iter()
+        .find(|d| d.starts_with("async-nats"))
+        .expect("async-nats");
+    assert!(nats.contains("optional = true"), "{nats}");
+    assert_eq!(plan.features.len(), 1);
+    assert_eq!(plan.features[0].name, "nats");
+    assert_eq!(
+        plan.features[0].crates,
+        ["dep:async-nats", "dep:futures-util"]
+    );
+    let seed = seed_plan();
+    assert!(!seed.uses("bus_nats") && !seed.uses("consistency_check"));
+    assert!(seed.features.is_empty());
+    assert!(!seed
+        .dependencies
+        .iter()
+        .any(|d| d.starts_with("async-nats")));
 }

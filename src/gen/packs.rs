@@ -25,6 +25,9 @@ pub struct PackDef {
     pub deps: &'static [&'static str],
     /// Always part of a project, whether or not a node asks for it (the CQRS runtime).
     pub core: bool,
+    /// A cargo feature of the generated project (on by default) that makes `deps`
+    /// optional: the code behind it is compiled only with the feature.
+    pub feature: Option<&'static str>,
 }
 
 const SQLITE: &str = r#"rusqlite = { version = "=0.43.0", features = ["bundled"] } # SQLite store and views (C trimmed in .cargo/config.toml)"#;
@@ -45,96 +48,131 @@ pub const PACKS: &[PackDef] = &[
             r#"libc = "=0.2.191" # lower the event bus threads' priority"#,
         ],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "command",
         summary: "POST /commands/{name}: parse (400 naming the field), execute against the aggregate, answer after commit",
         deps: &[],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "aggregate",
         summary: "domain aggregates (state, events, decide), the domain rules (yours) and the aggregate cache",
         deps: &[],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "store_event",
         summary: "the event store: group-commit appends with expected versions, snapshots; SQLite, or PostgreSQL with DATABASE_URL",
         deps: &[SQLITE, POSTGRES],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "bus",
         summary: "the event bus on the store's log: route by type, partition by aggregate, deliver in order with checkpoints",
         deps: &[],
         core: true,
+        feature: None,
+    },
+    PackDef {
+        name: "bus_nats",
+        summary: "with NATS_URL, the bus on NATS JetStream: the store's log is the outbox (published after commit, position kept durably), one subject per partition, a durable pull consumer per projector and partition with explicit acks and redelivery, applied once by checkpoint",
+        deps: &[
+            r#"async-nats = { version = "=0.51.0", default-features = false, features = ["jetstream", "nuid"], optional = true }"#,
+            r#"futures-util = { version = "=0.3.34", default-features = false, optional = true }"#,
+        ],
+        core: false,
+        feature: Some("nats"),
     },
     PackDef {
         name: "projector",
         summary: "the projector registry: one module per projector and the view it builds",
         deps: &[],
         core: true,
+        feature: None,
     },
     PackDef {
         name: "store_table",
         summary: "table views: rows per aggregate (SQLite, or PostgreSQL with DATABASE_URL)",
         deps: &[SQLITE, POSTGRES],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "store_cache",
         summary: "cache views: in memory, rebuilt from the store on start",
         deps: &[],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "store_cube",
         summary: "cube views: counts and sums by dimensions (SQLite)",
         deps: &[SQLITE],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "store_search",
         summary: "search views: a tantivy index committed with its checkpoints",
         deps: &[r#"tantivy = { version = "=0.27.0", default-features = false, features = ["mmap"] } # search views (an on-disk index, nothing else)"#],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "lag_monitor",
         summary: "replication lag by stream: GET /lag (against LAG_SLO_MS) and the replication_lag_seconds histogram and current lag in /metrics",
         deps: &[],
         core: false,
+        feature: None,
+    },
+    PackDef {
+        name: "consistency_check",
+        summary: "the consistency check: per view, counts and a checksum of (aggregate, version) against what the store implies, every CONSISTENCY_CHECK_SECS and on POST /admin/consistency-check; a view that drifted is rebuilt from the store",
+        deps: &[],
+        core: false,
+        feature: None,
     },
     PackDef {
         name: "authorize",
         summary: "bearer-token check of the command endpoints: HS256 JWT with the secret of JWT_SECRET, 401 with WWW-Authenticate (dev mode without a secret, said at start)",
         deps: &[r#"jsonwebtoken = "=9.3.1""#],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "idempotency",
         summary: "POST /commands with a client-made command id: ids recorded in the event store's transaction, 202 Accepted after commit, 409 for a duplicate (also after a restart)",
         deps: &[],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "notification_websocket",
         summary: "GET /ws: subscribe to aggregate ids; a confirmation (or rejection) of each command once the read model has applied its events, with the read model's entry",
-        deps: &[r#"axum = { version = "=0.8.9", features = ["ws"] }"#],
+        deps: &[
+            r#"axum = { version = "=0.8.9", default-features = false, features = ["http1", "json", "query", "tokio", "ws"] } # the HTTP API and the WebSocket (GET /ws)"#,
+        ],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "web_ui",
         summary: "the web UI at / (HTML, CSS, JS compiled in): one task form per command, optimistic update, reconciled on the WebSocket's confirmation or rejection, a live list of the read model",
         deps: &[],
         core: false,
+        feature: None,
     },
     PackDef {
         name: "query_api",
         summary: "GET /views/...: paged lists, lookups and search, served from the views only",
         deps: &[],
         core: true,
+        feature: None,
     },
 ];
 
@@ -214,9 +252,7 @@ pub fn mapping(c: Component) -> Mapping {
             "fz gen has no dead-letter pack (projectors retry a failed batch instead)",
         ),
         C::LagMonitor => Mapping::Pack("lag_monitor"),
-        C::ConsistencyCheck => Mapping::Unsupported(
-            "fz gen has no consistency-check pack yet (`cargo run -- rebuild <view>` rebuilds a view)",
-        ),
+        C::ConsistencyCheck => Mapping::Pack("consistency_check"),
         C::Notification(Channel::WebSocket) => Mapping::Pack("notification_websocket"),
         C::Notification(_) => Mapping::Unsupported(
             "fz gen has no notification pack for this channel yet (WebSocket is generated: `notification:websocket`)",
@@ -265,9 +301,10 @@ pub fn engine_note(c: Component) -> Option<String> {
             )),
         },
         Component::Bus(Some(e)) => match e {
-            BusEngine::Nats | BusEngine::Kafka | BusEngine::RabbitMq | BusEngine::Pulsar
-            | BusEngine::Kinesis | BusEngine::Sqs | BusEngine::Redis => Some(format!(
-                "names {}: generated as the event store's log (partitioned, in order, checkpointed); no {} adapter",
+            BusEngine::Nats => None,
+            BusEngine::Kafka | BusEngine::RabbitMq | BusEngine::Pulsar | BusEngine::Kinesis
+            | BusEngine::Sqs | BusEngine::Redis => Some(format!(
+                "names {}: generated as NATS JetStream when NATS_URL is set (durable consumers, acks, redelivery, per-aggregate order), the event store's log otherwise; no {} adapter",
                 e.as_str(),
                 e.as_str()
             )),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::domain::{DomainFile, FieldType, ViewDef};
 use super::naming::{self, comment_text, rust_str, Namer};
 use super::packs::{self, Mapping, PackPlan, Unsupported};
-use crate::model::arch::{Architecture, InferOptions, Overrides};
+use crate::model::arch::{Architecture, Component, InferOptions, Overrides};
 use crate::model::{Diagram, NodeIx, Role, Roles, ViewKind};
 
 /// The whole project.
@@ -26,6 +26,8 @@ pub struct Plan {
     pub packs: Vec<PackPlan>,
     /// `Cargo.toml` dependency lines: the union of the packs' crates.
     pub dependencies: Vec<String>,
+    /// Cargo features of packs whose crates are optional (all on by default).
+    pub features: Vec<FeaturePlan>,
     /// Node → role → file → symbol, for ARCHITECTURE.md.
     pub nodes: Vec<NodeMap>,
     /// `n4 "Persist to Write Store"`-style references per role, for doc comments.
@@ -39,6 +41,14 @@ pub struct Plan {
     /// The web UI's description of the domain (JSON, see [`super::ui`]).
     #[serde(skip)]
     pub ui_spec: String,
+}
+
+/// A cargo feature of the generated project and the optional crates it turns on.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeaturePlan {
+    pub name: String,
+    /// `dep:async-nats`, ...
+    pub crates: Vec<String>,
 }
 
 /// References to the nodes of each role (`n2 "Command Handler"`), for doc comments.
@@ -571,7 +581,35 @@ pub fn build_arch(
             view,
         });
     }
+    // A projector node reached from a consistency check ("Consistency Check" ->
+    // "Versions Match?" -> "Rebuild Read Model"): the check's repair path.
+    let checks: Vec<NodeIx> = d
+        .nodes()
+        .filter(|(ix, _)| matches!(arch.component(*ix), Component::ConsistencyCheck))
+        .map(|(ix, _)| ix)
+        .collect();
+    let repairs = |ix: NodeIx| -> bool {
+        d.predecessors(ix).into_iter().any(|(_, p, _)| {
+            checks.contains(&p)
+                || (matches!(arch.component(p), Component::Decision)
+                    && d.predecessors(p)
+                        .into_iter()
+                        .any(|(_, q, _)| checks.contains(&q)))
+        })
+    };
     for ix in roles.nodes_with(Role::Projector) {
+        if !used.contains(&ix) && repairs(ix) {
+            inferred.push(format!(
+                "{} rebuilds a drifted view for consistency check {}: the view is reset and replayed from the event store (the code of `cargo run -- rebuild <view>`)",
+                d.node(ix).id,
+                checks
+                    .iter()
+                    .map(|c| d.node(*c).id.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        }
         let feeds_projector = d
             .successors(ix)
             .into_iter()
@@ -648,6 +686,10 @@ pub fn build_arch(
                     "partition_of (in-order partitions)".to_string(),
                 ),
                 Some(Role::Delivery) => ("src/bus.rs".to_string(), "deliver".to_string()),
+                Some(Role::Projector) if !used.contains(&ix) && repairs(ix) => (
+                    "src/consistency.rs".to_string(),
+                    "repair (Bus::rebuild: reset the view, replay it from the store)".to_string(),
+                ),
                 Some(Role::Projector) => {
                     match projectors.iter().find(|p| p.node == comment_text(&n.id)) {
                     Some(p) => (
@@ -700,6 +742,7 @@ pub fn build_arch(
         };
         let pack = match (mapping, role) {
             _ if file == "-" => "-",
+            _ if file == "src/consistency.rs" => "consistency_check",
             _ if file == "src/bus.rs" => "bus",
             (Mapping::Pack(p), _) => p,
             (_, Some(Role::ReadResponse | Role::QueryApi)) => "query_api",
@@ -710,6 +753,18 @@ pub fn build_arch(
         if let Some(list) = pack_nodes.get_mut(pack) {
             list.push(node_ref(d, ix));
         }
+        // A drawn bus is NATS JetStream when NATS_URL is set.
+        let (file, symbol) = if matches!(component, Component::Bus(_)) {
+            if let Some(list) = pack_nodes.get_mut("bus_nats") {
+                list.push(node_ref(d, ix));
+            }
+            (
+                format!("{file}, src/nats.rs"),
+                format!("{symbol}; with NATS_URL: nats::publish (JetStream stream, a subject per partition) and nats::consume (durable pull consumers)"),
+            )
+        } else {
+            (file, symbol)
+        };
         nodes.push(NodeMap {
             node: comment_text(&n.id),
             label: comment_text(n.display()),
@@ -743,6 +798,7 @@ pub fn build_arch(
     // The packs: the runtime's core and every pack a node asks for.
     let mut used: Vec<PackPlan> = Vec::new();
     let mut dependencies: Vec<String> = Vec::new();
+    let mut features: Vec<FeaturePlan> = Vec::new();
     for def in packs::PACKS {
         let nodes = pack_nodes.remove(def.name).unwrap_or_default();
         let view_pack = projectors
@@ -756,13 +812,20 @@ pub fn build_arch(
             // replaces the earlier one.
             let key = packs::crate_key(dep);
             match dependencies.iter_mut().find(|d| packs::crate_key(d) == key) {
-                Some(d) => {
-                    if d.len() < dep.len() {
-                        *d = dep.to_string();
-                    }
-                }
+                Some(d) => *d = dep.to_string(),
                 None => dependencies.push(dep.to_string()),
             }
+        }
+        if let Some(f) = def.feature {
+            features.push(FeaturePlan {
+                name: f.to_string(),
+                crates: def
+                    .deps
+                    .iter()
+                    .filter_map(|d| d.split_whitespace().next())
+                    .map(|c| format!("dep:{c}"))
+                    .collect(),
+            });
         }
         used.push(PackPlan {
             name: def.name.to_string(),
@@ -775,6 +838,7 @@ pub fn build_arch(
         ui_spec,
         packs: used,
         dependencies,
+        features,
         docs,
         crate_name,
         diagram: comment_text(diagram_name),
@@ -796,6 +860,10 @@ fn pack_default(pack: &str) -> (String, String) {
         "bus" => ("src/bus.rs", "Bus"),
         "projector" => ("src/projections/mod.rs", "projectors (wired in src/app.rs)"),
         "query_api" => ("src/query.rs", "GET /views/... handlers"),
+        "consistency_check" => (
+            "src/consistency.rs",
+            "check (POST /admin/consistency-check and every CONSISTENCY_CHECK_SECS), repair",
+        ),
         "lag_monitor" => (
             "src/lag.rs",
             "lag (GET /lag), render (replication_lag_seconds in /metrics)",

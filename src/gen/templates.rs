@@ -87,6 +87,11 @@ tpl!(SubmitRs, "gen/idempotency/submit.rs");
 tpl!(TaskUiTest, "gen/idempotency/task_ui_test.rs");
 tpl!(NotifyRs, "gen/notification_websocket/notify.rs");
 tpl!(IndexHtml, "gen/web_ui/index.html");
+// consistency_check
+tpl!(ConsistencyRs, "gen/consistency_check/consistency.rs");
+tpl!(ConsistencyTest, "gen/consistency_check/consistency_test.rs");
+// bus_nats
+tpl!(NatsTest, "gen/bus_nats/nats_test.rs");
 
 /// Static files of a pack: (pack, path, text, roles whose nodes it implements).
 type StaticFile = (
@@ -149,6 +154,12 @@ const STATIC: &[StaticFile] = &[
         "web_ui",
         "static/app.css",
         include_str!("../../templates/gen/web_ui/app.css"),
+        &[],
+    ),
+    (
+        "bus_nats",
+        "src/nats.rs",
+        include_str!("../../templates/gen/bus_nats/nats.rs"),
         &[],
     ),
     (
@@ -238,6 +249,19 @@ pub fn render(plan: &Plan) -> Result<Vec<Rendered>, RenderError> {
                 push("src/notify.rs", Generated, NotifyRs { plan }.render())?
             }
             "web_ui" => push("static/index.html", Generated, IndexHtml { plan }.render())?,
+            "consistency_check" => {
+                push(
+                    "src/consistency.rs",
+                    Generated,
+                    ConsistencyRs { plan }.render(),
+                )?;
+                push(
+                    "tests/consistency.rs",
+                    Generated,
+                    ConsistencyTest { plan }.render(),
+                )?;
+            }
+            "bus_nats" => push("tests/nats.rs", Generated, NatsTest { plan }.render())?,
             view if view.starts_with("store_") && view != "store_event" => {
                 for p in plan
                     .projectors

@@ -6,11 +6,18 @@
 //! or below it, so redelivery after a restart applies nothing twice. After each
 //! batch the router sends a watermark down every partition so that checkpoints of
 //! partitions without traffic advance too.
+//!
+//! The transport between the log and the projectors is pluggable ([`Transport`]): by
+//! default the in-process router and partitions below; a broker transport (NATS
+//! JetStream in `src/nats.rs`, where the project has one) delivers [`BrokerDelivery`]s,
+//! applied only when they follow the partition's checkpoint and acknowledged once the
+//! view has made them durable. [`BusControl`] lets the consistency check read a view's
+//! versions and rebuild it on its projector's own thread.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -61,6 +68,11 @@ pub trait Projector: Send + 'static {
     }
     /// Drops the view's contents and checkpoints.
     fn reset(&mut self) -> Result<(), ProjectionError>;
+    /// The version of every aggregate the view holds (for the consistency check), or
+    /// `None` when the view keeps no per-aggregate versions.
+    fn versions(&mut self) -> Result<Option<Vec<(String, u64)>>, ProjectionError> {
+        Ok(None)
+    }
 }
 
 /// Partition of an aggregate: FNV-1a of its type and id, modulo the partition count.
@@ -89,49 +101,155 @@ enum Routed {
     Watermark(u64),
 }
 
-enum Delivery {
+/// What a projector's inbox receives.
+pub enum Delivery {
+    /// An event from the in-process partitions.
     Event(Delivered),
+    /// No event of this partition up to this position (in-process partitions).
     Watermark(usize, u64),
+    /// An event (or watermark) from a broker.
+    Broker(BrokerDelivery),
+    /// A request of the consistency check.
+    Control(Control),
+}
+
+/// Acknowledges a broker message: `true` once applied and durable (or a duplicate),
+/// `false` to have it redelivered later.
+pub type Ack = Box<dyn FnOnce(bool) + Send>;
+
+/// A message from a broker for one projector.
+pub struct BrokerDelivery {
+    pub partition: usize,
+    /// Position in the log (of the event, or of the watermark).
+    pub position: u64,
+    /// Position of the previous event of this partition (0: none): the message is
+    /// applied only when nothing between the checkpoint and it is missing.
+    pub prev: u64,
+    /// `None`: a watermark (no event of this partition up to `position`).
+    pub event: Option<Arc<StoredEvent>>,
+    pub ack: Ack,
+}
+
+/// A projector's view as of its checkpoints.
+#[derive(Debug, Clone)]
+pub struct ViewVersions {
+    pub checkpoints: Vec<u64>,
+    /// `None`: the view keeps no per-aggregate versions.
+    pub versions: Option<Vec<(String, u64)>>,
+}
+
+/// Requests run on a projector's own thread, between two batches.
+pub enum Control {
+    /// Flush, then report the view's versions and checkpoints.
+    Versions(mpsc::Sender<Result<ViewVersions, ProjectionError>>),
+    /// Drop the view and replay it from the store; answers the events applied.
+    Rebuild(mpsc::Sender<Result<u64, ProjectionError>>),
+}
+
+/// A projector's inbox, for transports.
+#[derive(Clone)]
+pub struct Inbox {
+    pub projector: &'static str,
+    pub event_types: &'static [&'static str],
+    pub tx: mpsc::SyncSender<Delivery>,
+}
+
+/// What a transport needs to deliver the log to the projectors.
+pub struct TransportContext {
+    pub store: Arc<EventStore>,
+    pub inboxes: Vec<Inbox>,
+    pub partitions: usize,
+    /// Lowest checkpoint of all projectors.
+    pub start: u64,
+    /// Set by [`Bus::stop`]: deliver what is committed, then stop.
+    pub stop: Arc<AtomicBool>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Carries committed events from the log to the projectors' inboxes.
+pub trait Transport: Send {
+    /// Starts the transport's threads. When they have ended, every inbox sender they
+    /// held must be dropped.
+    fn start(self: Box<Self>, ctx: TransportContext) -> Result<Vec<JoinHandle<()>>, ProjectionError>;
+}
+
+/// Each running projector's name and inbox.
+type Inboxes = Vec<(&'static str, mpsc::SyncSender<Delivery>)>;
+
+/// Sends requests to the projectors' threads (see [`Control`]).
+#[derive(Clone, Default)]
+pub struct BusControl {
+    inboxes: Arc<Mutex<Inboxes>>,
+}
+
+impl BusControl {
+    fn send(&self, projector: &str, c: Control) -> Result<(), ProjectionError> {
+        let tx = self
+            .inboxes
+            .lock()
+            .map_err(|_| ProjectionError::new("bus", "control lock poisoned"))?
+            .iter()
+            .find(|(n, _)| *n == projector)
+            .map(|(_, tx)| tx.clone())
+            .ok_or_else(|| ProjectionError::new("bus", format!("no running projector {projector}")))?;
+        tx.send(Delivery::Control(c))
+            .map_err(|_| ProjectionError::new("bus", format!("projector {projector} has stopped")))
+    }
+
+    /// The view's versions and checkpoints, read on its projector's thread.
+    pub fn versions(&self, projector: &str) -> Result<ViewVersions, ProjectionError> {
+        let (tx, rx) = mpsc::channel();
+        self.send(projector, Control::Versions(tx))?;
+        rx.recv_timeout(Duration::from_secs(120))
+            .map_err(|_| ProjectionError::new("bus", format!("projector {projector} did not answer")))?
+    }
+
+    /// Rebuilds the view from the store on its projector's thread; the events applied.
+    pub fn rebuild(&self, projector: &str) -> Result<u64, ProjectionError> {
+        let (tx, rx) = mpsc::channel();
+        self.send(projector, Control::Rebuild(tx))?;
+        rx.recv_timeout(Duration::from_secs(3_600))
+            .map_err(|_| ProjectionError::new("bus", format!("projector {projector} did not answer")))?
+    }
+
+    /// Whether the bus has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.inboxes.lock().map(|v| v.is_empty()).unwrap_or(true)
+    }
+
+    fn close(&self) {
+        if let Ok(mut v) = self.inboxes.lock() {
+            v.clear();
+        }
+    }
 }
 
 /// The running bus: router, partitions and projector threads.
 pub struct Bus {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    control: BusControl,
 }
 
-impl Bus {
-    /// Starts delivering from the lowest checkpoint of all projectors.
-    pub fn start(
-        store: Arc<EventStore>,
-        projectors: Vec<Box<dyn Projector>>,
-        partitions: usize,
-        metrics: Arc<Metrics>,
-    ) -> Result<Bus, ProjectionError> {
-        let stop = Arc::new(AtomicBool::new(false));
+/// The in-process transport: the router and one in-order queue per partition.
+pub struct LogTransport;
+
+impl Transport for LogTransport {
+    fn start(self: Box<Self>, ctx: TransportContext) -> Result<Vec<JoinHandle<()>>, ProjectionError> {
         let mut threads = Vec::new();
         let mut routes: HashMap<&'static str, Vec<usize>> = HashMap::new();
-        let mut inboxes = Vec::new();
-        let mut start = u64::MAX;
-        for (i, mut p) in projectors.into_iter().enumerate() {
-            for t in p.event_types() {
+        for (i, inbox) in ctx.inboxes.iter().enumerate() {
+            for t in inbox.event_types {
                 routes.entry(t).or_default().push(i);
             }
-            let cps = p.checkpoints(partitions)?;
-            start = start.min(cps.iter().copied().min().unwrap_or(0));
-            let (tx, rx) = mpsc::sync_channel::<Delivery>(65_536);
-            inboxes.push(tx);
-            let m = metrics.clone();
-            threads.push(spawn(&format!("projector-{}", p.name()), move || {
-                run_projector(p, rx, cps, m)
-            })?);
         }
-        let start = if start == u64::MAX { 0 } else { start };
         let routes: HashMap<&'static str, Arc<[usize]>> =
             routes.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
+        let inboxes: Vec<mpsc::SyncSender<Delivery>> =
+            ctx.inboxes.into_iter().map(|i| i.tx).collect();
         // Guarantee ordering: one in-order queue per partition.
         let mut partition_txs = Vec::new();
-        for p in 0..partitions {
+        for p in 0..ctx.partitions {
             let (tx, rx) = mpsc::sync_channel::<Routed>(65_536);
             partition_txs.push(tx);
             let inboxes = inboxes.clone();
@@ -140,16 +258,82 @@ impl Bus {
             })?);
         }
         drop(inboxes);
-        let s = stop.clone();
+        let (store, start, n, stop, metrics) = (ctx.store, ctx.start, ctx.partitions, ctx.stop, ctx.metrics);
         threads.push(spawn("event-router", move || {
-            route(store, start, routes, partition_txs, partitions, s, metrics)
+            route(store, start, routes, partition_txs, n, stop, metrics)
         })?);
-        Ok(Bus { stop, threads })
+        Ok(threads)
+    }
+}
+
+impl Bus {
+    /// Starts delivering from the lowest checkpoint of all projectors, in process.
+    pub fn start(
+        store: Arc<EventStore>,
+        projectors: Vec<Box<dyn Projector>>,
+        partitions: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Bus, ProjectionError> {
+        Bus::start_on(store, projectors, partitions, metrics, Box::new(LogTransport))
+    }
+
+    /// Starts the projectors' threads and the given transport.
+    pub fn start_on(
+        store: Arc<EventStore>,
+        projectors: Vec<Box<dyn Projector>>,
+        partitions: usize,
+        metrics: Arc<Metrics>,
+        transport: Box<dyn Transport>,
+    ) -> Result<Bus, ProjectionError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let mut inboxes = Vec::new();
+        let control = BusControl::default();
+        let mut start = u64::MAX;
+        for mut p in projectors {
+            let cps = p.checkpoints(partitions)?;
+            start = start.min(cps.iter().copied().min().unwrap_or(0));
+            let (tx, rx) = mpsc::sync_channel::<Delivery>(65_536);
+            inboxes.push(Inbox {
+                projector: p.name(),
+                event_types: p.event_types(),
+                tx: tx.clone(),
+            });
+            if let Ok(mut c) = control.inboxes.lock() {
+                c.push((p.name(), tx));
+            }
+            let m = metrics.clone();
+            let s = store.clone();
+            threads.push(spawn(&format!("projector-{}", p.name()), move || {
+                run_projector(p, rx, cps, m, s, partitions)
+            })?);
+        }
+        let start = if start == u64::MAX { 0 } else { start };
+        threads.extend(transport.start(TransportContext {
+            store,
+            inboxes,
+            partitions,
+            start,
+            stop: stop.clone(),
+            metrics,
+        })?);
+        Ok(Bus {
+            stop,
+            threads,
+            control,
+        })
+    }
+
+    /// A handle for requests to the projectors (the consistency check).
+    pub fn control(&self) -> BusControl {
+        self.control.clone()
     }
 
     /// Delivers everything committed so far, then stops all threads.
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
+        // The projectors stop once every sender of their inboxes is gone.
+        self.control.close();
         for t in self.threads {
             let _ = t.join();
         }
@@ -264,8 +448,19 @@ fn run_projector(
     rx: mpsc::Receiver<Delivery>,
     mut cps: Vec<u64>,
     metrics: Arc<Metrics>,
+    store: Arc<EventStore>,
+    partitions: usize,
 ) {
     let name = p.name();
+    let types = p.event_types();
+    // Broker messages applied (or skipped) but not yet durable: acknowledged when
+    // the view says everything applied so far is visible.
+    let mut unacked: Vec<Ack> = Vec::new();
+    let ack_all = |unacked: &mut Vec<Ack>| {
+        for a in unacked.drain(..) {
+            a(true);
+        }
+    };
     let m = metrics.projector(name);
     let publish = |cps: &[u64]| {
         if let Some(m) = m {
@@ -304,6 +499,7 @@ fn run_projector(
                     Ok(true) => {
                         record(&mut invisible);
                         show(&cps);
+                        ack_all(&mut unacked);
                     }
                     Ok(false) => {}
                     Err(e) => eprintln!("{e}"),
@@ -314,7 +510,33 @@ fn run_projector(
         };
         let mut batch = Vec::new();
         let mut next = cps.clone();
+        let mut controls: Vec<Control> = Vec::new();
         let mut take = |d: Delivery, batch: &mut Vec<Delivered>| match d {
+            Delivery::Control(c) => controls.push(c),
+            Delivery::Broker(b) => {
+                let Some(cp) = next.get_mut(b.partition) else {
+                    (b.ack)(true);
+                    return;
+                };
+                if b.position <= *cp {
+                    unacked.push(b.ack); // already applied
+                } else if b.prev > *cp {
+                    // An earlier event of this partition has not arrived yet (it is
+                    // being redelivered): have this one sent again later.
+                    (b.ack)(false);
+                } else {
+                    *cp = b.position;
+                    if let Some(event) = b.event {
+                        if types.contains(&event.event_type.as_str()) {
+                            batch.push(Delivered {
+                                partition: b.partition,
+                                event,
+                            });
+                        }
+                    }
+                    unacked.push(b.ack);
+                }
+            }
             Delivery::Event(d) => {
                 let cp = &mut next[d.partition];
                 if d.event.position > *cp {
@@ -347,6 +569,7 @@ fn run_projector(
                 Err(mpsc::TryRecvError::Disconnected) => break,
             }
         }
+        let controls = std::mem::take(&mut controls);
         let mut attempt = 0;
         let visible = loop {
             match p.apply(&batch, &next) {
@@ -369,9 +592,48 @@ fn run_projector(
         if visible {
             record(&mut invisible);
             show(&cps);
+            ack_all(&mut unacked);
         }
         if let Some(m) = m {
             m.applied.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        for c in controls {
+            match c {
+                Control::Versions(reply) => {
+                    let r = p.flush(&cps).and_then(|visible| {
+                        if visible {
+                            record(&mut invisible);
+                            ack_all(&mut unacked);
+                        }
+                        Ok(ViewVersions {
+                            checkpoints: cps.clone(),
+                            versions: p.versions()?,
+                        })
+                    });
+                    let _ = reply.send(r);
+                }
+                Control::Rebuild(reply) => {
+                    let r = p
+                        .reset()
+                        .and_then(|_| catch_up(&store, p.as_mut(), partitions))
+                        .and_then(|n| Ok((n, p.checkpoints(partitions)?)));
+                    match r {
+                        Ok((n, rebuilt)) => {
+                            // Everything up to the new checkpoints is in the view now.
+                            cps = rebuilt;
+                            publish(&cps);
+                            invisible.clear();
+                            ack_all(&mut unacked);
+                            let _ = reply.send(Ok(n));
+                        }
+                        Err(e) => {
+                            eprintln!("{e}: rebuild failed; the projector stops and resumes from its checkpoint on restart");
+                            let _ = reply.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            }
         }
     }
     if let Err(e) = p.flush(&cps) {

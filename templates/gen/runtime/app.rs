@@ -57,6 +57,12 @@ pub struct AppState {
     /// Commands waiting for their confirmation on the WebSocket.
     pub notifier: crate::notify::Notifier,
 {%- endif %}
+    /// Requests to the projectors' threads (read a view's versions, rebuild it).
+    pub bus: crate::bus::BusControl,
+{%- if plan.uses("consistency_check") %}
+    /// Drift found and repaired by the consistency check.
+    pub consistency: crate::consistency::Consistency,
+{%- endif %}
 }
 
 /// Projector names, in wiring order.
@@ -95,6 +101,9 @@ pub const VIEWS: &[(&str, &str)] = &[
 {%- if plan.uses("idempotency") %}
         crate::submit::submit,
 {%- endif %}
+{%- if plan.uses("consistency_check") %}
+        crate::consistency::check,
+{%- endif %}
     )
 )]
 pub struct ApiDoc;
@@ -120,6 +129,8 @@ impl App {
     pub fn start_with(config: Config, auth: crate::auth::Auth) -> Result<App, AppError> {
 {%- else %}
     /// Opens everything under `config.data_dir` and starts the event bus.
+    // One push per projector: a diagram with a single view trips `vec_init_then_push`.
+    #[allow(clippy::vec_init_then_push)]
     pub fn start(config: Config) -> Result<App, AppError> {
 {%- endif %}
         let store = EventStore::open(
@@ -160,7 +171,15 @@ impl App {
 {%- endif %}
 {%- endfor %}
 
+{%- if plan.uses("bus_nats") %}
+        // NATS JetStream with NATS_URL, else in process.
+        let bus = crate::nats::start_bus(&config, store.clone(), projectors, n, metrics.clone())?;
+{%- else %}
         let bus = Bus::start(store.clone(), projectors, n, metrics.clone())?;
+{%- endif %}
+{%- if plan.uses("consistency_check") %}
+        let check_every = config.consistency_check_secs;
+{%- endif %}
         let state = Arc::new(AppState {
             aggregates: commands::Aggregates::new(config.aggregate_cache),
             config,
@@ -171,6 +190,10 @@ impl App {
                 {{ p.view.slug }}: v_{{ p.module }},
 {%- endfor %}
             },
+            bus: bus.control(),
+{%- if plan.uses("consistency_check") %}
+            consistency: Default::default(),
+{%- endif %}
 {%- if plan.uses("authorize") %}
             auth,
 {%- endif %}
@@ -183,6 +206,9 @@ impl App {
         let notifier = std::thread::Builder::new()
             .name("notifier".into())
             .spawn(move || crate::notify::run(weak))?;
+{%- endif %}
+{%- if plan.uses("consistency_check") %}
+        crate::consistency::start(state.clone(), check_every)?;
 {%- endif %}
         Ok(App {
             state,
@@ -228,6 +254,9 @@ impl App {
 {%- if plan.uses("lag_monitor") %}
             .route("/lag", get(crate::lag::lag))
 {%- endif %}
+{%- if plan.uses("consistency_check") %}
+            .route("/admin/consistency-check", post(crate::consistency::check))
+{%- endif %}
             .route("/metrics", get(metrics))
             .route("/openapi.json", get(openapi))
             .with_state(self.state.clone())
@@ -259,15 +288,20 @@ async fn metrics(
 ) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-{%- if plan.uses("lag_monitor") && plan.uses("notification_websocket") %}
-        app.metrics.render() + &crate::lag::render(&app.metrics) + &app.notifier.render(),
-{%- else if plan.uses("lag_monitor") %}
-        app.metrics.render() + &crate::lag::render(&app.metrics),
-{%- else if plan.uses("notification_websocket") %}
-        app.metrics.render() + &app.notifier.render(),
-{%- else %}
-        app.metrics.render(),
+        {
+            #[allow(unused_mut)]
+            let mut text = app.metrics.render();
+{%- if plan.uses("lag_monitor") %}
+            text += &crate::lag::render(&app.metrics);
 {%- endif %}
+{%- if plan.uses("notification_websocket") %}
+            text += &app.notifier.render();
+{%- endif %}
+{%- if plan.uses("consistency_check") %}
+            text += &crate::consistency::render(&app.consistency);
+{%- endif %}
+            text
+        },
     )
 }
 

@@ -22,6 +22,17 @@ pub struct Config {
     pub database_url: Option<String>,
     /// PostgreSQL schema to work in (`PG_SCHEMA`; tests use one each).
     pub pg_schema: Option<String>,
+    /// `NATS_URL=nats://host:4222` carries the event bus over NATS JetStream (in a
+    /// project whose diagram draws a bus); unset, the bus runs in process.
+    pub nats_url: Option<String>,
+    /// JetStream stream of the events (`NATS_STREAM`, default `<crate>_events`;
+    /// tests use one each).
+    pub nats_stream: Option<String>,
+    /// Seconds between two runs of the consistency check (`CONSISTENCY_CHECK_SECS`,
+    /// default 60; 0: only on `POST /admin/consistency-check`), where the diagram has one.
+    pub consistency_check_secs: u64,
+    /// `REDIS_URL=redis://host:6379` keeps the cache views in Redis.
+    pub redis_url: Option<String>,
 }
 
 /// A configuration variable that could not be read.
@@ -47,7 +58,8 @@ where
 
 impl Config {
     /// Reads `DATA_DIR`, `PORT`, `PARTITIONS`, `SNAPSHOT_EVERY`, `MAX_BATCH`,
-    /// `AGGREGATE_CACHE`, `DATABASE_URL` and `PG_SCHEMA`.
+    /// `AGGREGATE_CACHE`, `DATABASE_URL`, `PG_SCHEMA`, `NATS_URL`, `NATS_STREAM`,
+    /// `CONSISTENCY_CHECK_SECS` and `REDIS_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let partitions: usize = var("PARTITIONS", 4)?;
         let snapshot_every: u64 = var("SNAPSHOT_EVERY", 100)?;
@@ -61,6 +73,10 @@ impl Config {
             aggregate_cache: var("AGGREGATE_CACHE", 100_000)?,
             database_url: database_url()?,
             pg_schema: std::env::var("PG_SCHEMA").ok().filter(|s| !s.is_empty()),
+            nats_url: url_var("NATS_URL", &["nats://"])?,
+            nats_stream: std::env::var("NATS_STREAM").ok().filter(|s| !s.is_empty()),
+            consistency_check_secs: var("CONSISTENCY_CHECK_SECS", 60)?,
+            redis_url: url_var("REDIS_URL", &["redis://", "rediss://"])?,
         })
     }
 
@@ -82,6 +98,10 @@ impl Config {
             aggregate_cache: 100_000,
             database_url: database_url().ok().flatten(),
             pg_schema: None,
+            nats_url: url_var("NATS_URL", &["nats://"]).ok().flatten(),
+            nats_stream: None,
+            consistency_check_secs: 0,
+            redis_url: url_var("REDIS_URL", &["redis://", "rediss://"]).ok().flatten(),
         }
     }
 }
@@ -94,6 +114,19 @@ fn database_url() -> Result<Option<String>, ConfigError> {
         Ok(_) => Err(ConfigError {
             name: "DATABASE_URL",
             message: "must start with postgres:// (unset it to use SQLite under DATA_DIR)".into(),
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
+/// An optional URL variable that must start with one of `schemes`.
+fn url_var(name: &'static str, schemes: &[&str]) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(u) if u.trim().is_empty() => Ok(None),
+        Ok(u) if schemes.iter().any(|s| u.trim().starts_with(s)) => Ok(Some(u.trim().to_string())),
+        Ok(_) => Err(ConfigError {
+            name,
+            message: format!("must start with {} (unset it to run embedded)", schemes.join(" or ")),
         }),
         Err(_) => Ok(None),
     }

@@ -9,12 +9,18 @@ pub mod auth;
 pub mod bus;
 pub mod commands;
 pub mod config;
+{%- if plan.uses("consistency_check") %}
+pub mod consistency;
+{%- endif %}
 pub mod domain;
 pub mod error;
 {%- if plan.uses("lag_monitor") %}
 pub mod lag;
 {%- endif %}
 pub mod metrics;
+{%- if plan.uses("bus_nats") %}
+pub mod nats;
+{%- endif %}
 {%- if plan.uses("notification_websocket") %}
 pub mod notify;
 {%- endif %}

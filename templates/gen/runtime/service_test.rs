@@ -43,6 +43,8 @@ fn config(dir: &std::path::Path) -> Config {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     config.pg_schema = Some(format!("t{name}"));
+    // With NATS_URL set, each test has its own JetStream stream too.
+    config.nats_stream = Some(format!("t{name}"));
     config
 }
 

@@ -135,6 +135,16 @@ impl Projector for {{ p.projector_type }} {
         *d = Data::default();
         Ok(())
     }
+
+    fn versions(&mut self) -> Result<Option<Vec<(String, u64)>>, ProjectionError> {
+        let d = self.data.read().map_err(|_| err("lock poisoned"))?;
+        Ok(Some(
+            d.members
+                .iter()
+                .map(|(id, (version, _))| (id.clone(), *version))
+                .collect(),
+        ))
+    }
 }
 
 impl {{ v.type_name }} {

@@ -242,6 +242,27 @@ impl Projector for {{ p.projector_type }} {
             .map_err(err),
         }
     }
+
+    fn versions(&mut self) -> Result<Option<Vec<(String, u64)>>, ProjectionError> {
+        let sql = format!("SELECT id, version FROM {ROWS}");
+        let rows = match &mut self.db {
+            Storage::Sqlite(conn) => {
+                let mut stmt = conn.prepare(&sql).map_err(err)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                    .map_err(err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(err)?;
+                rows
+            }
+            Storage::Pg(c) => blocking(|| c.query(&sql, &[]))
+                .map_err(err)?
+                .iter()
+                .map(|r| Ok((r.try_get::<_, String>(0).map_err(err)?, r.try_get::<_, i64>(1).map_err(err)? as u64)))
+                .collect::<Result<Vec<_>, ProjectionError>>()?,
+        };
+        Ok(Some(rows))
+    }
 }
 
 enum Readers {
