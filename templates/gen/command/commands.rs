@@ -105,6 +105,8 @@ async fn execute_{{ a.module }}(
     expected: Option<u64>,
     decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
 ) -> Result<Json<CommandAccepted>, ApiError> {
+    let t = &app.metrics.timings;
+    let start = std::time::Instant::now();
     let result = async {
         let cache = &app.aggregates.{{ a.module }};
         // A known aggregate needs no read; otherwise a short indexed read (SQLite)
@@ -134,7 +136,11 @@ async fn execute_{{ a.module }}(
                 )));
             }
         }
-        let events = decide(&aggregate)?;
+        let decide_start = std::time::Instant::now();
+        let events = decide(&aggregate);
+        let decide_ns = decide_start.elapsed().as_nanos() as u64;
+        t.validate.time.record(decide_ns);
+        let events = events?;
         let mut state = aggregate.state.clone();
         let mut new = Vec::with_capacity(events.len());
         for e in &events {
@@ -151,11 +157,17 @@ async fn execute_{{ a.module }}(
         } else {
             None
         };
-        let appended = match app
+        // The handler's own work: load or cache lookup and encoding (decide is n3's).
+        t.handle
+            .time
+            .record((start.elapsed().as_nanos() as u64).saturating_sub(decide_ns));
+        let commit_start = std::time::Instant::now();
+        let appended = app
             .store
             .append(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot)
-            .await
-        {
+            .await;
+        t.commit.time.since(commit_start);
+        let appended = match appended {
             Ok(appended) => appended,
             Err(e) => {
                 cache.forget(&id);
@@ -189,7 +201,10 @@ pub async fn {{ c.slug }}(
     State(app): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<Json<CommandAccepted>, ApiError> {
-    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&json_object(&body)?)?;
+    let start = std::time::Instant::now();
+    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&json_object(&body)?);
+    app.metrics.timings.command.time.since(start);
+    let cmd = cmd?;
     execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, |a| cmd.decide(a)).await
 }
 {% endfor %}{% endfor -%}

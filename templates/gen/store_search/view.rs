@@ -26,7 +26,7 @@ pub const PROJECTOR: &str = "{{ p.module }}";
 /// View name in the query API.
 pub const VIEW: &str = "{{ v.slug }}";
 const FOLDER: &str = "{{ p.module }}";
-const REFRESH: Duration = Duration::from_millis(200);
+pub const REFRESH: Duration = Duration::from_millis(200);
 
 /// A document of view {{ v.node }} "{{ v.label }}".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
