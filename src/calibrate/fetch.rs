@@ -155,7 +155,10 @@ mod tests {
                 path: "/m".into()
             }
         );
-        assert_eq!(source("saved.txt").unwrap(), Source::File("saved.txt".into()));
+        assert_eq!(
+            source("saved.txt").unwrap(),
+            Source::File("saved.txt".into())
+        );
         assert!(source("https://x/metrics")
             .unwrap_err()
             .0
@@ -166,7 +169,10 @@ mod tests {
 
     #[test]
     fn chunked_bodies() {
-        assert_eq!(dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").as_deref(), Some("abcde"));
+        assert_eq!(
+            dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").as_deref(),
+            Some("abcde")
+        );
         assert_eq!(dechunk("zz\r\n"), None);
     }
 }

@@ -205,6 +205,11 @@ pub fn batch_line(s: &BatchSums) -> Option<BatchLine> {
     if den <= 1e-9 * s.n * s.kk.max(1.0) {
         return Some(flat("every batch had the same size"));
     }
+    // A slope from sizes that hardly vary is noise (and a group commit's size is set by
+    // how long the batch before it took, so slow spells make big batches, not the reverse).
+    if den / (s.n * s.n) < 0.5 {
+        return Some(flat("the batch sizes hardly varied (variance below 0.5)"));
+    }
     let b = (s.n * s.kt - s.k * s.t) / den;
     let a = (s.t - b * s.k) / s.n;
     if b < 0.0 {

@@ -78,10 +78,7 @@ fn summary(h: &Histogram) -> String {
 }
 
 /// Reads the fz series of a `/metrics` text into per-node measurements.
-fn measure(
-    text: &str,
-    source: &str,
-) -> Result<BTreeMap<String, Measured>, CalibrateError> {
+fn measure(text: &str, source: &str) -> Result<BTreeMap<String, Measured>, CalibrateError> {
     let samples = prom::parse(text).map_err(|e| {
         CalibrateError(format!(
             "{source}:{}: {}; is this a Prometheus /metrics text?",
@@ -97,8 +94,7 @@ fn measure(
             "fz_node_concurrency",
         ]
         .into_iter()
-        .find(|p| s.name.starts_with(p))
-        else {
+        .find(|p| s.name.starts_with(p)) else {
             continue;
         };
         let Some(node) = s.label("node").filter(|n| !n.is_empty()) else {
@@ -228,9 +224,10 @@ fn micros(m: &Measured, kind: &str) -> Option<f64> {
 }
 
 /// The rules, by what the node's code measured:
-/// - a batching node (`*_batch` stage with batch sums): a batch station; the least-squares
-///   line through (size, time) splits each batch's time into `service` (the fixed part, the
-///   shape of the measured batch times) and `per_item`; `batch` is its batch limit and
+/// - a batching node (`*_batch` stage with batch sums): a batch station; where a timer forms
+///   the batches (an `interval`), the least-squares line through (size, time) splits each
+///   batch's time into `service` (the fixed part, the shape of the measured batch times) and
+///   `per_item`; a greedy batcher's whole batch time is `service`; `batch` is its limit and
 ///   `interval` its least time between batches (the later of the apply interval and the
 ///   interval at which its view shows what was applied);
 /// - a node whose own work is timed per item (`parse`, `handle`, `validate`, `route`,
@@ -254,7 +251,11 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         .iter()
         .find(|(s, h)| s.ends_with("_batch") && h.count > 0.0);
     if let Some((stage, h)) = batch_stage {
-        c.notes.push(format!("{stage}: {} batches, {}", h.count as u64, summary(h).split_once(" items, ").map(|x| x.1).unwrap_or("")));
+        c.notes.push(format!(
+            "{stage}: {} batches, {}",
+            h.count as u64,
+            summary(h).split_once(" items, ").map(|x| x.1).unwrap_or("")
+        ));
         if let Some(bs) = &m.batch_size {
             c.notes.push(format!(
                 "batch size: mean {:.2}, p50 {:.0}, p99 {:.0}",
@@ -263,8 +264,23 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
                 bs.quantile(0.99)
             ));
         }
+        // A slope only where batches are formed by a timer (an interval): a greedy batcher
+        // takes what queued during the batch before it, so its sizes follow how slow that
+        // batch was (slow spells make big batches), and a slope fitted to them is not a cost.
+        let timed_batches = micros(m, "interval_us").is_some();
         let line = if m.has_fit {
-            fit::batch_line(&m.batch_fit)
+            fit::batch_line(&m.batch_fit).map(|l| {
+                if timed_batches || l.flat_because.is_some() {
+                    l
+                } else {
+                    fit::BatchLine {
+                        fixed_ns: m.batch_fit.t / m.batch_fit.n,
+                        per_item_ns: 0.0,
+                        mean_size: l.mean_size,
+                        flat_because: Some("a greedy batch's size follows the time of the batch before it, so no slope is fitted"),
+                    }
+                }
+            })
         } else {
             None
         };
@@ -320,7 +336,9 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         }
         return c;
     }
-    let own = ["parse", "handle", "validate", "route", "deliver", "query", "apply"];
+    let own = [
+        "parse", "handle", "validate", "route", "deliver", "query", "apply",
+    ];
     let timed = m
         .stages
         .iter()
@@ -340,7 +358,10 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         c.notes.push(format!("{stage}: {}", summary(h)));
         if stage == "request" && timed.is_none() {
             c.service = Some(Dist::ZERO);
-            c.notes.push("fit: 0; the request's time is the view reads, which the views' stations serve".into());
+            c.notes.push(
+                "fit: 0; the request's time is the view reads, which the views' stations serve"
+                    .into(),
+            );
         }
     }
     if c.service.is_none() {
@@ -382,10 +403,22 @@ impl Calibration {
             comment(&self.diagram),
             comment(&self.source)
         );
-        let _ = writeln!(s, "# Service times are the empirical distributions of the service's own per-node");
-        let _ = writeln!(s, "# histograms (fz_node_seconds), scaled to the measured means; servers, batch");
-        let _ = writeln!(s, "# limits and intervals are what the service stated (fz_node_concurrency).");
-        let _ = writeln!(s, "# Arrival rates are not calibrated: give them with --rate, [source.ID], [reads].");
+        let _ = writeln!(
+            s,
+            "# Service times are the empirical distributions of the service's own per-node"
+        );
+        let _ = writeln!(
+            s,
+            "# histograms (fz_node_seconds), scaled to the measured means; servers, batch"
+        );
+        let _ = writeln!(
+            s,
+            "# limits and intervals are what the service stated (fz_node_concurrency)."
+        );
+        let _ = writeln!(
+            s,
+            "# Arrival rates are not calibrated: give them with --rate, [source.ID], [reads]."
+        );
         let _ = writeln!(s);
         let _ = writeln!(s, "[defaults]");
         let _ = writeln!(

@@ -73,8 +73,8 @@ fn parse_line(l: &str, line: usize) -> Result<Sample, PromError> {
     let value = fields
         .next()
         .ok_or_else(|| err(format!("{name}: no value")))?;
-    let value = parse_value(value)
-        .ok_or_else(|| err(format!("{name}: `{value}` is not a number")))?;
+    let value =
+        parse_value(value).ok_or_else(|| err(format!("{name}: `{value}` is not a number")))?;
     if let Some(ts) = fields.next() {
         if ts.parse::<i64>().is_err() {
             return Err(err(format!("{name}: `{ts}` is not a timestamp")));

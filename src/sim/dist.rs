@@ -100,9 +100,15 @@ fn parse_points(args: &[&str]) -> Result<Vec<(f64, f64)>, DistError> {
                     "empirical: `{a}` is not a point `x p` (a duration and a probability)"
                 )));
             };
-            let p: f64 = p.parse().ok().filter(|p: &f64| (0.0..=1.0).contains(p)).ok_or_else(
-                || DistError(format!("empirical: `{p}` in `{a}` is not a probability in [0, 1]")),
-            )?;
+            let p: f64 = p
+                .parse()
+                .ok()
+                .filter(|p: &f64| (0.0..=1.0).contains(p))
+                .ok_or_else(|| {
+                    DistError(format!(
+                        "empirical: `{p}` in `{a}` is not a probability in [0, 1]"
+                    ))
+                })?;
             Ok((dur(x, "empirical point")?, p))
         })
         .collect()

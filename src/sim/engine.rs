@@ -996,6 +996,12 @@ impl<'n> Engine<'n> {
             SimRole::QueryApi => {}
         }
         let key = tok.key;
+        // The service answers a command once it is committed: a closed-loop user waits for
+        // that, not for the projections its events go on to.
+        let answered_req = match (spec.role, tok.kind) {
+            (SimRole::Commit, TokenKind::Message) => tok.req,
+            _ => NONE,
+        };
         let next = if !server_free {
             None
         } else if spec.keyed {
@@ -1013,7 +1019,22 @@ impl<'n> Engine<'n> {
         if let Some(next) = next {
             self.start(s, next, false);
         }
+        if answered_req != NONE {
+            self.answer_at_commit(answered_req);
+        }
         self.route(s, slot, tail);
+    }
+
+    /// A closed-loop request's command is committed: its user has the answer and thinks.
+    fn answer_at_commit(&mut self, req: u32) {
+        let r = &mut self.reqs[req as usize];
+        if !r.responded {
+            r.responded = true;
+            let user = r.user;
+            if user != NONE {
+                self.user_think(user);
+            }
+        }
     }
 
     #[inline(always)]

@@ -99,12 +99,13 @@ impl Histogram {
         for (i, b) in self.buckets.iter().enumerate() {
             let n = b.load(Ordering::Relaxed);
             if n > 0 {
+                // Bounds are inclusive: bucket i holds the integers up to bucket_end(i) - 1.
                 if i > 0 && written != i - 1 {
-                    let lo = bucket_end(i - 1) as f64 * scale;
+                    let lo = (bucket_end(i - 1) - 1) as f64 * scale;
                     let _ = writeln!(s, "{name}_bucket{{{labels},le=\"{lo:e}\"}} {cum}");
                 }
                 cum += n;
-                let le = bucket_end(i) as f64 * scale;
+                let le = (bucket_end(i) - 1) as f64 * scale;
                 let _ = writeln!(s, "{name}_bucket{{{labels},le=\"{le:e}\"}} {cum}");
                 written = i;
             }
