@@ -17,7 +17,7 @@ trap 'rm -rf "$WORK"' EXIT
 cores=$(nproc)
 load=$(cut -d' ' -f1 /proc/loadavg)
 status=0
-FZ="$ROOT/target/release/fz" WORK="$WORK" PORT="${FZ_FIDELITY_PORT:-19160}" DUR=10 PROFILE=dev \
+FZ="$ROOT/target/release/fz" WORK="$WORK" PORT="${FZ_FIDELITY_PORT:-19160}" DUR=8 PROFILE=dev \
   CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" CHECK_ONLY='^lag .* p50$' \
   docs/bench/fidelity.sh seed --quick || status=$?
 if [ "$status" -ne 0 ]; then
