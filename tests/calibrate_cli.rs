@@ -175,3 +175,33 @@ fn a_diagram_with_errors_is_refused_before_reading_metrics() {
         stderr(&o)
     );
 }
+
+/// loadgen's closed loop waits for the HTTP answer, which the service sends at the commit:
+/// the simulated closed loop does the same, so a slow projection (n12 at 50 ms, 20/s at
+/// most) does not hold the users back. Waiting for every copy, 16 users would manage
+/// at most 20 commands/s.
+#[test]
+fn a_closed_loop_user_is_answered_at_the_commit() {
+    let o = fz(&[
+        "sim",
+        SEED,
+        "--duration",
+        "5s",
+        "--warmup",
+        "1s",
+        "--format",
+        "json",
+        "--set",
+        "defaults.service=exp(10us)",
+        "--set",
+        "node.n12.service=const(50ms)",
+        "--set",
+        "source.n1.users=16",
+        "--set",
+        "source.n1.think=const(1ms)",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let thr = r["requests"]["n1"]["throughput"].as_f64().unwrap();
+    assert!(thr > 5000.0, "16 users with 1 ms think: {thr}/s");
+}

@@ -1026,14 +1026,14 @@ impl<'n> Engine<'n> {
     }
 
     /// A closed-loop request's command is committed: its user has the answer and thinks.
+    /// The request itself goes on (its outcomes are still recorded where it is answered);
+    /// only the user is released from it, once.
     fn answer_at_commit(&mut self, req: u32) {
         let r = &mut self.reqs[req as usize];
-        if !r.responded {
-            r.responded = true;
+        if !r.responded && r.user != NONE {
             let user = r.user;
-            if user != NONE {
-                self.user_think(user);
-            }
+            r.user = NONE;
+            self.user_think(user);
         }
     }
 

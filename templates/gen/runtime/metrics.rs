@@ -33,11 +33,10 @@ const SUB: u64 = 1 << SUB_BITS;
 const BUCKETS: usize = (SUB as usize) * (41 - SUB_BITS as usize);
 
 /// A lock-free log-linear histogram of non-negative integers (nanoseconds, or a
-/// batch size): one atomic add per bucket, count and sum, so recording costs a few
-/// nanoseconds and never blocks.
+/// batch size): recording is two relaxed atomic adds (the bucket and the sum; the count
+/// is the buckets' total), so it never blocks.
 pub struct Histogram {
     buckets: Box<[AtomicU64]>,
-    count: AtomicU64,
     sum: AtomicU64,
 }
 
@@ -45,7 +44,6 @@ impl Default for Histogram {
     fn default() -> Self {
         Histogram {
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
             sum: AtomicU64::new(0),
         }
     }
@@ -76,8 +74,11 @@ impl Histogram {
     #[inline]
     pub fn record_n(&self, v: u64, n: u64) {
         self.buckets[bucket_of(v)].fetch_add(n, Ordering::Relaxed);
-        self.count.fetch_add(n, Ordering::Relaxed);
         self.sum.fetch_add(v.saturating_mul(n), Ordering::Relaxed);
+    }
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|b| b.load(Ordering::Relaxed) == 0)
     }
     /// Records one value.
     #[inline]
@@ -277,7 +278,7 @@ impl Timings {
             all.extend([&p.apply_batch, &p.apply_event, &p.query]);
         }
         for t in all {
-            if t.node.is_empty() || t.time.count.load(Ordering::Relaxed) == 0 {
+            if t.node.is_empty() || t.time.is_empty() {
                 continue;
             }
             let labels = format!("node=\"{}\",stage=\"{}\"", t.node, t.stage);
