@@ -8,6 +8,7 @@
 // would add a per-rule stack probe costing a third of parse time).
 extern crate alloc;
 
+pub mod calibrate;
 pub mod cli;
 pub mod diagnostic;
 pub mod export;

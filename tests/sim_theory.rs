@@ -356,3 +356,63 @@ fn batch_station_saturates_at_b_over_s() {
     // Every batch is full: each token's service is the whole 2 ms batch.
     assert!(rel(n2.response.mean.v() - n2.wait.mean.v(), 2e-3).abs() < 1e-3);
 }
+
+/// M/G/1 with an empirical service time (the distribution `fz calibrate` writes from a
+/// histogram): the mean response against Pollaczek-Khinchine, E[S] + l E[S^2] / (2 (1 - rho)),
+/// the moments computed here from the piecewise-uniform CDF.
+#[test]
+fn mg1_with_an_empirical_service_matches_pollaczek_khinchine() {
+    let r = simulate("mg1_empirical", 2000, 2, 31);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    // (lo, hi, mass) in seconds.
+    let parts = [(1e-4, 5e-4, 0.2), (5e-4, 1e-3, 0.5), (1e-3, 3e-3, 0.3)];
+    let es: f64 = parts.iter().map(|(a, b, m)| m * (a + b) / 2.0).sum();
+    let es2: f64 = parts
+        .iter()
+        .map(|(a, b, m)| m * (a * a + a * b + b * b) / 3.0)
+        .sum();
+    let lam = 700.0;
+    let rho = lam * es;
+    let w = es + lam * es2 / (2.0 * (1.0 - rho));
+    let (eu, ew) = (rel(n2.utilization.v(), rho), rel(n2.response.mean.v(), w));
+    eprintln!(
+        "mg1_empirical: utilisation {:.4} vs {rho:.4} ({:+.2}%), mean response {:.4}ms vs {:.4}ms ({:+.2}%)",
+        n2.utilization.v(),
+        eu * 100.0,
+        n2.response.mean.v() * 1e3,
+        w * 1e3,
+        ew * 100.0
+    );
+    assert!(eu.abs() < 0.01, "utilisation {:+.2}%", eu * 100.0);
+    assert!(ew.abs() < 0.02, "mean response {:+.2}%", ew * 100.0);
+}
+
+/// A batch server resting T after each batch, service ~0, no limit: after an idle spell
+/// (mean 1/l) the first arrival is served at once and starts a run of rests, each followed
+/// by another while some arrival came during it (probability 1 - e^(-lT)), so a run has
+/// e^(lT) rests on average and the server is resting a fraction
+/// f = e^(lT) T / (1/l + e^(lT) T) of the time. An arrival that finds it resting (PASTA:
+/// probability f) waits the rest's remainder, T/2 on average: mean response f T / 2.
+#[test]
+fn batch_station_with_an_interval_rests_between_batches() {
+    let r = simulate("batch_interval", 2000, 2, 41);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let (lam, t): (f64, f64) = (300.0, 5e-3);
+    let f = (lam * t).exp() * t / (1.0 / lam + (lam * t).exp() * t);
+    let w = f * t / 2.0;
+    let (eu, ew) = (rel(n2.utilization.v(), f), rel(n2.response.mean.v(), w));
+    eprintln!(
+        "batch_interval: resting {:.4} vs {f:.4} ({:+.2}%), mean response {:.4}ms vs {:.4}ms ({:+.2}%)",
+        n2.utilization.v(),
+        eu * 100.0,
+        n2.response.mean.v() * 1e3,
+        w * 1e3,
+        ew * 100.0
+    );
+    assert!(eu.abs() < 0.01, "resting fraction {:+.2}%", eu * 100.0);
+    assert!(ew.abs() < 0.02, "mean response {:+.2}%", ew * 100.0);
+    assert!(
+        n2.wait.max.unwrap() <= t + 1e-6,
+        "nobody waits more than one rest"
+    );
+}

@@ -1,5 +1,6 @@
 //! The command line: parse arguments, call the library, print. Nothing else depends on it.
 
+pub mod calibrate;
 pub mod check;
 pub mod diff;
 pub mod export;
@@ -30,6 +31,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Run a diagram as a discrete-event simulation
     Sim(sim::SimArgs),
+    /// Fit a simulation profile to a generated service's /metrics
+    Calibrate(calibrate::CalibrateArgs),
     /// Draw a diagram as SVG or PNG (workflow or sequence view)
     Render(render::RenderArgs),
     /// Rewrite diagrams in canonical layout (`--check`: report, write nothing)
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Export(a) => export::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Render(a) => render::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Fix(a) => fix::run(a),

@@ -34,6 +34,9 @@ pub struct Plan {
     pub role_docs: BTreeMap<String, String>,
     /// The same, as fields for templates.
     pub docs: DocRefs,
+    /// The diagram node id of each role (its first node; empty when none), for the
+    /// `node` label of the generated service's per-node timings.
+    pub ids: DocRefs,
     /// What was inferred (domain, defaults), for the user.
     pub inferred: Vec<String>,
     /// Where the domain came from.
@@ -795,6 +798,25 @@ pub fn build_arch(
         query_api: doc("query_api", "the query API"),
         read_response: doc("read_response", "the read response"),
     };
+    let mut role_ids: BTreeMap<String, String> = BTreeMap::new();
+    for a in &roles.assigned {
+        role_ids
+            .entry(a.role.as_str().to_string())
+            .or_insert_with(|| comment_text(&d.node(a.node).id));
+    }
+    let id = |role: &str| role_ids.get(role).cloned().unwrap_or_default();
+    let ids = DocRefs {
+        command_source: id("command_source"),
+        command_handler: id("command_handler"),
+        validator: id("validator"),
+        write_commit: id("write_commit"),
+        event_publisher: id("event_publisher"),
+        event_router: id("event_router"),
+        ordering: id("ordering"),
+        delivery: id("delivery"),
+        query_api: id("query_api"),
+        read_response: id("read_response"),
+    };
     // The packs: the runtime's core and every pack a node asks for.
     let mut used: Vec<PackPlan> = Vec::new();
     let mut dependencies: Vec<String> = Vec::new();
@@ -840,6 +862,7 @@ pub fn build_arch(
         dependencies,
         features,
         docs,
+        ids,
         crate_name,
         diagram: comment_text(diagram_name),
         aggregates,

@@ -7,7 +7,7 @@ use super::time::{format_ns, parse_duration_ns, Nanos};
 
 /// The distribution forms a profile may use, for error messages.
 pub const DIST_CHOICES: &str =
-    "const(x), exp(mean), uniform(a,b), normal(mean,sd), lognormal(mean,sd), erlang(k,mean)";
+    "const(x), exp(mean), uniform(a,b), normal(mean,sd), lognormal(mean,sd), erlang(k,mean), empirical(x1 p1, x2 p2, ...)";
 /// The key distribution forms, for error messages.
 pub const KEY_CHOICES: &str = "uniform(n), zipf(n, s), unique";
 
@@ -44,6 +44,14 @@ pub enum Dist {
         k: u32,
         mean: f64,
     },
+    /// A measured distribution: a piecewise-linear CDF through `(x, P(X <= x))` points
+    /// (nanoseconds, increasing; the last probability is 1), uniform between two points,
+    /// the way a histogram's buckets describe it. The CDF is 0 below the first point, whose
+    /// probability is that of the mass at exactly `x`.
+    Empirical {
+        points: std::sync::Arc<[(f64, f64)]>,
+        mean: f64,
+    },
 }
 
 fn split_call(s: &str) -> Option<(&str, Vec<&str>)> {
@@ -78,8 +86,73 @@ fn arity(name: &str, args: &[&str], n: usize) -> Result<(), DistError> {
     Ok(())
 }
 
+fn parse_points(args: &[&str]) -> Result<Vec<(f64, f64)>, DistError> {
+    if args.is_empty() {
+        return Err(DistError(
+            "empirical: give points `x p` (a duration and the probability of a draw at or below it), e.g. empirical(10us 0, 20us 0.5, 80us 1)".into(),
+        ));
+    }
+    args.iter()
+        .map(|a| {
+            let mut it = a.split_whitespace();
+            let (Some(x), Some(p), None) = (it.next(), it.next(), it.next()) else {
+                return Err(DistError(format!(
+                    "empirical: `{a}` is not a point `x p` (a duration and a probability)"
+                )));
+            };
+            let p: f64 = p
+                .parse()
+                .ok()
+                .filter(|p: &f64| (0.0..=1.0).contains(p))
+                .ok_or_else(|| {
+                    DistError(format!(
+                        "empirical: `{p}` in `{a}` is not a probability in [0, 1]"
+                    ))
+                })?;
+            Ok((dur(x, "empirical point")?, p))
+        })
+        .collect()
+}
+
 impl Dist {
     pub const ZERO: Dist = Dist::Const(0);
+
+    /// An empirical distribution through `(x ns, P(X <= x))` points: `x` increasing,
+    /// probabilities non-decreasing, the last one 1.
+    pub fn empirical(points: &[(f64, f64)]) -> Result<Dist, DistError> {
+        let Some(&(_, last)) = points.last() else {
+            return Err(DistError("empirical: no points".into()));
+        };
+        for w in points.windows(2) {
+            if w[1].0 <= w[0].0 {
+                return Err(DistError(format!(
+                    "empirical: the durations must increase ({} then {})",
+                    format_ns(w[0].0),
+                    format_ns(w[1].0)
+                )));
+            }
+            if w[1].1 < w[0].1 {
+                return Err(DistError(format!(
+                    "empirical: the probabilities must not decrease ({} then {})",
+                    w[0].1, w[1].1
+                )));
+            }
+        }
+        if (last - 1.0).abs() > 1e-9 {
+            return Err(DistError(format!(
+                "empirical: the last probability must be 1, not {last}"
+            )));
+        }
+        let (x0, p0) = points[0];
+        let mut mean = x0 * p0;
+        for w in points.windows(2) {
+            mean += (w[1].1 - w[0].1) * (w[0].0 + w[1].0) / 2.0;
+        }
+        Ok(Dist::Empirical {
+            points: points.into(),
+            mean,
+        })
+    }
 
     /// Parse `exp(1ms)`, `const(2ms)`, `uniform(1ms, 3ms)`, `normal(5ms, 1ms)`,
     /// `lognormal(2ms, 1ms)`, `erlang(3, 6ms)`. A bare duration means `const`.
@@ -150,6 +223,7 @@ impl Dist {
                     mean: dur(args[1], "erlang mean")?,
                 }
             }
+            "empirical" => Dist::empirical(&parse_points(&args)?)?,
             other => {
                 return Err(DistError(format!(
                     "unknown distribution `{other}`; valid: {DIST_CHOICES}"
@@ -173,6 +247,7 @@ impl Dist {
             Dist::Normal { mean, .. } => mean,
             Dist::LogNormal { mean, .. } => mean,
             Dist::Erlang { mean, .. } => mean,
+            Dist::Empirical { mean, .. } => mean,
         }
     }
 
@@ -215,6 +290,22 @@ impl Dist {
                 }
                 s * mean / k as f64
             }
+            Dist::Empirical { ref points, .. } => {
+                let u: f64 = rng.gen();
+                // The first point whose probability reaches u, interpolated from the one before.
+                let i = points.partition_point(|&(_, p)| p < u);
+                match (i.checked_sub(1).map(|j| points[j]), points.get(i)) {
+                    (_, None) => points[points.len() - 1].0,
+                    (None, Some(&(x, _))) => x,
+                    (Some((x0, p0)), Some(&(x1, p1))) => {
+                        if p1 > p0 {
+                            x0 + (x1 - x0) * (u - p0) / (p1 - p0)
+                        } else {
+                            x1
+                        }
+                    }
+                }
+            }
         };
         (x + 0.5) as Nanos
     }
@@ -241,7 +332,26 @@ impl std::fmt::Display for Dist {
                 write!(f, "lognormal({}, {})", format_ns(mean), format_ns(sd))
             }
             Dist::Erlang { k, mean } => write!(f, "erlang({k}, {})", format_ns(mean)),
+            Dist::Empirical { ref points, .. } => {
+                write!(f, "empirical(")?;
+                for (i, (x, p)) in points.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{} {}", format_ns(*x), fmt_prob(*p))?;
+                }
+                write!(f, ")")
+            }
         }
+    }
+}
+
+/// A probability with at most 6 decimals and no trailing zeros.
+fn fmt_prob(p: f64) -> String {
+    let s = format!("{p:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() {
+        "0".into()
+    } else {
+        s.to_string()
     }
 }
 
@@ -383,6 +493,44 @@ mod tests {
             let mean = (0..n).map(|_| d.sample(&mut rng) as f64).sum::<f64>() / n as f64;
             let rel = (mean - d.mean_ns()) / d.mean_ns();
             assert!(rel.abs() < 0.01, "{s}: {mean} vs {}", d.mean_ns());
+        }
+    }
+
+    #[test]
+    fn empirical_interpolates_between_points_and_keeps_its_mean() {
+        let d = Dist::parse("empirical(10us 0, 20us 0.5, 40us 1)").unwrap();
+        // Mean: half uniform on [10, 20], half on [20, 40] microseconds.
+        assert!((d.mean_ns() - 22_500.0).abs() < 1e-6, "{}", d.mean_ns());
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let n = 200_000;
+        let draws: Vec<u64> = (0..n).map(|_| d.sample(&mut rng)).collect();
+        assert!(draws.iter().all(|&x| (10_000..=40_000).contains(&x)));
+        let below = draws.iter().filter(|&&x| x <= 20_000).count() as f64 / n as f64;
+        assert!((below - 0.5).abs() < 0.01, "{below}");
+        let mean = draws.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+        assert!((mean - 22_500.0).abs() / 22_500.0 < 0.01, "{mean}");
+        // Mass at the first point: a draw of exactly 5us a quarter of the time.
+        let d = Dist::parse("empirical(5us 0.25, 15us 1)").unwrap();
+        let at5 = (0..n).filter(|_| d.sample(&mut rng) == 5_000).count() as f64 / n as f64;
+        assert!((at5 - 0.25).abs() < 0.01, "{at5}");
+        // Round trip through the profile's text form.
+        let again = Dist::parse(&d.to_string()).unwrap();
+        assert_eq!(again.to_string(), d.to_string());
+    }
+
+    #[test]
+    fn empirical_rejects_bad_points_saying_why() {
+        for (bad, why) in [
+            ("empirical()", "give points"),
+            ("empirical(10us)", "not a point"),
+            ("empirical(10us 0.5, 5us 1)", "must increase"),
+            ("empirical(10us 0.5, 20us 0.4, 30us 1)", "must not decrease"),
+            ("empirical(10us 0, 20us 0.9)", "last probability must be 1"),
+            ("empirical(10us 2)", "not a probability"),
+            ("empirical(fast 1)", "not a duration"),
+        ] {
+            let e = Dist::parse(bad).unwrap_err();
+            assert!(e.0.contains(why), "{bad}: {}", e.0);
         }
     }
 

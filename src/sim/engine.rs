@@ -37,6 +37,8 @@ enum Ev {
     Think(u32),
     /// The join timeout of fork record `.0` (generation `.1`) expires.
     JoinTimeout(u32, u32),
+    /// A server of batch station `.0` ends its rest after a batch.
+    Rested(u32),
 }
 
 /// One fan-out in flight whose parts meet at a join.
@@ -351,6 +353,7 @@ impl<'n> Engine<'n> {
                 Ev::Depart(s, slot) => self.depart(s, slot, true),
                 Ev::Think(u) => self.think_done(u),
                 Ev::JoinTimeout(f, gen) => self.join_timeout(f, gen),
+                Ev::Rested(s) => self.rested(s),
             }
         }
         self.q.advance_to(limit);
@@ -897,6 +900,18 @@ impl<'n> Engine<'n> {
         self.batch_scratch = members;
     }
 
+    /// A server of batch station `s` ends its rest: it is free, and takes a batch of what waits.
+    fn rested(&mut self, s: u32) {
+        let now = self.q.now();
+        let warmup = self.warmup;
+        let st = &mut self.st[s as usize];
+        st.tick(now, warmup);
+        st.busy -= 1;
+        if let Some(next) = st.queue.pop_front() {
+            self.start(s, next, false);
+        }
+    }
+
     /// A member of a batch leaves: true when it was the last, freeing the server.
     fn batch_member_done(&mut self, slot: u32) -> bool {
         let rec = self.batch_of.get(slot as usize).copied().unwrap_or(NONE);
@@ -919,7 +934,15 @@ impl<'n> Engine<'n> {
         let now = self.q.now();
         let net = self.net;
         let spec = &net.stations[s as usize];
-        let server_free = spec.batch.is_none() || self.batch_member_done(slot);
+        let mut server_free = spec.batch.is_none() || self.batch_member_done(slot);
+        if server_free {
+            if let Some(b) = spec.batch.as_ref().filter(|b| !b.interval.is_zero()) {
+                // The last member left: the server rests before it takes the next batch.
+                let rest = b.interval.sample(&mut self.rng);
+                self.q.schedule(now.saturating_add(rest), Ev::Rested(s));
+                server_free = false;
+            }
+        }
         let warmup = self.warmup;
         let st = &mut self.st[s as usize];
         let tok = &mut self.toks.v[slot as usize];
@@ -973,6 +996,12 @@ impl<'n> Engine<'n> {
             SimRole::QueryApi => {}
         }
         let key = tok.key;
+        // The service answers a command once it is committed: a closed-loop user waits for
+        // that, not for the projections its events go on to.
+        let answered_req = match (spec.role, tok.kind) {
+            (SimRole::Commit, TokenKind::Message) => tok.req,
+            _ => NONE,
+        };
         let next = if !server_free {
             None
         } else if spec.keyed {
@@ -990,7 +1019,22 @@ impl<'n> Engine<'n> {
         if let Some(next) = next {
             self.start(s, next, false);
         }
+        if answered_req != NONE {
+            self.answer_at_commit(answered_req);
+        }
         self.route(s, slot, tail);
+    }
+
+    /// A closed-loop request's command is committed: its user has the answer and thinks.
+    /// The request itself goes on (its outcomes are still recorded where it is answered);
+    /// only the user is released from it, once.
+    fn answer_at_commit(&mut self, req: u32) {
+        let r = &mut self.reqs[req as usize];
+        if !r.responded && r.user != NONE {
+            let user = r.user;
+            r.user = NONE;
+            self.user_think(user);
+        }
     }
 
     #[inline(always)]

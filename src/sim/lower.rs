@@ -214,6 +214,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             p.batch.map(|max| crate::sim::network::Batch {
                 max,
                 per_item: p.per_item.clone().unwrap_or(Dist::ZERO),
+                interval: p.interval.clone().unwrap_or(Dist::ZERO),
             })
         });
         st.lane = node.lane as u32;
@@ -1105,6 +1106,9 @@ fn explain(
                 " per batch of up to {} + {} per item",
                 b.max, b.per_item
             );
+            if !b.interval.is_zero() {
+                let _ = write!(svc, ", resting {} after each batch", b.interval);
+            }
         }
         let _ = writeln!(
             s,

@@ -83,17 +83,25 @@ pub struct ClosedLoop {
 }
 
 /// A batch server's rule: it takes up to `max` waiting tokens at once and serves them
-/// together for the station's `service` draw plus one `per_item` draw per token in the batch.
+/// together for the station's `service` draw plus one `per_item` draw per token in the batch;
+/// after a batch it rests for one `interval` draw before it takes the next (a projector that
+/// applies at most once per interval), the tokens arriving meanwhile waiting to form the
+/// next batch.
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub max: u32,
     pub per_item: Dist,
+    pub interval: Dist,
 }
 
 impl Batch {
     /// Mean service time of a batch of `k` tokens, in nanoseconds.
     pub fn mean_ns(&self, service: &Dist, k: u32) -> f64 {
         service.mean_ns() + k as f64 * self.per_item.mean_ns()
+    }
+    /// Mean time a server is taken by a batch of `k` tokens, its rest included.
+    pub fn cycle_ns(&self, service: &Dist, k: u32) -> f64 {
+        self.mean_ns(service, k) + self.interval.mean_ns()
     }
 }
 

@@ -79,6 +79,8 @@ pub struct NodeProfile {
     pub batch: Option<u32>,
     /// Added to a batch's service time per token in it (batch stations only).
     pub per_item: Option<Dist>,
+    /// A batch server's rest after each batch (batch stations only).
+    pub interval: Option<Dist>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +147,7 @@ const NODE_KEYS: &[&str] = &[
     "join_timeout",
     "batch",
     "per_item",
+    "interval",
 ];
 const EDGE_KEYS: &[&str] = &["delay"];
 const LOOP_KEYS: &[&str] = &["repeat", "max"];
@@ -523,6 +526,7 @@ fn parse_node(
         join_timeout: None,
         batch: None,
         per_item: None,
+        interval: None,
     };
     for (key, kspan, item, vs) in entries(t) {
         match key {
@@ -530,6 +534,7 @@ fn parse_node(
             "join_timeout" => n.join_timeout = Some(dist(cx, &sec, key, item, &vs)?),
             "batch" => n.batch = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000_000)? as u32),
             "per_item" => n.per_item = Some(dist(cx, &sec, key, item, &vs)?),
+            "interval" => n.interval = Some(dist(cx, &sec, key, item, &vs)?),
             "servers" => n.servers = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000)? as u32),
             "queue" => {
                 n.queue = Some(integer(cx, &sec, key, item, &vs, 0, u32::MAX as i64)? as u32)
@@ -565,6 +570,12 @@ fn parse_node(
         return Err(cx.err(
             &n.span,
             format!("[{sec}] gives per_item without batch; per_item is the time each token adds to a batch's service (set batch = B, the most tokens served at once)"),
+        ));
+    }
+    if n.interval.is_some() && n.batch.is_none() {
+        return Err(cx.err(
+            &n.span,
+            format!("[{sec}] gives interval without batch; interval is a batch server's rest after each batch (set batch = B, the most tokens served at once)"),
         ));
     }
     Ok(n)

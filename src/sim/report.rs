@@ -205,7 +205,7 @@ impl Report {
                 // batch time: the offered load below counts that, so >= 1 is surely unstable.
                 let svc = match &spec.batch {
                     None => spec.service.mean_ns() / 1e9,
-                    Some(b) => b.mean_ns(&spec.service, b.max) / b.max.max(1) as f64 / 1e9,
+                    Some(b) => b.cycle_ns(&spec.service, b.max) / b.max.max(1) as f64 / 1e9,
                 };
                 NodeFigures {
                     id: spec.id.clone(),

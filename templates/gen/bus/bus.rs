@@ -253,8 +253,9 @@ impl Transport for LogTransport {
             let (tx, rx) = mpsc::sync_channel::<Routed>(65_536);
             partition_txs.push(tx);
             let inboxes = inboxes.clone();
+            let m = metrics.clone();
             threads.push(spawn(&format!("partition-{p}"), move || {
-                deliver(p, rx, inboxes)
+                deliver(p, rx, inboxes, m)
             })?);
         }
         drop(inboxes);
@@ -385,7 +386,8 @@ fn route(
             }
             continue;
         }
-        let events = match store.read_after(position, 2_000) {
+        let read_start = Instant::now();
+        let events = match store.read_after(position, ROUTE_BATCH) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("event router: {e}");
@@ -393,6 +395,7 @@ fn route(
                 continue;
             }
         };
+        let routed = events.len() as u64;
         for e in events {
             position = e.position;
             let targets = routes
@@ -410,6 +413,10 @@ fn route(
                 return;
             }
         }
+        // Route Event's time per event: the read back from the log and the routing.
+        if let Some(per) = (read_start.elapsed().as_nanos() as u64).checked_div(routed) {
+            metrics.timings.route.time.record_n(per, routed);
+        }
         for tx in &partitions {
             if tx.send(Routed::Watermark(position)).is_err() {
                 return;
@@ -419,10 +426,16 @@ fn route(
 }
 
 /// Deliver to Projectors: forwards one partition, in order, to every subscribed projector.
-fn deliver(partition: usize, rx: mpsc::Receiver<Routed>, inboxes: Vec<mpsc::SyncSender<Delivery>>) {
+fn deliver(
+    partition: usize,
+    rx: mpsc::Receiver<Routed>,
+    inboxes: Vec<mpsc::SyncSender<Delivery>>,
+    metrics: Arc<Metrics>,
+) {
     while let Ok(r) = rx.recv() {
         match r {
             Routed::Event(event, targets) => {
+                let start = Instant::now();
                 for &t in targets.iter() {
                     let d = Delivered {
                         partition,
@@ -430,6 +443,7 @@ fn deliver(partition: usize, rx: mpsc::Receiver<Routed>, inboxes: Vec<mpsc::Sync
                     };
                     let _ = inboxes[t].send(Delivery::Event(d));
                 }
+                metrics.timings.deliver.time.since(start);
             }
             Routed::Watermark(pos) => {
                 for inbox in &inboxes {
@@ -440,8 +454,12 @@ fn deliver(partition: usize, rx: mpsc::Receiver<Routed>, inboxes: Vec<mpsc::Sync
     }
 }
 
+/// Most events the router reads from the log at once.
+pub const ROUTE_BATCH: usize = 2_000;
+/// Most events a projector applies at once.
+pub const APPLY_BATCH: usize = 4_096;
 /// Shortest time between two applies of one projector (see `run_projector`).
-const APPLY_INTERVAL: Duration = Duration::from_millis(5);
+pub const APPLY_INTERVAL: Duration = Duration::from_millis(5);
 
 fn run_projector(
     mut p: Box<dyn Projector>,
@@ -462,6 +480,7 @@ fn run_projector(
         }
     };
     let m = metrics.projector(name);
+    let t = metrics.timings.projector(name);
     let publish = |cps: &[u64]| {
         if let Some(m) = m {
             m.checkpoint
@@ -554,7 +573,7 @@ fn run_projector(
         // otherwise be its own transaction, costing CPU the request handlers need;
         // the wait adds at most that interval to the lag.
         let due = last_apply + APPLY_INTERVAL;
-        while batch.len() < 4_096 {
+        while batch.len() < APPLY_BATCH {
             match rx.try_recv() {
                 Ok(d) => take(d, &mut batch),
                 Err(mpsc::TryRecvError::Empty) => {
@@ -571,6 +590,7 @@ fn run_projector(
         }
         let controls = std::mem::take(&mut controls);
         let mut attempt = 0;
+        let apply_start = Instant::now();
         let visible = loop {
             match p.apply(&batch, &next) {
                 Ok(visible) => break visible,
@@ -586,6 +606,14 @@ fn run_projector(
             }
         };
         last_apply = Instant::now();
+        if let (Some(t), false) = (t, batch.is_empty()) {
+            let ns = (last_apply - apply_start).as_nanos() as u64;
+            let k = batch.len() as u64;
+            t.apply_batch.time.record(ns);
+            t.apply_event.time.record_n(ns / k, k);
+            t.batch_size.record(k);
+            t.batch_fit.record(k, ns);
+        }
         cps = next;
         publish(&cps);
         invisible.extend(batch.iter().map(|d| d.event.recorded_at_us));

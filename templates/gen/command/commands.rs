@@ -113,6 +113,8 @@ pub(crate) async fn execute_{{ a.module }}(
 {%- endif %}
     decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
 ) -> Result<Json<CommandAccepted>, ApiError> {
+    let t = &app.metrics.timings;
+    let start = std::time::Instant::now();
     let result = async {
 {%- if plan.uses("idempotency") %}
         // A command id seen before is a duplicate: answered before any rule runs
@@ -164,7 +166,11 @@ pub(crate) async fn execute_{{ a.module }}(
                 )));
             }
         }
-        let events = decide(&aggregate)?;
+        let decide_start = std::time::Instant::now();
+        let events = decide(&aggregate);
+        let decide_ns = decide_start.elapsed().as_nanos() as u64;
+        t.validate.time.record(decide_ns);
+        let events = events?;
         let mut state = aggregate.state;
         let mut new = Vec::with_capacity(events.len());
         for e in &events {
@@ -181,15 +187,21 @@ pub(crate) async fn execute_{{ a.module }}(
         } else {
             None
         };
-        let appended = match app
+        // The handler's own work: load or cache lookup and encoding (decide is n3's).
+        t.handle
+            .time
+            .record((start.elapsed().as_nanos() as u64).saturating_sub(decide_ns));
+        let commit_start = std::time::Instant::now();
+        let appended = app
             .store
 {%- if plan.uses("idempotency") %}
             .append_command(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot, command_id.clone())
 {%- else %}
             .append(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot)
 {%- endif %}
-            .await
-        {
+            .await;
+        t.commit.time.since(commit_start);
+        let appended = match appended {
             Ok(appended) => appended,
             Err(e) => {
                 cache.forget(&id);
@@ -237,12 +249,18 @@ pub async fn {{ c.slug }}(
     body: Bytes,
 ) -> Result<Json<CommandAccepted>, ApiError> {
 {%- if plan.uses("idempotency") %}
+    let start = std::time::Instant::now();
     let obj = json_object(&body)?;
-    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&obj)?;
+    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&obj);
+    app.metrics.timings.command.time.since(start);
+    let cmd = cmd?;
     let command_id = crate::submit::opt_command_id(&obj)?;
     execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, command_id, |a| cmd.decide(a)).await
 {%- else %}
-    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&json_object(&body)?)?;
+    let start = std::time::Instant::now();
+    let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&json_object(&body)?);
+    app.metrics.timings.command.time.since(start);
+    let cmd = cmd?;
     execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, |a| cmd.decide(a)).await
 {%- endif %}
 }

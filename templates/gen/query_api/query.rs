@@ -17,6 +17,7 @@ use crate::projections::PageRequest;
 /// round trip; reads of a local view answer inline in microseconds.
 async fn timed<T: Send + 'static>(
     app: &Arc<AppState>,
+    view: &'static str,
     remote: bool,
     f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<Json<T>, ApiError> {
@@ -29,7 +30,13 @@ async fn timed<T: Send + 'static>(
     } else {
         f(app)
     };
-    app.metrics.observe_query(start.elapsed().as_secs_f64());
+    let elapsed = start.elapsed();
+    app.metrics.observe_query(elapsed.as_secs_f64());
+    let ns = elapsed.as_nanos() as u64;
+    app.metrics.timings.query.time.record(ns);
+    if let Some(p) = app.metrics.timings.projector(view) {
+        p.query.time.record(ns);
+    }
     r.map(Json)
 }
 
@@ -47,7 +54,7 @@ pub async fn {{ p.view.slug }}_list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.page_type }}>, ApiError> {
     let page = PageRequest::parse(&q)?;
-    timed(&app, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.list(page)).await
+    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.list(page)).await
 }
 
 /// One entry of view {{ p.view.node }} "{{ p.view.label }}".
@@ -58,7 +65,7 @@ pub async fn {{ p.view.slug }}_get(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.entry_type }}>, ApiError> {
-    timed(&app, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| {
+    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| {
         found(app.views.{{ p.view.slug }}.get(&id)?, crate::projections::{{ p.module }}::VIEW, &id)
     })
     .await
@@ -80,7 +87,7 @@ pub async fn {{ p.view.slug }}_search(
         .get("q")
         .ok_or_else(|| ApiError::bad_field("q", "is required"))?
         .clone();
-    timed(&app, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.search(&text, page)).await
+    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.search(&text, page)).await
 }
 {%- endif %}
 {% endfor -%}

@@ -72,6 +72,58 @@ pub const PROJECTORS: &[&str] = &[
 {%- endfor %}
 ];
 
+/// The diagram node of each timed component (`fz_node_seconds{node=...}` in `/metrics`).
+pub const NODES: crate::metrics::NodeIds = crate::metrics::NodeIds {
+    command_source: "{{ plan.ids.command_source }}",
+    command_handler: "{{ plan.ids.command_handler }}",
+    validator: "{{ plan.ids.validator }}",
+    write_commit: "{{ plan.ids.write_commit }}",
+    event_publisher: "{{ plan.ids.event_publisher }}",
+    event_router: "{{ plan.ids.event_router }}",
+    ordering: "{{ plan.ids.ordering }}",
+    delivery: "{{ plan.ids.delivery }}",
+    query_api: "{{ plan.ids.query_api }}",
+    projectors: &[
+{%- for p in plan.projectors %}
+        (projections::{{ p.module }}::PROJECTOR, "{{ p.node }}", "{{ p.view.node }}"),
+{%- endfor %}
+    ],
+};
+
+/// States the concurrency each timed node runs with (`fz_node_concurrency`): the
+/// request handlers' workers, the single group-commit writer and its batch limit,
+/// the router, the partitions, each projector's thread, batch limit and apply interval.
+fn concurrency(metrics: &Metrics, config: &Config) {
+    let t = &metrics.timings;
+    // tokio's multi-threaded runtime runs one worker per core.
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get() as u64)
+        .unwrap_or(1);
+    for node in [NODES.command_source, NODES.command_handler, NODES.validator, NODES.query_api] {
+        t.set_concurrency(node, "servers", workers);
+    }
+    t.set_concurrency(NODES.write_commit, "servers", 1);
+    t.set_concurrency(NODES.write_commit, "batch", config.max_batch as u64);
+    t.set_concurrency(NODES.event_router, "servers", 1);
+    t.set_concurrency(NODES.event_router, "batch", crate::bus::ROUTE_BATCH as u64);
+    t.set_concurrency(NODES.ordering, "servers", config.partitions as u64);
+    t.set_concurrency(NODES.delivery, "servers", config.partitions as u64);
+    for (_, p, v) in NODES.projectors {
+        t.set_concurrency(p, "servers", 1);
+        t.set_concurrency(p, "batch", crate::bus::APPLY_BATCH as u64);
+        t.set_concurrency(p, "interval_us", crate::bus::APPLY_INTERVAL.as_micros() as u64);
+        t.set_concurrency(v, "servers", workers);
+    }
+{%- for p in plan.projectors %}{% if p.view.kind == "search" %}
+    // {{ p.view.node }} shows what {{ p.node }} applied only at a commit, at most every REFRESH.
+    t.set_concurrency(
+        "{{ p.node }}",
+        "visible_interval_us",
+        projections::{{ p.module }}::REFRESH.as_micros() as u64,
+    );
+{%- endif %}{% endfor %}
+}
+
 /// View names of the query API, with their projectors.
 pub const VIEWS: &[(&str, &str)] = &[
 {%- for p in plan.projectors %}
@@ -145,8 +197,10 @@ impl App {
 {%- if plan.uses("store_table") || plan.uses("store_cube") || plan.uses("store_search") %}
         let views_dir = config.data_dir.join("views");
 {%- endif %}
-        let metrics = Arc::new(Metrics::new(PROJECTORS));
+        let metrics = Arc::new(Metrics::new(PROJECTORS, &NODES));
         let n = config.partitions;
+        store.time_with(metrics.clone());
+        concurrency(&metrics, &config);
         let mut projectors: Vec<Box<dyn Projector>> = Vec::with_capacity(PROJECTORS.len());
 {%- for p in plan.projectors %}
 

@@ -3,6 +3,9 @@
 //! predicts).
 //!
 //! `cargo run --release --bin loadgen -- --url http://127.0.0.1:8080 --rate 2000 --reads 2000 --duration 30s [--format json]`
+//!
+//! `--users N` runs a closed loop instead of `--rate`: N users, each sending its next
+//! command as soon as the answer to the last one arrives (no think time).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +23,8 @@ struct Args {
     duration: Duration,
     json: bool,
     concurrency: usize,
+    /// Closed loop: this many users, each waiting for its answer before the next command.
+    users: Option<usize>,
 }
 
 fn parse_duration(s: &str) -> Option<Duration> {
@@ -46,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
         duration: Duration::from_secs(30),
         json: false,
         concurrency: 128,
+        users: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,6 +68,13 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--concurrency: {e}"))?
             }
+            "--users" => {
+                let n: usize = value()?.parse().map_err(|e| format!("--users: {e}"))?;
+                if n == 0 {
+                    return Err("--users: must be at least 1".into());
+                }
+                a.users = Some(n)
+            }
             "--format" => a.json = value()? == "json",
             other => return Err(format!("unknown argument {other}")),
         }
@@ -69,7 +82,8 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Paces requests: the k-th request is due at start + k / rate.
+/// Paces requests: the k-th request is due at start + k / rate (at once in a closed
+/// loop, rate infinite).
 struct Pacer {
     start: Instant,
     rate: f64,
@@ -80,6 +94,9 @@ struct Pacer {
 impl Pacer {
     async fn wait(&self) -> bool {
         let k = self.next.fetch_add(1, Ordering::Relaxed);
+        if self.rate.is_infinite() {
+            return Instant::now() < self.end;
+        }
         let due = self.start + Duration::from_secs_f64(k as f64 / self.rate);
         if due >= self.end || Instant::now() >= self.end {
             return false;
@@ -496,7 +513,7 @@ async fn main() -> std::process::ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("loadgen: {e}\nusage: loadgen --url URL --rate N --reads M --duration 30s [--format json] [--concurrency C]");
+            eprintln!("loadgen: {e}\nusage: loadgen --url URL (--rate N | --users N) --reads M --duration 30s [--format json] [--concurrency C]");
             return std::process::ExitCode::from(2);
         }
     };
@@ -513,14 +530,17 @@ async fn main() -> std::process::ExitCode {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let mut tasks = Vec::new();
-    if args.rate > 0.0 {
+    if args.rate > 0.0 || args.users.is_some() {
         let pacer = Arc::new(Pacer {
             start,
-            rate: args.rate,
+            rate: if args.users.is_some() { f64::INFINITY } else { args.rate },
             next: AtomicU64::new(0),
             end,
         });
-        for w in 0..args.concurrency.max(1) {
+        if args.users.is_some() {
+            tokio::time::sleep_until(start.into()).await;
+        }
+        for w in 0..args.users.unwrap_or(args.concurrency).max(1) {
             let Ok(http) = Http::new(&args.url) else {
                 return std::process::ExitCode::from(2);
             };
@@ -610,6 +630,7 @@ async fn main() -> std::process::ExitCode {
     let acknowledged = stats.acknowledged.load(Ordering::Relaxed);
     let report = json!({
         "commands": {
+            "users": args.users,
             "sent": stats.sent.load(Ordering::Relaxed),
             "acknowledged": acknowledged,
             "per_second": acknowledged as f64 / elapsed,

@@ -1,10 +1,317 @@
 //! Prometheus text metrics: commands, events, per-projector checkpoint and lag,
-//! query latency histogram.
+//! query latency histogram, and per diagram node the time its code spends on each
+//! item (`fz_node_seconds{node="n4",stage="..."}`) and the concurrency it runs with
+//! (`fz_node_concurrency{node="n4",kind="servers"}`), which `fz calibrate` reads.
 
 use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
+
+/// The diagram node of each timed component (the `node` label; empty: no such
+/// node), from the plan (`app::NODES`).
+#[derive(Debug, Clone, Copy)]
+pub struct NodeIds {
+    pub command_source: &'static str,
+    pub command_handler: &'static str,
+    pub validator: &'static str,
+    pub write_commit: &'static str,
+    pub event_publisher: &'static str,
+    pub event_router: &'static str,
+    pub ordering: &'static str,
+    pub delivery: &'static str,
+    pub query_api: &'static str,
+    /// Projector name, projector node, view node.
+    pub projectors: &'static [(&'static str, &'static str, &'static str)],
+}
+
+/// Sub-buckets per power of two of a [`Histogram`] (2^SUB_BITS): about 4% wide.
+const SUB_BITS: u32 = 4;
+const SUB: u64 = 1 << SUB_BITS;
+/// Buckets: values 0..SUB exactly, then SUB per power of two up to 2^40 (ns: ~18 min).
+const BUCKETS: usize = (SUB as usize) * (41 - SUB_BITS as usize);
+
+/// A lock-free log-linear histogram of non-negative integers (nanoseconds, or a
+/// batch size): recording is two relaxed atomic adds (the bucket and the sum; the count
+/// is the buckets' total), so it never blocks.
+pub struct Histogram {
+    buckets: Box<[AtomicU64]>,
+    sum: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bucket_of(v: u64) -> usize {
+    if v < SUB {
+        return v as usize;
+    }
+    let e = 63 - v.leading_zeros();
+    let sub = (v >> (e - SUB_BITS)) & (SUB - 1);
+    (((e - SUB_BITS + 1) as u64 * SUB + sub) as usize).min(BUCKETS - 1)
+}
+
+/// Exclusive upper bound of bucket `i`.
+fn bucket_end(i: usize) -> u64 {
+    let i = i as u64;
+    if i < SUB {
+        return i + 1;
+    }
+    let e = i / SUB - 1 + SUB_BITS as u64;
+    let sub = i % SUB;
+    (SUB + sub + 1) << (e - SUB_BITS as u64)
+}
+
+impl Histogram {
+    /// Records `n` items of value `v`.
+    #[inline]
+    pub fn record_n(&self, v: u64, n: u64) {
+        self.buckets[bucket_of(v)].fetch_add(n, Ordering::Relaxed);
+        self.sum.fetch_add(v.saturating_mul(n), Ordering::Relaxed);
+    }
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|b| b.load(Ordering::Relaxed) == 0)
+    }
+    /// Records one value.
+    #[inline]
+    pub fn record(&self, v: u64) {
+        self.record_n(v, 1);
+    }
+    /// Records the time since `start`, in nanoseconds.
+    #[inline]
+    pub fn since(&self, start: Instant) {
+        self.record(start.elapsed().as_nanos() as u64);
+    }
+    /// Writes the histogram as Prometheus text: `name_bucket`, `_sum`, `_count`, with
+    /// `labels` in each; `scale` turns a value into the unit of `le` (1e-9 for seconds).
+    /// Only the bounds of buckets that hold something are written (each one's lower
+    /// bound too when the bucket below it is empty), so the text stays short.
+    fn render(&self, s: &mut String, name: &str, labels: &str, scale: f64) {
+        let mut cum = 0u64;
+        let mut written = usize::MAX;
+        for (i, b) in self.buckets.iter().enumerate() {
+            let n = b.load(Ordering::Relaxed);
+            if n > 0 {
+                // Bounds are inclusive: bucket i holds the integers up to bucket_end(i) - 1.
+                if i > 0 && written != i - 1 {
+                    let lo = (bucket_end(i - 1) - 1) as f64 * scale;
+                    let _ = writeln!(s, "{name}_bucket{{{labels},le=\"{lo:e}\"}} {cum}");
+                }
+                cum += n;
+                let le = (bucket_end(i) - 1) as f64 * scale;
+                let _ = writeln!(s, "{name}_bucket{{{labels},le=\"{le:e}\"}} {cum}");
+                written = i;
+            }
+        }
+        let _ = writeln!(s, "{name}_bucket{{{labels},le=\"+Inf\"}} {cum}");
+        let _ = writeln!(
+            s,
+            "{name}_sum{{{labels}}} {}",
+            self.sum.load(Ordering::Relaxed) as f64 * scale
+        );
+        let _ = writeln!(s, "{name}_count{{{labels}}} {cum}");
+    }
+}
+
+/// Sums for a least-squares fit of a batch's time against its size (time = a + b × size):
+/// count, Σsize, Σsize², Σtime, Σsize×time (nanoseconds).
+#[derive(Default)]
+pub struct BatchFit {
+    n: AtomicU64,
+    k: AtomicU64,
+    kk: AtomicU64,
+    t: AtomicU64,
+    kt: AtomicU64,
+}
+
+impl BatchFit {
+    /// Records one batch of `k` items that took `ns`.
+    pub fn record(&self, k: u64, ns: u64) {
+        self.n.fetch_add(1, Ordering::Relaxed);
+        self.k.fetch_add(k, Ordering::Relaxed);
+        self.kk.fetch_add(k * k, Ordering::Relaxed);
+        self.t.fetch_add(ns, Ordering::Relaxed);
+        self.kt.fetch_add(k.saturating_mul(ns), Ordering::Relaxed);
+    }
+    fn render(&self, s: &mut String, node: &str) {
+        for (stat, v) in [
+            ("n", &self.n),
+            ("k", &self.k),
+            ("kk", &self.kk),
+            ("t_ns", &self.t),
+            ("kt_ns", &self.kt),
+        ] {
+            let _ = writeln!(
+                s,
+                "fz_node_batch_fit{{node=\"{node}\",stat=\"{stat}\"}} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// What a node's timed code did: one histogram per stage.
+pub struct NodeTiming {
+    pub node: &'static str,
+    pub stage: &'static str,
+    /// Nanoseconds per item (or per batch, for `*_batch` stages).
+    pub time: Histogram,
+}
+
+/// Per-node timings and the concurrency each node runs with.
+pub struct Timings {
+    /// n1: the command endpoint's parse of the body into a command.
+    pub command: NodeTiming,
+    /// n2: the command handler's own work: load or cache lookup, decide, encode.
+    pub handle: NodeTiming,
+    /// n3: the domain rules (decide).
+    pub validate: NodeTiming,
+    /// n4: one append, queued to durable (the group-commit wait, the batch, fsync).
+    pub commit: NodeTiming,
+    /// n4: one group commit's transaction, fsync included, per batch.
+    pub commit_batch: NodeTiming,
+    /// n4: appends per group commit.
+    pub commit_size: Histogram,
+    /// n4: batch time against batch size.
+    pub commit_fit: BatchFit,
+    /// n6: the router's work per event (read back from the log, routing).
+    pub route: NodeTiming,
+    /// n7/n8: a partition's delivery of one event to its projectors.
+    pub deliver: NodeTiming,
+    /// Per projector: apply per batch, per event, batch size; per view: queries.
+    pub projectors: Vec<ProjectorTiming>,
+    /// n17: one query, request to answer, the view's read included.
+    pub query: NodeTiming,
+    /// The nodes of the components.
+    pub ids: NodeIds,
+    /// (node, kind, value): servers, queue and batch limits.
+    concurrency: Mutex<Vec<(&'static str, &'static str, u64)>>,
+}
+
+/// Timings of one projector and its view.
+pub struct ProjectorTiming {
+    pub name: &'static str,
+    pub apply_batch: NodeTiming,
+    pub apply_event: NodeTiming,
+    pub batch_size: Histogram,
+    pub batch_fit: BatchFit,
+    pub query: NodeTiming,
+}
+
+fn timing(node: &'static str, stage: &'static str) -> NodeTiming {
+    NodeTiming {
+        node,
+        stage,
+        time: Histogram::default(),
+    }
+}
+
+impl Timings {
+    fn new(ids: &NodeIds) -> Self {
+        Timings {
+            command: timing(ids.command_source, "parse"),
+            handle: timing(ids.command_handler, "handle"),
+            validate: timing(ids.validator, "validate"),
+            commit: timing(ids.write_commit, "commit"),
+            commit_batch: timing(ids.write_commit, "commit_batch"),
+            commit_size: Histogram::default(),
+            commit_fit: BatchFit::default(),
+            route: timing(ids.event_router, "route"),
+            deliver: timing(ids.ordering, "deliver"),
+            projectors: ids
+                .projectors
+                .iter()
+                .map(|(name, p, v)| ProjectorTiming {
+                    name,
+                    apply_batch: timing(p, "apply_batch"),
+                    apply_event: timing(p, "apply"),
+                    batch_size: Histogram::default(),
+                    batch_fit: BatchFit::default(),
+                    query: timing(v, "query"),
+                })
+                .collect(),
+            query: timing(ids.query_api, "request"),
+            ids: *ids,
+            concurrency: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The timings of the named projector (its module name).
+    pub fn projector(&self, name: &str) -> Option<&ProjectorTiming> {
+        self.projectors.iter().find(|p| p.name == name)
+    }
+
+    /// States a concurrency fact: `kind` is `servers`, `batch` (most items taken at
+    /// once), `queue` (waiting room) or `interval_seconds` (least time between batches).
+    pub fn set_concurrency(&self, node: &'static str, kind: &'static str, value: u64) {
+        if node.is_empty() {
+            return;
+        }
+        if let Ok(mut c) = self.concurrency.lock() {
+            c.retain(|(n, k, _)| !(*n == node && *k == kind));
+            c.push((node, kind, value));
+        }
+    }
+
+    fn render(&self, s: &mut String) {
+        let _ = writeln!(s, "# HELP fz_node_seconds Time a diagram node's code spends per item (per batch for *_batch stages).");
+        let _ = writeln!(s, "# TYPE fz_node_seconds histogram");
+        let mut all: Vec<&NodeTiming> = vec![
+            &self.command,
+            &self.handle,
+            &self.validate,
+            &self.commit,
+            &self.commit_batch,
+            &self.route,
+            &self.deliver,
+            &self.query,
+        ];
+        for p in &self.projectors {
+            all.extend([&p.apply_batch, &p.apply_event, &p.query]);
+        }
+        for t in all {
+            if t.node.is_empty() || t.time.is_empty() {
+                continue;
+            }
+            let labels = format!("node=\"{}\",stage=\"{}\"", t.node, t.stage);
+            t.time.render(s, "fz_node_seconds", &labels, 1e-9);
+        }
+        let _ = writeln!(s, "# HELP fz_node_batch_size Items a batching node takes at once.");
+        let _ = writeln!(s, "# TYPE fz_node_batch_size histogram");
+        if !self.ids.write_commit.is_empty() {
+            let labels = format!("node=\"{}\"", self.ids.write_commit);
+            self.commit_size
+                .render(s, "fz_node_batch_size", &labels, 1.0);
+        }
+        for p in &self.projectors {
+            let labels = format!("node=\"{}\"", p.apply_batch.node);
+            p.batch_size.render(s, "fz_node_batch_size", &labels, 1.0);
+        }
+        let _ = writeln!(s, "# HELP fz_node_batch_fit Sums for fitting a batch's time to its size.");
+        let _ = writeln!(s, "# TYPE fz_node_batch_fit counter");
+        if !self.ids.write_commit.is_empty() {
+            self.commit_fit.render(s, self.ids.write_commit);
+        }
+        for p in &self.projectors {
+            p.batch_fit.render(s, p.apply_batch.node);
+        }
+        let _ = writeln!(s, "# HELP fz_node_concurrency Servers, batch and queue limits of a diagram node.");
+        let _ = writeln!(s, "# TYPE fz_node_concurrency gauge");
+        if let Ok(c) = self.concurrency.lock() {
+            for (n, k, v) in c.iter() {
+                let _ = writeln!(s, "fz_node_concurrency{{node=\"{n}\",kind=\"{k}\"}} {v}");
+            }
+        }
+    }
+}
 
 const QUERY_BUCKETS: [f64; 16] = [
     0.00005, 0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -107,11 +414,13 @@ pub struct Metrics {
     query_buckets: [AtomicU64; QUERY_BUCKETS.len()],
     query_count: AtomicU64,
     query_sum_ns: AtomicU64,
+    /// Per-node timings and concurrency (`fz_node_*`).
+    pub timings: Timings,
 }
 
 impl Metrics {
-    /// Metrics for the given projectors.
-    pub fn new(projectors: &[&'static str]) -> Self {
+    /// Metrics for the given projectors, timing the given nodes.
+    pub fn new(projectors: &[&'static str], ids: &NodeIds) -> Self {
         Metrics {
             commands_accepted: AtomicU64::new(0),
             commands_rejected: AtomicU64::new(0),
@@ -135,6 +444,7 @@ impl Metrics {
             query_buckets: Default::default(),
             query_count: AtomicU64::new(0),
             query_sum_ns: AtomicU64::new(0),
+            timings: Timings::new(ids),
         }
     }
 
@@ -225,6 +535,7 @@ impl Metrics {
             g(&self.query_sum_ns) as f64 / 1e9
         );
         let _ = writeln!(s, "query_duration_seconds_count {count}");
+        self.timings.render(&mut s);
         s
     }
 }

@@ -231,6 +231,8 @@ pub struct EventStore {
     next_reader: AtomicUsize,
     head: Arc<Head>,
     pg: bool,
+    /// Where the writer records its group commits (set once by [`EventStore::time_with`]).
+    metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>>,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -359,9 +361,11 @@ impl EventStore {
         head.set(head_pos);
         let (tx, rx) = mpsc::channel();
         let writer_head = head.clone();
+        let metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>> = Arc::default();
+        let writer_metrics = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("event-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, writer_head, max_batch))
+            .spawn(move || writer_loop(conn, rx, writer_head, max_batch, writer_metrics))
             .map_err(|e| StoreError::Db(format!("cannot start writer thread: {e}")))?;
         Ok(Arc::new(EventStore {
             writer: Mutex::new(Some(tx)),
@@ -370,7 +374,13 @@ impl EventStore {
             next_reader: AtomicUsize::new(0),
             head,
             pg: database_url.is_some(),
+            metrics,
         }))
+    }
+
+    /// Records the writer's group commits (time per batch, appends per batch) in `metrics`.
+    pub fn time_with(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.metrics.set(metrics);
     }
 
     /// Whether the store is in PostgreSQL.
@@ -598,7 +608,13 @@ fn pg_row_to_event(r: &postgres::Row) -> StoredEvent {
 
 type StreamKey = (&'static str, String);
 
-fn writer_loop(mut conn: Db, rx: mpsc::Receiver<AppendRequest>, head: Arc<Head>, max_batch: usize) {
+fn writer_loop(
+    mut conn: Db,
+    rx: mpsc::Receiver<AppendRequest>,
+    head: Arc<Head>,
+    max_batch: usize,
+    metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>>,
+) {
     // Known current versions, so most conflict checks need no query.
     let mut versions: HashMap<StreamKey, u64> = HashMap::new();
     while let Ok(first) = rx.recv() {
@@ -612,10 +628,18 @@ fn writer_loop(mut conn: Db, rx: mpsc::Receiver<AppendRequest>, head: Arc<Head>,
         if versions.len() > 1_000_000 {
             versions.clear();
         }
+        let start = std::time::Instant::now();
         let committed = match &mut conn {
             Db::Sqlite(c) => commit_batch(c, &batch, &mut versions),
             Db::Pg(c) => commit_batch_pg(c, &batch, &mut versions),
         };
+        if let Some(m) = metrics.get() {
+            // The group commit: one transaction with its fsync, and how many appends it held.
+            let ns = start.elapsed().as_nanos() as u64;
+            m.timings.commit_batch.time.record(ns);
+            m.timings.commit_size.record(batch.len() as u64);
+            m.timings.commit_fit.record(batch.len() as u64, ns);
+        }
         match committed {
             Ok((results, last)) => {
                 head.set(last);

@@ -28,7 +28,7 @@ pub const VIEW: &str = "{{ v.slug }}";
 const FOLDER: &str = "{{ p.module }}";
 /// Most states the projector keeps in memory (see `pending`).
 const KNOWN_STATES: usize = 100_000;
-const REFRESH: Duration = Duration::from_millis(200);
+pub const REFRESH: Duration = Duration::from_millis(200);
 
 /// A document of view {{ v.node }} "{{ v.label }}".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The fidelity benchmark (docs/fidelity.md): generate a design's service, calibrate the
+# simulator on it at one load, then predict with no further calibration and measure at
+# other loads, and compare.
+#
+#   docs/bench/fidelity.sh [seed|rws] [--quick]
+#
+# Environment: FZ (the fz binary, default target/release/fz), WORK (scratch folder,
+# default /tmp/fz-fidelity-$DESIGN), PORT (default 19150), DUR (seconds per point, default
+# 20), PROFILE (cargo profile of the service: release or dev, default release),
+# CARGO_TARGET_DIR / FZ_GEN_TARGET_DIR (where the service is built).
+# RESUME=1 keeps the points already measured in WORK (a run that stopped half way).
+# --quick (CI): calibrate at 1000/s, check the predictions at 2000/s only; exit 1 when a
+# prediction leaves its band (CHECK_ONLY=REGEX: only the figures matching it). Without it: every point, a table, exit 0 (the table is the result).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+design=${1:-seed}
+quick=0
+[ "${2:-}" = "--quick" ] && quick=1
+case "$design" in
+  seed) fz_file=examples/cqrs-materialized-views.fz ;;
+  rws) fz_file=examples/cqrs-read-write-separation.fz ;;
+  *) echo "usage: $0 [seed|rws] [--quick]" >&2; exit 2 ;;
+esac
+FZ=${FZ:-$root/target/release/fz}
+WORK=${WORK:-/tmp/fz-fidelity-$design}
+PORT=${PORT:-19150}
+DUR=${DUR:-20}
+PROFILE=${PROFILE:-release}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${FZ_GEN_TARGET_DIR:-$WORK/target}}
+mkdir -p "$WORK"
+url=http://127.0.0.1:$PORT
+
+echo "== generate and build the $design service ($PROFILE)"
+"$FZ" gen "$fz_file" -o "$WORK/svc" --force >/dev/null 2>&1
+flag=--release; dir=release
+[ "$PROFILE" = dev ] && { flag=; dir=debug; }
+(cd "$WORK/svc" && cargo build -q $flag --bins)
+crate=$(awk -F'"' '/^name =/{print $2; exit}' "$WORK/svc/Cargo.toml")
+mkdir -p "$WORK/bin"
+cp "$CARGO_TARGET_DIR/$dir/$crate" "$CARGO_TARGET_DIR/$dir/loadgen" "$WORK/bin/"
+
+svc_pid=
+stop() { if [ -n "$svc_pid" ]; then kill "$svc_pid" 2>/dev/null || true; wait "$svc_pid" 2>/dev/null || true; svc_pid=; fi; }
+trap stop EXIT
+start() {
+  rm -rf "$WORK/data"
+  PORT=$PORT DATA_DIR=$WORK/data "$WORK/bin/$crate" >"$WORK/service.log" 2>&1 &
+  svc_pid=$!
+  for _ in $(seq 100); do curl -sf "$url/health" >/dev/null && return 0; sleep 0.1; done
+  echo "the service did not start; see $WORK/service.log" >&2; exit 1
+}
+# point NAME LOADGEN-ARGS...: a fresh service, one loadgen run, its /metrics.
+point() {
+  local name=$1; shift
+  if [ "${RESUME:-0}" = 1 ] && [ -s "$WORK/$name.json" ]; then return 0; fi
+  start
+  local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  "$WORK/bin/loadgen" --url "$url" --duration "${DUR}s" --format json "$@" >"$WORK/$name.json"
+  curl -sf "$url/metrics" >"$WORK/$name.metrics"
+  if [ "$name" = calibrate ]; then
+    # From the running service itself (the saved copy is kept beside it).
+    "$FZ" calibrate "$fz_file" --from "$url/metrics" -o "$WORK/$design.sim.toml"
+  fi
+  stop
+  echo "$load" >"$WORK/$name.load"
+  echo "  measured $name (load $load): $(head -c 300 "$WORK/$name.json")"
+}
+
+echo "== calibrate at 1000 commands/s with 1000 queries/s"
+point calibrate --rate 1000 --reads 1000
+
+entry=$(awk '/^\[node\./{gsub(/[\[\]]|node\./,""); print; exit}' "$WORK/$design.sim.toml")
+predict() {
+  local name=$1; shift
+  "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
+    --replications 3 --set reads.rate=1000 "$@" --format json >"$WORK/$name.sim.json"
+}
+
+if [ $quick = 1 ]; then
+  points="r2000"
+else
+  points="r500 r1000 r2000 r4000 u16 u128"
+fi
+echo "== predict and measure: $points"
+for p in $points; do
+  case $p in
+    r*) rate=${p#r}
+        if [ "$p" = r1000 ]; then cp "$WORK/calibrate.json" "$WORK/r1000.json"; cp "$WORK/calibrate.load" "$WORK/r1000.load"
+        else point "$p" --rate "$rate" --reads 1000; fi
+        predict "$p" --rate "$rate" ;;
+    u*) users=${p#u}
+        point "$p" --users "$users" --reads 1000
+        predict "$p" --set "source.$entry.users=$users" --set "source.$entry.think=const(0)" ;;
+  esac
+done
+
+if [ $quick = 1 ]; then
+  python3 "$root/docs/bench/fidelity.py" "$WORK" "$design" $points --check ${CHECK_ONLY:+--only "$CHECK_ONLY"}
+else
+  python3 "$root/docs/bench/fidelity.py" "$WORK" "$design" $points
+fi

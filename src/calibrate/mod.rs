@@ -1,0 +1,537 @@
+//! `fz calibrate`: a simulation profile fitted to what a generated service measured.
+//!
+//! The service's `/metrics` ([`prom`]) carries, per diagram node, the time its code spends
+//! on each item (`fz_node_seconds{node,stage}` histograms), the batches it forms
+//! (`fz_node_batch_size`, `fz_node_batch_fit`) and the concurrency it runs with
+//! (`fz_node_concurrency{node,kind}`). [`calibrate`] turns them into one entry per node
+//! ([`fit`]: an empirical service-time distribution, servers, batching), checked against
+//! the diagram's model; [`Calibration::to_toml`] writes the profile `fz sim` reads.
+
+pub mod fetch;
+pub mod fit;
+pub mod prom;
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::model::Diagram;
+use crate::sim::dist::Dist;
+use crate::sim::time::format_ns;
+
+use fit::{BatchSums, Histogram};
+
+/// Why no profile could be made. The message names the source and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CalibrateError(pub String);
+
+/// What the metrics say about one node.
+#[derive(Debug, Clone, Default)]
+struct Measured {
+    /// Per stage: the histogram of seconds.
+    stages: BTreeMap<String, Histogram>,
+    batch_size: Option<Histogram>,
+    batch_fit: BatchSums,
+    has_fit: bool,
+    /// kind -> value.
+    concurrency: BTreeMap<String, f64>,
+    /// First line that names the node, for errors.
+    line: usize,
+}
+
+/// The calibrated settings of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeCalibration {
+    pub id: String,
+    pub label: String,
+    pub service: Option<Dist>,
+    pub servers: Option<u32>,
+    pub batch: Option<u32>,
+    pub per_item: Option<Dist>,
+    pub interval: Option<Dist>,
+    /// What was measured and how it was fitted, one line each (comments in the profile).
+    pub notes: Vec<String>,
+}
+
+/// A profile fitted to a service's metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Where the metrics came from.
+    pub source: String,
+    /// The diagram's file name.
+    pub diagram: String,
+    /// Timed or configured nodes, in the diagram's order.
+    pub nodes: Vec<NodeCalibration>,
+    /// Nodes the service neither times nor configures (no code of their own).
+    pub untimed: Vec<(String, String)>,
+}
+
+fn summary(h: &Histogram) -> String {
+    let mean = h.mean().unwrap_or(0.0) * 1e9;
+    format!(
+        "{} items, mean {}, p50 {}, p99 {}",
+        h.count as u64,
+        format_ns(mean),
+        format_ns(h.quantile(0.5) * 1e9),
+        format_ns(h.quantile(0.99) * 1e9)
+    )
+}
+
+/// Reads the fz series of a `/metrics` text into per-node measurements.
+fn measure(text: &str, source: &str) -> Result<BTreeMap<String, Measured>, CalibrateError> {
+    let samples = prom::parse(text).map_err(|e| {
+        CalibrateError(format!(
+            "{source}:{}: {}; is this a Prometheus /metrics text?",
+            e.line, e.message
+        ))
+    })?;
+    let mut nodes: BTreeMap<String, Measured> = BTreeMap::new();
+    for s in &samples {
+        let Some(series) = [
+            "fz_node_seconds",
+            "fz_node_batch_size",
+            "fz_node_batch_fit",
+            "fz_node_concurrency",
+        ]
+        .into_iter()
+        .find(|p| s.name.starts_with(p)) else {
+            continue;
+        };
+        let Some(node) = s.label("node").filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        let m = nodes.entry(node.to_string()).or_insert_with(|| Measured {
+            line: s.line,
+            ..Measured::default()
+        });
+        let suffix = &s.name[series.len()..];
+        let bad = |what: &str| {
+            CalibrateError(format!(
+                "{source}:{}: {} has no {what} label",
+                s.line, s.name
+            ))
+        };
+        match series {
+            "fz_node_seconds" | "fz_node_batch_size" => {
+                let h = if series == "fz_node_seconds" {
+                    let stage = s.label("stage").ok_or_else(|| bad("stage"))?;
+                    m.stages.entry(stage.to_string()).or_default()
+                } else {
+                    m.batch_size.get_or_insert_with(Histogram::default)
+                };
+                match suffix {
+                    "_bucket" => {
+                        let le = s.label("le").ok_or_else(|| bad("le"))?;
+                        let le: f64 = if le == "+Inf" {
+                            f64::INFINITY
+                        } else {
+                            le.parse().map_err(|_| {
+                                CalibrateError(format!(
+                                    "{source}:{}: le=\"{le}\" is not a number",
+                                    s.line
+                                ))
+                            })?
+                        };
+                        h.buckets.push((le, s.value));
+                    }
+                    "_sum" => h.sum = s.value,
+                    "_count" => h.count = s.value,
+                    _ => {}
+                }
+            }
+            "fz_node_batch_fit" => {
+                m.has_fit = true;
+                let f = &mut m.batch_fit;
+                match s.label("stat").ok_or_else(|| bad("stat"))? {
+                    "n" => f.n = s.value,
+                    "k" => f.k = s.value,
+                    "kk" => f.kk = s.value,
+                    "t_ns" => f.t = s.value,
+                    "kt_ns" => f.kt = s.value,
+                    _ => {}
+                }
+            }
+            _ => {
+                let kind = s.label("kind").ok_or_else(|| bad("kind"))?;
+                m.concurrency.insert(kind.to_string(), s.value);
+            }
+        }
+    }
+    if nodes.is_empty() {
+        return Err(CalibrateError(format!(
+            "{source}: no fz_node_seconds or fz_node_concurrency series with a node label; is this the /metrics of a service generated by fz gen (which times every diagram node)?"
+        )));
+    }
+    for m in nodes.values_mut() {
+        for h in m.stages.values_mut() {
+            h.normalise();
+        }
+        if let Some(h) = &mut m.batch_size {
+            h.normalise();
+        }
+    }
+    Ok(nodes)
+}
+
+/// Fits a profile to the metrics `text` (read from `source`) of a service generated from
+/// `diagram` (named `diagram_name`). Every node the metrics name must be in the diagram.
+pub fn calibrate(
+    diagram: &Diagram,
+    diagram_name: &str,
+    text: &str,
+    source: &str,
+) -> Result<Calibration, CalibrateError> {
+    let measured = measure(text, source)?;
+    for (id, m) in &measured {
+        if diagram.node_index(id).is_none() {
+            let ids: Vec<&str> = diagram.nodes().map(|(_, n)| n.id.as_str()).collect();
+            return Err(CalibrateError(format!(
+                "{source}:{}: node \"{id}\" is not in {diagram_name}; its nodes are {}. Was the service generated from another diagram?",
+                m.line,
+                ids.join(", ")
+            )));
+        }
+    }
+    let mut nodes = Vec::new();
+    let mut untimed = Vec::new();
+    for (_, n) in diagram.nodes() {
+        let label = n.display().to_string();
+        match measured.get(&n.id) {
+            Some(m) => nodes.push(node(&n.id, &label, m)),
+            None => untimed.push((n.id.clone(), label)),
+        }
+    }
+    Ok(Calibration {
+        source: source.to_string(),
+        diagram: diagram_name.to_string(),
+        nodes,
+        untimed,
+    })
+}
+
+fn servers(m: &Measured) -> Option<u32> {
+    m.concurrency
+        .get("servers")
+        .filter(|v| v.is_finite() && **v >= 1.0)
+        .map(|v| v.round().min(1_000_000.0) as u32)
+}
+
+fn micros(m: &Measured, kind: &str) -> Option<f64> {
+    m.concurrency
+        .get(kind)
+        .filter(|v| v.is_finite() && **v > 0.0)
+        .map(|v| v * 1e3)
+}
+
+/// The rules, by what the node's code measured:
+/// - a batching node (`*_batch` stage with batch sums): a batch station; where a timer forms
+///   the batches (an `interval`), the least-squares line through (size, time) splits each
+///   batch's time into `service` (the fixed part, the shape of the measured batch times) and
+///   `per_item`; a greedy batcher's whole batch time is `service`; `batch` is its limit and
+///   `interval` its least time between batches (the later of the apply interval and the
+///   interval at which its view shows what was applied);
+/// - a node whose own work is timed per item (`parse`, `handle`, `validate`, `route`,
+///   `deliver`, a view's `query`): that time's empirical distribution;
+/// - a reader timed over the whole request (`request`, the view's read included, which the
+///   view's own station serves): only the rest, as a constant;
+/// - a node with concurrency facts and no timing: no code of its own, service 0.
+fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
+    let mut c = NodeCalibration {
+        id: id.to_string(),
+        label: label.to_string(),
+        service: None,
+        servers: servers(m),
+        batch: None,
+        per_item: None,
+        interval: None,
+        notes: Vec::new(),
+    };
+    let batch_stage = m
+        .stages
+        .iter()
+        .find(|(s, h)| s.ends_with("_batch") && h.count > 0.0);
+    if let Some((stage, h)) = batch_stage {
+        c.notes.push(format!(
+            "{stage}: {} batches, {}",
+            h.count as u64,
+            summary(h).split_once(" items, ").map(|x| x.1).unwrap_or("")
+        ));
+        if let Some(bs) = &m.batch_size {
+            c.notes.push(format!(
+                "batch size: mean {:.2}, p50 {:.0}, p99 {:.0}",
+                bs.mean().unwrap_or(0.0),
+                bs.quantile(0.5),
+                bs.quantile(0.99)
+            ));
+        }
+        // A slope only where batches are formed by a timer (an interval): a greedy batcher
+        // takes what queued during the batch before it, so its sizes follow how slow that
+        // batch was (slow spells make big batches), and a slope fitted to them is not a cost.
+        let timed_batches = micros(m, "interval_us").is_some();
+        let line = if m.has_fit {
+            fit::batch_line(&m.batch_fit).map(|l| {
+                if timed_batches || l.flat_because.is_some() {
+                    l
+                } else {
+                    fit::BatchLine {
+                        fixed_ns: m.batch_fit.t / m.batch_fit.n,
+                        per_item_ns: 0.0,
+                        mean_size: l.mean_size,
+                        flat_because: Some("a greedy batch's size follows the time of the batch before it, so no slope is fitted"),
+                    }
+                }
+            })
+        } else {
+            None
+        };
+        match line {
+            Some(l) => {
+                c.service = fit::empirical(h, Some(l.fixed_ns / 1e9));
+                if l.per_item_ns > 0.0 {
+                    c.per_item = Some(Dist::Const(l.per_item_ns.round() as u64));
+                }
+                c.notes.push(match l.flat_because {
+                    None => format!(
+                        "fit: batch time = {} + {} per item (least squares over the batches); service is the measured batch times' shape scaled to the fixed part",
+                        format_ns(l.fixed_ns),
+                        format_ns(l.per_item_ns)
+                    ),
+                    Some(why) => format!(
+                        "fit: the whole batch time as service, none per item ({why})"
+                    ),
+                });
+            }
+            None => {
+                c.service = fit::empirical(h, None);
+                c.notes
+                    .push("fit: the measured batch times as service (no batch sums)".into());
+            }
+        }
+        let limit = m
+            .concurrency
+            .get("batch")
+            .filter(|v| v.is_finite() && **v >= 1.0)
+            .map(|v| v.round().min(1e9) as u32);
+        c.batch = Some(limit.unwrap_or(1_000_000));
+        if limit.is_none() {
+            c.notes
+                .push("no batch limit stated: batches take everything waiting".into());
+        }
+        let rest = match (micros(m, "interval_us"), micros(m, "visible_interval_us")) {
+            (a, Some(v)) => {
+                c.notes.push(format!(
+                    "its view shows what it applied every {} (the interval between batches here)",
+                    format_ns(v)
+                ));
+                Some(a.unwrap_or(0.0).max(v))
+            }
+            (a, None) => a,
+        };
+        c.interval = rest.map(|ns| Dist::Const(ns.round() as u64));
+        for (stage, h) in &m.stages {
+            if stage != batch_stage.map(|b| b.0.as_str()).unwrap_or("") {
+                c.notes
+                    .push(format!("{stage} (not a station figure): {}", summary(h)));
+            }
+        }
+        return c;
+    }
+    let own = [
+        "parse", "handle", "validate", "route", "deliver", "query", "apply",
+    ];
+    let timed = m
+        .stages
+        .iter()
+        .find(|(s, h)| own.contains(&s.as_str()) && h.count > 0.0);
+    if let Some((stage, h)) = timed {
+        c.service = fit::empirical(h, None);
+        c.notes.push(format!("{stage}: {}", summary(h)));
+        c.notes.push(
+            "fit: the empirical distribution of the histogram's buckets, scaled to the measured mean"
+                .into(),
+        );
+    }
+    for (stage, h) in &m.stages {
+        if timed.is_some_and(|t| t.0 == stage) {
+            continue;
+        }
+        c.notes.push(format!("{stage}: {}", summary(h)));
+        if stage == "request" && timed.is_none() {
+            c.service = Some(Dist::ZERO);
+            c.notes.push(
+                "fit: 0; the request's time is the view reads, which the views' stations serve"
+                    .into(),
+            );
+        }
+    }
+    if c.service.is_none() {
+        c.service = Some(Dist::ZERO);
+        c.notes
+            .push("not timed: its work is timed at the node it shares threads with".into());
+    }
+    c
+}
+
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn comment(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+impl Calibration {
+    /// The profile, as `fz sim` reads it (`docs/sim.md`), with what was measured and how it
+    /// was fitted in comments.
+    pub fn to_toml(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# Profile of {} fitted by `fz calibrate` to {}.",
+            comment(&self.diagram),
+            comment(&self.source)
+        );
+        let _ = writeln!(
+            s,
+            "# Service times are the empirical distributions of the service's own per-node"
+        );
+        let _ = writeln!(
+            s,
+            "# histograms (fz_node_seconds), scaled to the measured means; servers, batch"
+        );
+        let _ = writeln!(
+            s,
+            "# limits and intervals are what the service stated (fz_node_concurrency)."
+        );
+        let _ = writeln!(
+            s,
+            "# Arrival rates are not calibrated: give them with --rate, [source.ID], [reads]."
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(s, "[defaults]");
+        let _ = writeln!(
+            s,
+            "service = \"0\"   # nodes without code of their own (listed at the end) take no time"
+        );
+        for n in &self.nodes {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "[node.{}]", n.id);
+            let _ = writeln!(s, "# {}", comment(&n.label));
+            for note in &n.notes {
+                let _ = writeln!(s, "# {}", comment(note));
+            }
+            if let Some(d) = &n.service {
+                let _ = writeln!(s, "service = {}", toml_str(&d.to_string()));
+            }
+            if let Some(v) = n.servers {
+                let _ = writeln!(s, "servers = {v}");
+            }
+            if let Some(v) = n.batch {
+                let _ = writeln!(s, "batch = {v}");
+            }
+            if let Some(d) = &n.per_item {
+                let _ = writeln!(s, "per_item = {}", toml_str(&d.to_string()));
+            }
+            if let Some(d) = &n.interval {
+                let _ = writeln!(s, "interval = {}", toml_str(&d.to_string()));
+            }
+        }
+        if !self.untimed.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "# Not in the metrics (no code of their own in the service; service 0 by [defaults]):"
+            );
+            for (id, label) in &self.untimed {
+                let _ = writeln!(s, "#   {id} {}", comment(label));
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagram(src: &str) -> Diagram {
+        let c = crate::model::check(src);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        c.diagram
+    }
+
+    const FZ: &str = "L { # L\nn1: circle label:\"In\"\nn2: rectangle label:\"Work\"\nn3: rectangle label:\"Batch\"\nn1.handle(right) -> n2.handle(left)\nn2.handle(right) -> n3.handle(left)\n}\n";
+
+    #[test]
+    fn per_item_and_batch_nodes() {
+        let text = "\
+fz_node_seconds_bucket{node=\"n2\",stage=\"handle\",le=\"1e-5\"} 0
+fz_node_seconds_bucket{node=\"n2\",stage=\"handle\",le=\"2e-5\"} 10
+fz_node_seconds_bucket{node=\"n2\",stage=\"handle\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n2\",stage=\"handle\"} 0.00015
+fz_node_seconds_count{node=\"n2\",stage=\"handle\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"1e-3\"} 0
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"2e-3\"} 20
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"+Inf\"} 20
+fz_node_seconds_sum{node=\"n3\",stage=\"commit_batch\"} 0.03
+fz_node_seconds_count{node=\"n3\",stage=\"commit_batch\"} 20
+fz_node_batch_fit{node=\"n3\",stat=\"n\"} 20
+fz_node_batch_fit{node=\"n3\",stat=\"k\"} 40
+fz_node_batch_fit{node=\"n3\",stat=\"kk\"} 80
+fz_node_batch_fit{node=\"n3\",stat=\"t_ns\"} 30000000
+fz_node_batch_fit{node=\"n3\",stat=\"kt_ns\"} 60000000
+fz_node_concurrency{node=\"n2\",kind=\"servers\"} 2
+fz_node_concurrency{node=\"n3\",kind=\"servers\"} 1
+fz_node_concurrency{node=\"n3\",kind=\"batch\"} 512
+fz_node_concurrency{node=\"n3\",kind=\"interval_us\"} 5000
+";
+        let c = calibrate(&diagram(FZ), "x.fz", text, "m.txt").unwrap();
+        assert_eq!(c.untimed, vec![("n1".to_string(), "In".to_string())]);
+        let n2 = &c.nodes[0];
+        assert_eq!(n2.id, "n2");
+        assert_eq!(n2.servers, Some(2));
+        assert!((n2.service.as_ref().unwrap().mean_ns() - 15_000.0).abs() < 1.0);
+        let n3 = &c.nodes[1];
+        assert_eq!(n3.batch, Some(512));
+        assert_eq!(n3.interval, Some(Dist::Const(5_000_000)));
+        assert_eq!(n3.per_item, None, "every batch had two items: no slope");
+        assert!((n3.service.as_ref().unwrap().mean_ns() - 1.5e6).abs() < 1.0);
+        let toml = c.to_toml();
+        assert!(toml.contains("[node.n3]\n"), "{toml}");
+        assert!(toml.contains("interval = \"const(5.000ms)\""), "{toml}");
+        assert!(toml.contains("#   n1 In"), "{toml}");
+    }
+
+    #[test]
+    fn errors_name_the_source_line_and_the_diagram_nodes() {
+        let d = diagram(FZ);
+        let e = calibrate(&d, "x.fz", "commands_total 3\n", "m.txt").unwrap_err();
+        assert!(e.0.starts_with("m.txt: no fz_node_seconds"), "{}", e.0);
+        let e = calibrate(
+            &d,
+            "x.fz",
+            "a 1\nfz_node_concurrency{node=\"n9\",kind=\"servers\"} 1\n",
+            "m.txt",
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("m.txt:2: node \"n9\" is not in x.fz; its nodes are n1, n2, n3"),
+            "{}",
+            e.0
+        );
+        let e = calibrate(&d, "x.fz", "<html>\n", "m.txt").unwrap_err();
+        assert!(e.0.starts_with("m.txt:1: "), "{}", e.0);
+    }
+}
