@@ -355,6 +355,11 @@ struct Page {
 }
 
 #[derive(Deserialize)]
+struct Snapshot {
+    services: std::collections::HashMap<String, Vec<Inst>>,
+}
+
+#[derive(Deserialize)]
 struct Inst {
     url: String,
     healthy: bool,
@@ -378,13 +383,11 @@ async fn source_urls(
     let Ok(r) = client.get(&url).send().await else {
         return Vec::new();
     };
-    let Ok(all) = r
-        .json::<std::collections::HashMap<String, Vec<Inst>>>()
-        .await
-    else {
+    let Ok(all) = r.json::<Snapshot>().await else {
         return Vec::new();
     };
-    all.get(source)
+    all.services
+        .get(source)
         .map(|v| {
             v.iter()
                 .filter(|i| i.healthy)
