@@ -299,7 +299,9 @@ fn event_name(label: &str) -> Option<String> {
     if w.len() > 1 && ["publish", "emit", "send", "raise", "produce"].contains(&w[0].as_str()) {
         w.remove(0);
     }
-    if w.iter().any(|x| ["topic", "event", "bus", "stream", "queue"].contains(&x.as_str())) {
+    if w.iter()
+        .any(|x| ["topic", "event", "bus", "stream", "queue"].contains(&x.as_str()))
+    {
         return None;
     }
     let n = naming::pascal(&w);
@@ -564,7 +566,11 @@ fn eventing(
             };
             if to_records {
                 view = String::new();
-            } else if s.views.iter().any(|v| v.name == view && (v.source != source || v.event != event)) {
+            } else if s
+                .views
+                .iter()
+                .any(|v| v.name == view && (v.source != source || v.event != event))
+            {
                 view = format!("{view}_{ev_snake}");
             }
             if !to_records && !s.views.iter().any(|v| v.name == view) {
@@ -749,7 +755,15 @@ pub fn build(
         .filter(|(_, c)| c.node.is_none() || owning.contains(&c.lane))
         .map(|(i, c)| (c.lane, i))
         .collect();
-    let bus = eventing(d, arch, &cands, &owning, &service_of_lane, &mut services, &mut notes);
+    let bus = eventing(
+        d,
+        arch,
+        &cands,
+        &owning,
+        &service_of_lane,
+        &mut services,
+        &mut notes,
+    );
 
     // 3. Gateway concerns.
     let has = |g: GatewayConcern| {
@@ -843,52 +857,67 @@ pub fn build(
     for (ix, n) in d.nodes() {
         let c = arch.component(ix);
         let label = comment_text(n.display());
-        let svc = node_service.get(&ix).map(|&i| &services[i]).or_else(|| {
-            cands
-                .iter()
-                .position(|c| c.node.is_none() && c.lane == n.lane)
-                .map(|i| &services[i])
-        });
-        let ev = |f: &str, sym: String| {
-            Some(("eventing".to_string(), format!("eventing/src/{f}"), sym))
-        };
+        let svc = node_service
+            .get(&ix)
+            .or_else(|| service_of_lane.get(&n.lane))
+            .map(|&i| &services[i]);
+        let ev =
+            |f: &str, sym: String| Some(("eventing".to_string(), format!("eventing/src/{f}"), sym));
         let in_db_service = svc.filter(|s| s.db.is_some());
         let eventing_node = match (c, in_db_service) {
             (Component::Endpoint, _) => None,
             (Component::Store { .. }, Some(s)) => {
                 let records = s.db.as_ref().and_then(|db| db.records.as_deref());
-                if records.as_deref() == Some(n.id.as_str()) {
-                    ev("db.rs", format!("Db::write, table records of {} (MIGRATIONS)", s.key))
+                if records == Some(n.id.as_str()) {
+                    ev(
+                        "db.rs",
+                        format!("Db::write, table records of {} (migrations)", s.key),
+                    )
                 } else if let Some(v) = s.views.iter().find(|v| v.node == n.id) {
                     ev("db.rs", format!("Db::apply, table view_{}", v.name))
                 } else {
-                    ev("db.rs", format!("Db::open, the database of {} (MIGRATIONS)", s.key))
+                    ev(
+                        "db.rs",
+                        format!("Db::open, the database of {} (migrations)", s.key),
+                    )
                 }
             }
-            (Component::Publish, Some(s)) => s
-                .publishes
-                .iter()
-                .find(|e| e.node == n.id)
-                .and_then(|e| ev("db.rs", format!("Db::write (the {} outbox row, same transaction), bus.rs relay", e.name))),
+            (Component::Publish, Some(s)) => {
+                s.publishes.iter().find(|e| e.node == n.id).and_then(|e| {
+                    ev(
+                        "db.rs",
+                        format!(
+                            "Db::write (the {} outbox row, same transaction), bus.rs relay",
+                            e.name
+                        ),
+                    )
+                })
+            }
             (Component::Consume, Some(s)) => s
                 .consumes
                 .iter()
                 .find(|x| x.node == n.id)
                 .and_then(|x| ev("bus.rs", format!("consume (durable {})", x.durable))),
-            (_, Some(s)) if !s.consumes.is_empty() => {
-                ev("db.rs", "Db::apply (the consumer's transaction)".to_string())
-            }
-            (Component::Bus(_), None) if plan_eventing => {
-                ev("bus.rs", "Bus (NATS JetStream, or the outbox pull)".to_string())
-            }
+            (_, Some(s)) if !s.consumes.is_empty() => ev(
+                "db.rs",
+                "Db::apply (the consumer's transaction)".to_string(),
+            ),
+            (Component::Bus(_), None) if plan_eventing => ev(
+                "bus.rs",
+                "BusConfig, start (NATS JetStream, or the outbox pull)".to_string(),
+            ),
             (Component::EventRoute | Component::Delivery | Component::Ordering, None)
                 if plan_eventing =>
             {
-                ev("bus.rs", "subject, filter subjects of consume".to_string())
+                ev(
+                    "bus.rs",
+                    "subject, stream_name (the filter subject of each consumer)".to_string(),
+                )
             }
             (Component::Consume, None) if plan_eventing => ev(
                 "db.rs",
-                "Db::apply (table checkpoints, in the consumer's transaction), then the ack".to_string(),
+                "Db::apply (table checkpoints, in the consumer's transaction), then the ack"
+                    .to_string(),
             ),
             _ => None,
         };
