@@ -1,8 +1,10 @@
 //! `fz diff`: snapshots of text and JSON diffs over the tools fixtures, matching of
 //! renumbered nodes, equality after formatting, and the command line's exit codes.
 
+mod support;
+use support::run;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use fz::model;
 use fz::tools::{diff, fix, fmt};
@@ -93,19 +95,6 @@ fn edge_order_and_duplicate_edges() {
 }
 
 // ---- the command line ----
-
-fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fz"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn cli_exit_codes() {

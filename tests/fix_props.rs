@@ -5,6 +5,9 @@
 //! repairs say (ids renumbered, handles added where there were none, text cleaned).
 //! Also: on arbitrary text, fmt, fix and diff never panic.
 
+mod support;
+use support::cases;
+
 use proptest::prelude::*;
 
 use fz::model;
@@ -255,14 +258,6 @@ fn render(s: &Spec) -> String {
         out.push_str(&format!("{}\n", lp(&l.1)));
     }
     out
-}
-
-/// 256 cases, or `PROPTEST_CASES` for a longer run.
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
 }
 
 proptest! {

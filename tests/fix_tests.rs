@@ -1,8 +1,10 @@
 //! `fz fix`: every repair removes its warning and keeps the model otherwise; snapshots of
 //! the repaired fixtures and the repair lists; idempotence; the command line.
 
+mod support;
+use support::run;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -308,19 +310,6 @@ fn clean_text_collapses_the_gaps_it_leaves() {
 }
 
 // ---- the command line ----
-
-fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fz"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn cli_prints_without_write_and_writes_with_it() {

@@ -4,6 +4,9 @@
 //! handles and labels, loops in lanes and after the last lane. For each:
 //! `check(fmt(x))` has the same model as `check(x)`, and `fmt(fmt(x)) == fmt(x)`.
 
+mod support;
+use support::cases;
+
 use proptest::prelude::*;
 
 use fz::model;
@@ -272,14 +275,6 @@ fn render(s: &Spec, order_seed: u64) -> String {
         out.push_str(nl);
     }
     out
-}
-
-/// 256 cases, or `PROPTEST_CASES` for a longer run.
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
 }
 
 proptest! {

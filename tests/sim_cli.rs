@@ -18,6 +18,19 @@ fn fz(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `fz sim DIAGRAM --profile PROFILE` for 2 s after a 1 s warmup: the profile-error tests.
+fn fz_profiled(diagram: &str, profile: &Path) -> Output {
+    fz(&[
+        diagram,
+        "--profile",
+        s(profile),
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+    ])
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -755,15 +768,7 @@ fn join_timeout_sends_on_what_arrived_and_counts_partials() {
         "q.sim.toml",
         "[node.n3]\njoin_timeout = \"const(5ms)\"\n",
     );
-    let o = fz(&[
-        &fzf,
-        "--profile",
-        s(&p),
-        "--duration",
-        "2s",
-        "--warmup",
-        "1s",
-    ]);
+    let o = fz_profiled(&fzf, &p);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("n3 gathers no fan-out (joins: n5)"),
@@ -781,15 +786,7 @@ fn closed_loop_profile_errors_and_components_table() {
         "a.sim.toml",
         "[source.n1]\nusers = 5\nrate = 100\n",
     );
-    let o = fz(&[
-        &fzf,
-        "--profile",
-        s(&p),
-        "--duration",
-        "2s",
-        "--warmup",
-        "1s",
-    ]);
+    let o = fz_profiled(&fzf, &p);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("a.sim.toml:1:9"), "{}", stderr(&o));
     assert!(stderr(&o).contains("closed loop"), "{}", stderr(&o));
@@ -798,27 +795,11 @@ fn closed_loop_profile_errors_and_components_table() {
         "b.sim.toml",
         "[source.n1]\nthink = \"exp(1ms)\"\n",
     );
-    let o = fz(&[
-        &fzf,
-        "--profile",
-        s(&p),
-        "--duration",
-        "2s",
-        "--warmup",
-        "1s",
-    ]);
+    let o = fz_profiled(&fzf, &p);
     assert!(stderr(&o).contains("think without users"), "{}", stderr(&o));
     // [components]: a bad value names the valid ones, a bad key the nodes.
     let p = write(dir.path(), "c.sim.toml", "[components]\nn2 = \"databse\"\n");
-    let o = fz(&[
-        &fzf,
-        "--profile",
-        s(&p),
-        "--duration",
-        "2s",
-        "--warmup",
-        "1s",
-    ]);
+    let o = fz_profiled(&fzf, &p);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("c.sim.toml:2:6"), "{}", stderr(&o));
     assert!(
@@ -831,15 +812,7 @@ fn closed_loop_profile_errors_and_components_table() {
         "d.sim.toml",
         "[components]\nn9 = \"projector\"\n",
     );
-    let o = fz(&[
-        &fzf,
-        "--profile",
-        s(&p),
-        "--duration",
-        "2s",
-        "--warmup",
-        "1s",
-    ]);
+    let o = fz_profiled(&fzf, &p);
     assert!(
         stderr(&o).contains("its nodes are n1, n4, n2, n3"),
         "{}",

@@ -48,6 +48,11 @@ impl Rect {
         self.y + self.h / 2.0
     }
 
+    /// Snapped outwards to whole pixels (the origin floored, the size rounded up).
+    pub fn snapped(&self) -> Rect {
+        Rect::new(self.x.floor(), self.y.floor(), self.w.ceil(), self.h.ceil())
+    }
+
     /// Grown by `m` on every side.
     pub fn inflate(&self, m: f64) -> Rect {
         Rect::new(self.x - m, self.y - m, self.w + 2.0 * m, self.h + 2.0 * m)

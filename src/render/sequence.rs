@@ -281,22 +281,9 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> String {
     for r in frag_rects.iter().flatten() {
         bounds = bounds.union(&r.inflate(MARGIN));
     }
-    let bounds = Rect::new(
-        bounds.x.floor(),
-        bounds.y.floor(),
-        bounds.w.ceil(),
-        bounds.h.ceil(),
-    );
+    let bounds = bounds.snapped();
 
-    let title = d
-        .lanes
-        .iter()
-        .map(|l| l.display())
-        .collect::<Vec<_>>()
-        .join(" · ");
-    let mut out = Svg::new(bounds, &format!("Sequence: {title}"));
-    out.arrow_marker(pal.edge);
-    out.rect(bounds, 0.0, pal.background, "none", " class=\"background\"");
+    let mut out = Svg::canvas(d, bounds, "Sequence", &pal);
 
     // Lifelines and participant heads.
     out.open_group("class=\"participants\"");

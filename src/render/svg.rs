@@ -6,7 +6,9 @@
 use std::fmt::Write as _;
 
 use super::geom::Rect;
+use super::style::Palette;
 use super::text::{self, Block};
+use crate::model::Diagram;
 
 /// Escape text for XML character data and attribute values. Characters XML 1.0 cannot carry
 /// at all (most C0 controls, U+FFFE, U+FFFF) are dropped.
@@ -79,6 +81,21 @@ impl Svg {
             t = escape(title),
         );
         Svg { out }
+    }
+
+    /// Start the drawing of a whole diagram: the document titled "`view`: lane · lane",
+    /// the arrow marker and the background.
+    pub fn canvas(d: &Diagram, bounds: Rect, view: &str, pal: &Palette) -> Svg {
+        let title = d
+            .lanes
+            .iter()
+            .map(|l| l.display())
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let mut out = Svg::new(bounds, &format!("{view}: {title}"));
+        out.arrow_marker(pal.edge);
+        out.rect(bounds, 0.0, pal.background, "none", " class=\"background\"");
+        out
     }
 
     pub fn raw(&mut self, s: &str) {

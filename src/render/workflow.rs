@@ -323,23 +323,10 @@ pub fn render(d: &Diagram, opts: &RenderOptions) -> Drawing {
             ));
         }
     }
-    let bounds = Rect::new(
-        bounds.x.floor(),
-        bounds.y.floor(),
-        bounds.w.ceil(),
-        bounds.h.ceil(),
-    );
+    let bounds = bounds.snapped();
 
     // Draw.
-    let title = d
-        .lanes
-        .iter()
-        .map(|l| l.display())
-        .collect::<Vec<_>>()
-        .join(" · ");
-    let mut out = Svg::new(bounds, &format!("Workflow: {title}"));
-    out.arrow_marker(pal.edge);
-    out.rect(bounds, 0.0, pal.background, "none", " class=\"background\"");
+    let mut out = Svg::canvas(d, bounds, "Workflow", &pal);
     out.open_group("class=\"lanes\"");
     for l in 0..lanes {
         let id = d.lanes.get(l).map_or("", |lane| lane.id.as_str());
