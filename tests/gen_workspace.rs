@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use fz::gen::workspace::{self, WorkspaceError};
+
 use fz::gen::{GenError, GenOptions};
 
 fn example(name: &str) -> PathBuf {
@@ -85,13 +86,151 @@ fn cqrs_designs_stay_single_service() {
 }
 
 #[test]
-fn database_per_service_is_refused_for_now_naming_the_store() {
-    let e = plan(&read("database-per-service.fz")).expect_err("not yet");
-    match e {
-        GenError::Workspace(WorkspaceError::StoresNotYet { node, .. }) => {
-            assert_eq!(node, "n5")
-        }
-        other => panic!("{other}"),
+fn database_per_service_plan_from_the_model() {
+    let p = plan(&read("database-per-service.fz"))
+        .expect("plans")
+        .expect("a workspace");
+    let svc: Vec<(&str, &str)> = p
+        .services
+        .iter()
+        .map(|s| (s.key.as_str(), s.prefix.as_str()))
+        .collect();
+    assert_eq!(
+        svc,
+        [
+            ("order_service", "/orders"),
+            ("inventory_service", "/inventory"),
+            ("customer_service", "/customer")
+        ]
+    );
+    assert!(
+        p.eventing && !p.authenticate,
+        "the diagram draws no authentication"
+    );
+    let by = |k: &str| p.services.iter().find(|s| s.key == k).expect(k);
+    let (order, inv, cust) = (
+        by("order_service"),
+        by("inventory_service"),
+        by("customer_service"),
+    );
+    let db = |s: &workspace::plan::ServicePlan| {
+        let d = s.db.clone().expect("a database");
+        (d.node, d.drawn, d.records, d.records_kind)
+    };
+    assert_eq!(
+        db(order),
+        (
+            "n5".into(),
+            "PostgreSQL".into(),
+            Some("n5".into()),
+            "table".into()
+        )
+    );
+    assert_eq!(
+        db(inv),
+        (
+            "n15".into(),
+            "MongoDB".into(),
+            Some("n15".into()),
+            "document".into()
+        )
+    );
+    assert_eq!(
+        db(cust),
+        ("n19".into(), "PostgreSQL".into(), None, "table".into())
+    );
+    assert!(inv.db.as_ref().expect("db").used.contains("jsonb"));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("MongoDB") && n.contains("jsonb")),
+        "{:?}",
+        p.notes
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("Kafka") && n.contains("NATS JetStream")),
+        "{:?}",
+        p.notes
+    );
+    let pubs = |s: &workspace::plan::ServicePlan| -> Vec<(String, String)> {
+        s.publishes
+            .iter()
+            .map(|e| (e.node.clone(), e.name.clone()))
+            .collect()
+    };
+    assert_eq!(
+        pubs(order),
+        [("n6".to_string(), "OrderCreated".to_string())]
+    );
+    assert_eq!(
+        pubs(inv),
+        [("n16".to_string(), "StockReserved".to_string())]
+    );
+    assert!(pubs(cust).is_empty());
+    let subs = |s: &workspace::plan::ServicePlan| -> Vec<(String, String, String, String, String)> {
+        s.consumes
+            .iter()
+            .map(|c| {
+                (
+                    c.node.clone(),
+                    c.event.clone(),
+                    c.source.clone(),
+                    c.target.clone(),
+                    c.view.clone(),
+                )
+            })
+            .collect()
+    };
+    let t = |a: &str, b: &str, c: &str, d: &str, e: &str| {
+        (
+            a.to_string(),
+            b.to_string(),
+            c.to_string(),
+            d.to_string(),
+            e.to_string(),
+        )
+    };
+    assert_eq!(
+        subs(inv),
+        [t("n13", "OrderCreated", "order_service", "records", "")]
+    );
+    assert_eq!(
+        subs(cust),
+        [t(
+            "n17",
+            "OrderCreated",
+            "order_service",
+            "view",
+            "replicated_order_view"
+        )]
+    );
+    assert_eq!(
+        subs(order),
+        [t(
+            "n7",
+            "StockReserved",
+            "inventory_service",
+            "view",
+            "stock_reserved"
+        )]
+    );
+    assert_eq!(cust.consumes[0].via, ["n9", "n10"]);
+    assert_eq!(cust.views[0].node, "n18");
+    assert_eq!(p.bus.as_ref().map(|b| b.drawn.as_str()), Some("Kafka"));
+    let files = workspace::render(&p).expect("renders");
+    let arch = files
+        .iter()
+        .find(|f| f.path == "ARCHITECTURE.md")
+        .expect("ARCHITECTURE.md");
+    for n in 1..=19 {
+        let row = arch
+            .contents
+            .lines()
+            .find(|l| l.starts_with(&format!("| n{n} |")))
+            .unwrap_or_else(|| panic!("n{n} mapped in ARCHITECTURE.md"));
+        assert!(!row.contains("not generated"), "{row}");
     }
 }
 

@@ -50,6 +50,43 @@ tpl!(DevServices, "gen/workspace/dev/services.rs");
 tpl!(ServiceToml, "gen/workspace/service/Cargo.toml.txt", s: plan::ServicePlan);
 tpl!(ServiceLib, "gen/workspace/service/lib.rs", s: plan::ServicePlan);
 tpl!(ServiceMain, "gen/workspace/service/main.rs", s: plan::ServicePlan);
+tpl!(ServiceLibDb, "gen/workspace/service/lib_db.rs", s: plan::ServicePlan);
+
+/// Files of a workspace whose services own databases, copied as they are.
+const EVENTING: &[(&str, &str)] = &[
+    (
+        "eventing/Cargo.toml",
+        include_str!("../../../templates/gen/workspace/eventing/Cargo.toml.txt"),
+    ),
+    (
+        "eventing/src/lib.rs",
+        include_str!("../../../templates/gen/workspace/eventing/lib.rs"),
+    ),
+    (
+        "eventing/src/db.rs",
+        include_str!("../../../templates/gen/workspace/eventing/db.rs"),
+    ),
+    (
+        "eventing/src/bus.rs",
+        include_str!("../../../templates/gen/workspace/eventing/bus.rs"),
+    ),
+    (
+        "eventing/src/http.rs",
+        include_str!("../../../templates/gen/workspace/eventing/http.rs"),
+    ),
+    (
+        "eventing/tests/eventing.rs",
+        include_str!("../../../templates/gen/workspace/eventing/tests.rs"),
+    ),
+    (
+        "loadgen/Cargo.toml",
+        include_str!("../../../templates/gen/workspace/loadgen/Cargo.toml.txt"),
+    ),
+    (
+        "loadgen/src/main.rs",
+        include_str!("../../../templates/gen/workspace/loadgen/main.rs"),
+    ),
+];
 
 /// Files copied as they are.
 const STATIC: &[(&str, &str)] = &[
@@ -193,11 +230,12 @@ pub fn render(plan: &WorkspacePlan) -> Result<Vec<Rendered>, RenderError> {
             Generated,
             ServiceToml { plan, s }.render(),
         )?;
-        push(
-            &format!("{dir}/src/lib.rs"),
-            Generated,
-            ServiceLib { plan, s }.render(),
-        )?;
+        let lib = if s.db.is_some() {
+            ServiceLibDb { plan, s }.render()
+        } else {
+            ServiceLib { plan, s }.render()
+        };
+        push(&format!("{dir}/src/lib.rs"), Generated, lib)?;
         push(
             &format!("{dir}/src/main.rs"),
             User,
@@ -212,6 +250,11 @@ pub fn render(plan: &WorkspacePlan) -> Result<Vec<Rendered>, RenderError> {
         Generated,
         Ok(crate::gen::templates::CARGO_CONFIG.to_string()),
     )?;
+    if plan.eventing {
+        for (path, body) in EVENTING {
+            push(path, Generated, Ok(body.to_string()))?;
+        }
+    }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }

@@ -16,8 +16,11 @@ pub struct ServiceInfo {
     pub prefix: &'static str,
     /// Port of its first instance in `cargo run -p dev`.
     pub default_port: u16,
-    /// `memory` or `sqlite` (PostgreSQL with `DATABASE_URL`).
+    /// `memory`, or `sql`: its own database (SQLite, PostgreSQL with `DATABASE_URL`).
     pub store: &'static str,
+    /// Whether it takes writes under its prefix (a service that only keeps read models
+    /// does not).
+    pub records: bool,
 }
 
 /// One part of the aggregation fan-out.
@@ -60,6 +63,7 @@ pub const SERVICES: &[ServiceInfo] = &[
         prefix: "{{ s.prefix }}",
         default_port: {{ s.port }},
         store: "{{ s.store }}",
+        records: {% match s.db %}{% when Some with (db) %}{{ db.records.is_some() }}{% when None %}true{% endmatch %},
     },
 {%- endfor %}
 ];

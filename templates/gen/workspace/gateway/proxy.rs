@@ -1,7 +1,8 @@
 //! Routing and load balancing: a request under a service's prefix goes to one of the
 //! service's live instances (round robin), with a timeout per attempt. Idempotent
 //! requests (GET, HEAD, OPTIONS, PUT, DELETE) are retried on another instance when an
-//! instance refuses the connection or answers 502/503; others are sent once. A
+//! instance refuses the connection or answers 502/503; others only when the connection
+//! was refused (the request reached no service). A
 //! connection failure takes the instance out of rotation until a health check passes.
 
 use std::net::SocketAddr;
@@ -105,11 +106,10 @@ pub async fn send(
         gw.metrics.backend_error(service, "no_instance");
         return Err(Failure::NoInstance);
     }
-    let attempts = if idempotent(&method) {
-        (1 + gw.config.retries as usize).min(live.len())
-    } else {
-        1
-    };
+    // Any request is tried on the next instance when the connection was refused (it
+    // never reached a service); only idempotent ones after a 502/503 or a broken answer.
+    let safe = idempotent(&method);
+    let attempts = (1 + gw.config.retries as usize).min(live.len());
     let mut last = Failure::NoInstance;
     for (n, inst) in live.iter().take(attempts).enumerate() {
         if n > 0 {
@@ -129,6 +129,7 @@ pub async fn send(
                 gw.metrics.backend(service, started.elapsed());
                 let s = resp.status();
                 if (s == StatusCode::BAD_GATEWAY || s == StatusCode::SERVICE_UNAVAILABLE)
+                    && safe
                     && n + 1 < attempts
                 {
                     gw.metrics.backend_error(service, "status");
@@ -143,10 +144,14 @@ pub async fn send(
             }
             Err(e) => {
                 gw.metrics.backend_error(service, "connect");
-                if e.is_connect() {
+                let refused = e.is_connect();
+                if refused {
                     gw.registry.failed(&inst.url);
                 }
                 last = Failure::Unreachable(format!("{}: {e}", inst.url));
+                if !refused && !safe {
+                    return Err(last);
+                }
             }
         }
     }
