@@ -253,7 +253,7 @@ impl Transport for LogTransport {
             let (tx, rx) = mpsc::sync_channel::<Routed>(65_536);
             partition_txs.push(tx);
             let inboxes = inboxes.clone();
-            let m = metrics.clone();
+            let m = ctx.metrics.clone();
             threads.push(spawn(&format!("partition-{p}"), move || {
                 deliver(p, rx, inboxes, m)
             })?);
