@@ -76,29 +76,12 @@ pub fn run(args: &GenArgs) -> ExitCode {
         eprintln!("note: {note}");
     }
     let r = &out.report;
-    for p in &r.fz_new {
-        eprintln!(
-            "warning: you edited {p}; the new version is in {p}.fz-new (use --force to overwrite)"
-        );
-    }
-    for p in &r.forced {
-        eprintln!("note: overwrote your edits to {p} (--force)");
-    }
-    for p in &r.orphaned {
-        eprintln!("note: {p} is no longer generated and was edited; left in place");
-    }
-    for p in &r.removed {
-        eprintln!("note: removed {p} (no longer generated)");
-    }
+    print_file_notes(r);
     eprintln!(
-        "generated {} in {}: {} written, {} unchanged, {} kept (yours), {} *.fz-new ({:.0} ms)",
+        "generated {} in {}: {}",
         out.plan.crate_name,
         args.out.display(),
-        r.written.len(),
-        r.unchanged.len(),
-        r.kept.len(),
-        r.fz_new.len(),
-        started.elapsed().as_secs_f64() * 1e3
+        file_counts(r, started)
     );
     ExitCode::SUCCESS
 }
@@ -143,6 +126,26 @@ fn workspace_report(
         eprintln!("note: {note}");
     }
     let r = &w.report;
+    print_file_notes(r);
+    eprintln!(
+        "generated workspace {} ({} services, gateway{}) in {}: {}",
+        p.system,
+        p.services.len(),
+        if p.aggregate.is_some() {
+            ", aggregation"
+        } else {
+            ""
+        },
+        args.out.display(),
+        file_counts(r, started)
+    );
+    eprintln!("run it: cd {} && cargo run -p dev", args.out.display());
+    ExitCode::SUCCESS
+}
+
+/// What regeneration did to files the user may have edited, the same for a project and a
+/// workspace.
+fn print_file_notes(r: &gen::writer::WriteReport) {
     for p in &r.fz_new {
         eprintln!(
             "warning: you edited {p}; the new version is in {p}.fz-new (use --force to overwrite)"
@@ -157,18 +160,16 @@ fn workspace_report(
     for p in &r.removed {
         eprintln!("note: removed {p} (no longer generated)");
     }
-    eprintln!(
-        "generated workspace {} ({} services, gateway{}) in {}: {} written, {} unchanged, {} kept (yours), {} *.fz-new ({:.0} ms)",
-        p.system,
-        p.services.len(),
-        if p.aggregate.is_some() { ", aggregation" } else { "" },
-        args.out.display(),
+}
+
+/// The summary line's counts: "N written, N unchanged, N kept (yours), N *.fz-new (T ms)".
+fn file_counts(r: &gen::writer::WriteReport, started: Instant) -> String {
+    format!(
+        "{} written, {} unchanged, {} kept (yours), {} *.fz-new ({:.0} ms)",
         r.written.len(),
         r.unchanged.len(),
         r.kept.len(),
         r.fz_new.len(),
         started.elapsed().as_secs_f64() * 1e3
-    );
-    eprintln!("run it: cd {} && cargo run -p dev", args.out.display());
-    ExitCode::SUCCESS
+    )
 }
