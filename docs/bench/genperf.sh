@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Service CPU per acknowledged durable command of the generated seed (issue 13).
+#
+#   docs/bench/genperf.sh build [SEED_DIR]          # fz gen the seed, release-build, copy binaries to SEED_DIR/bin
+#   docs/bench/genperf.sh run BINDIR RATE [READS] [DURATION] [PORT] [CONC]
+#
+# `run` starts a fresh service from BINDIR on an empty data dir, runs BINDIR/loadgen at RATE
+# offered commands/s (READS queries/s), reads the service's utime+stime from /proc/PID/stat
+# before and after the loadgen run (which includes loadgen's catch-up wait), and prints one
+# line: commands/s, µs of service CPU per acknowledged command, voluntary/involuntary context
+# switches per command, command p99, lag p99 per view, errors and the load average.
+# Needs jq. CARGO_TARGET_DIR defaults to /work/gen-target-perf (never inside the repo).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+cmd=${1:-}
+case "$cmd" in
+build)
+    seed=${2:-/tmp/fz-genperf-seed}
+    fz=${FZ:-$here/target/release/fz}
+    "$fz" gen "$here/examples/cqrs-materialized-views.fz" -o "$seed" --force \
+        --domain "$here/examples/cqrs-materialized-views.gen.toml"
+    (cd "$seed" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/gen-target-perf} cargo build --release --bins)
+    mkdir -p "$seed/bin"
+    cp "${CARGO_TARGET_DIR:-/work/gen-target-perf}/release/orders_service" \
+       "${CARGO_TARGET_DIR:-/work/gen-target-perf}/release/loadgen" "$seed/bin/"
+    sync; sleep 5
+    echo "binaries in $seed/bin"
+    ;;
+run)
+    bin=$(cd "$2" && pwd); rate=$3; reads=${4:-0}; dur=${5:-20s}; port=${6:-19101}; conc=${7:-256}
+    data=$(mktemp -d /tmp/fz-genperf-data.XXXXXX)
+    PORT=$port DATA_DIR=$data CONSISTENCY_CHECK_SECS=0 "$bin/orders_service" >"$data/service.log" 2>&1 &
+    pid=$!
+    trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    cpu() { awk '{print $14+$15}' "/proc/$pid/stat"; }
+    # Context switches summed over the service's threads (voluntary: mostly futex and epoll waits).
+    csw() { cat /proc/$pid/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/{v+=$2} /^nonvoluntary_ctxt_switches/{n+=$2} END{print v+n}'; }
+    tick=$(getconf CLK_TCK)
+    c0=$(cpu); s0=$(csw)
+    out=$("$bin/loadgen" --url "http://127.0.0.1:$port" --rate "$rate" --reads "$reads" \
+        --duration "$dur" --concurrency "$conc" --format json)
+    c1=$(cpu); s1=$(csw)
+    acked=$(jq '.commands.acknowledged' <<<"$out")
+    jq -r --argjson c "$(( c1 - c0 ))" --argjson tick "$tick" --argjson acked "$acked" \
+        --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson sw "$(( s1 - s0 ))" '
+        "offered \(.commands.sent) sent, \(.commands.per_second|floor)/s acknowledged, " +
+        "\(if $acked > 0 then ($c / $tick * 1e6 / $acked * 10 | round / 10) else "-" end) us CPU/command, " +
+        "\(if $acked > 0 then ($sw / $acked * 100 | round / 100) else "-" end) context switches/command, " +
+        "command p99 \(.commands.p99 * 1e3 * 10 | round / 10) ms, " +
+        (if .queries.per_second > 0 then "query p99 \(.queries.p99 * 1e3 * 1000 | round / 1000) ms, " else "" end) +
+        "lag p99 " + ([.views | to_entries[] | "\(.key) \(.value.lag_p99 * 1e3 | round) ms"] | join(" / ")) +
+        ", errors \(.errors), load \($load)"' <<<"$out"
+    ;;
+*)
+    sed -n 2,12p "$0"; exit 2 ;;
+esac
