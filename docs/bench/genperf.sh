@@ -7,9 +7,9 @@
 # `run` starts a fresh service from BINDIR on an empty data dir, runs BINDIR/loadgen at RATE
 # offered commands/s (READS queries/s), reads the service's utime+stime from /proc/PID/stat
 # before and after the loadgen run (which includes loadgen's catch-up wait), and prints one
-# line: commands/s, µs of service CPU per acknowledged command, voluntary/involuntary context
-# switches per command, command p99, lag p99 per view, errors and the load average.
-# Needs jq. CARGO_TARGET_DIR defaults to /work/gen-target-perf (never inside the repo).
+# line: commands/s, µs of service CPU per acknowledged command, context switches (voluntary
+# plus involuntary) per command, command p99, lag p99 per view, errors and the load average.
+# Needs jq and curl. CARGO_TARGET_DIR defaults to /work/gen-target-perf (never inside the repo).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cmd=${1:-}
@@ -19,10 +19,10 @@ build)
     fz=${FZ:-$here/target/release/fz}
     "$fz" gen "$here/examples/cqrs-materialized-views.fz" -o "$seed" --force \
         --domain "$here/examples/cqrs-materialized-views.gen.toml"
-    (cd "$seed" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/gen-target-perf} cargo build --release --bins)
+    target=${CARGO_TARGET_DIR:-/work/gen-target-perf}
+    (cd "$seed" && CARGO_TARGET_DIR=$target cargo build --release --bins)
     mkdir -p "$seed/bin"
-    cp "${CARGO_TARGET_DIR:-/work/gen-target-perf}/release/orders_service" \
-       "${CARGO_TARGET_DIR:-/work/gen-target-perf}/release/loadgen" "$seed/bin/"
+    cp "$target/release/orders_service" "$target/release/loadgen" "$seed/bin/"
     sync; sleep 5
     echo "binaries in $seed/bin"
     ;;
