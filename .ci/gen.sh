@@ -100,4 +100,8 @@ for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$PORT_ST/health" >/dev/null 2>&1 && break
   sleep 0.5
 done
-$ST run "http://127.0.0.1:$PORT_ST/openapi.json" --checks not_a_server_error -n 100
+# A fixed seed keeps CI reproducible (this one found the cube's sums overflowing into
+# REALs); FZ_ST_SEED=random, or another number, explores further.
+st_seed=${FZ_ST_SEED:-316888921926591602872986911826438690244}
+seed_arg=(--seed "$st_seed"); [ "$st_seed" = random ] && seed_arg=()
+$ST run "http://127.0.0.1:$PORT_ST/openapi.json" --checks not_a_server_error -n 100 "${seed_arg[@]}"

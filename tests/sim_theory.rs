@@ -416,3 +416,76 @@ fn batch_station_with_an_interval_rests_between_batches() {
         "nobody waits more than one rest"
     );
 }
+
+/// Stations sharing a host's cores are processor-sharing queues: M/G/1-PS has the mean
+/// response S / (1 - rho) whatever the service distribution (5 ms here, where FCFS M/D/1
+/// would give 3 ms and a core per thread 1 ms).
+#[test]
+fn threads_sharing_one_core_are_processor_sharing() {
+    let r = simulate("ps_one_core", 1000, 2, 51);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let (lam, s): (f64, f64) = (800.0, 1e-3);
+    let w = s / (1.0 - lam * s);
+    let ew = rel(n2.response.mean.v(), w);
+    eprintln!(
+        "ps_one_core: mean response {:.4}ms vs {:.4}ms ({:+.2}%)",
+        n2.response.mean.v() * 1e3,
+        w * 1e3,
+        ew * 100.0
+    );
+    assert!(ew.abs() < 0.03, "mean response {:+.2}%", ew * 100.0);
+    // No request is served faster than its work alone on a core.
+    assert!(n2.response.p50.unwrap() >= s * 0.99);
+    assert_eq!(
+        n2.wait.max.unwrap(),
+        0.0,
+        "a thread per request: nobody queues"
+    );
+}
+
+/// Exponential work on 2 shared cores: the number in service falls at min(n, 2) x mu, the
+/// M/M/2 birth-death chain, so the mean response is M/M/2's.
+#[test]
+fn threads_sharing_two_cores_match_mm2() {
+    let r = simulate("ps_two_cores", 1000, 2, 52);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let (_, _, w) = mmc(1600.0, 1000.0, 2);
+    let ew = rel(n2.response.mean.v(), w);
+    eprintln!(
+        "ps_two_cores: mean response {:.4}ms vs M/M/2 {:.4}ms ({:+.2}%)",
+        n2.response.mean.v() * 1e3,
+        w * 1e3,
+        ew * 100.0
+    );
+    assert!(ew.abs() < 0.03, "mean response {:+.2}%", ew * 100.0);
+}
+
+/// Two stations visited in turn on one core form one multiclass PS node (BCMP): each visit's
+/// mean response is its own S_i / (1 - rho) with rho the core's whole load; a station off the
+/// host (`host = false`) is a pure delay.
+#[test]
+fn stations_on_one_core_share_it_and_a_wait_off_the_host_does_not() {
+    let r = simulate("ps_shared", 1000, 2, 53);
+    let rho: f64 = 1000.0 * 0.8e-3;
+    let mut failures = Vec::new();
+    for (id, want) in [
+        ("n2", 0.4e-3 / (1.0 - rho)),
+        ("n3", 0.4e-3 / (1.0 - rho)),
+        ("n4", 2e-3),
+    ] {
+        let n = r.nodes.iter().find(|n| n.id == id).unwrap();
+        let e = rel(n.response.mean.v(), want);
+        eprintln!(
+            "ps_shared {id}: mean response {:.4}ms vs {:.4}ms ({:+.2}%)",
+            n.response.mean.v() * 1e3,
+            want * 1e3,
+            e * 100.0
+        );
+        if e.abs() >= 0.03 {
+            failures.push(format!("{id} {:+.2}%", e * 100.0));
+        }
+    }
+    let e2e = rel(r.end_to_end.mean.v(), 2.0 * 0.4e-3 / (1.0 - rho) + 2e-3);
+    assert!(e2e.abs() < 0.03, "end to end {:+.2}%", e2e * 100.0);
+    assert!(failures.is_empty(), "{failures:?}");
+}

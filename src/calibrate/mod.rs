@@ -49,6 +49,9 @@ pub struct NodeCalibration {
     pub batch: Option<u32>,
     pub per_item: Option<Dist>,
     pub interval: Option<Dist>,
+    /// Its time is mostly waiting (an fsync), not computing: it does not share the host's
+    /// cores (`host = false`).
+    pub off_host: bool,
     /// What was measured and how it was fitted, one line each (comments in the profile).
     pub notes: Vec<String>,
 }
@@ -64,6 +67,8 @@ pub struct Calibration {
     pub nodes: Vec<NodeCalibration>,
     /// Nodes the service neither times nor configures (no code of their own).
     pub untimed: Vec<(String, String)>,
+    /// The cores the service's threads share (`host_cores`, stated by the request handlers).
+    pub host_cores: Option<f64>,
 }
 
 fn summary(h: &Histogram) -> String {
@@ -201,11 +206,17 @@ pub fn calibrate(
             None => untimed.push((n.id.clone(), label)),
         }
     }
+    let host_cores = measured
+        .values()
+        .filter_map(|m| m.concurrency.get("host_cores").copied())
+        .filter(|c| c.is_finite() && *c >= 1.0)
+        .reduce(f64::max);
     Ok(Calibration {
         source: source.to_string(),
         diagram: diagram_name.to_string(),
         nodes,
         untimed,
+        host_cores,
     })
 }
 
@@ -244,6 +255,7 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         batch: None,
         per_item: None,
         interval: None,
+        off_host: m.concurrency.get("off_host").is_some_and(|v| *v > 0.0),
         notes: Vec::new(),
     };
     let batch_stage = m
@@ -419,6 +431,19 @@ impl Calibration {
             s,
             "# Arrival rates are not calibrated: give them with --rate, [source.ID], [reads]."
         );
+        if let Some(c) = self.host_cores {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "[host]");
+            let _ = writeln!(
+                s,
+                "# The service's threads share this many cores (processor sharing); nodes with"
+            );
+            let _ = writeln!(
+                s,
+                "# host = false wait rather than compute (the group commit's fsync)."
+            );
+            let _ = writeln!(s, "cores = {c}");
+        }
         let _ = writeln!(s);
         let _ = writeln!(s, "[defaults]");
         let _ = writeln!(
@@ -446,6 +471,9 @@ impl Calibration {
             }
             if let Some(d) = &n.interval {
                 let _ = writeln!(s, "interval = {}", toml_str(&d.to_string()));
+            }
+            if n.off_host && self.host_cores.is_some() {
+                let _ = writeln!(s, "host = false");
             }
         }
         if !self.untimed.is_empty() {
@@ -533,5 +561,38 @@ fz_node_concurrency{node=\"n3\",kind=\"interval_us\"} 5000
         );
         let e = calibrate(&d, "x.fz", "<html>\n", "m.txt").unwrap_err();
         assert!(e.0.starts_with("m.txt:1: "), "{}", e.0);
+    }
+
+    #[test]
+    fn shared_cores_and_a_commit_off_the_host() {
+        let text = "\
+fz_node_seconds_bucket{node=\"n2\",stage=\"handle\",le=\"2e-5\"} 10
+fz_node_seconds_bucket{node=\"n2\",stage=\"handle\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n2\",stage=\"handle\"} 0.00015
+fz_node_seconds_count{node=\"n2\",stage=\"handle\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"2e-3\"} 20
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"+Inf\"} 20
+fz_node_seconds_sum{node=\"n3\",stage=\"commit_batch\"} 0.03
+fz_node_seconds_count{node=\"n3\",stage=\"commit_batch\"} 20
+fz_node_concurrency{node=\"n2\",kind=\"servers\"} 2
+fz_node_concurrency{node=\"n2\",kind=\"host_cores\"} 2
+fz_node_concurrency{node=\"n3\",kind=\"servers\"} 1
+fz_node_concurrency{node=\"n3\",kind=\"batch\"} 512
+fz_node_concurrency{node=\"n3\",kind=\"off_host\"} 1
+";
+        let c = calibrate(&diagram(FZ), "x.fz", text, "m.txt").unwrap();
+        assert_eq!(c.host_cores, Some(2.0));
+        assert!(!c.nodes[0].off_host);
+        assert!(c.nodes[1].off_host);
+        let toml = c.to_toml();
+        assert!(toml.contains("[host]\n"), "{toml}");
+        assert!(toml.contains("\ncores = 2\n"), "{toml}");
+        assert!(toml.contains("batch = 512\nhost = false\n"), "{toml}");
+        let p = crate::sim::profile::Profile::parse("p.sim.toml", &toml).unwrap();
+        assert_eq!(p.host.cores, Some(2.0));
+        assert_eq!(
+            p.nodes.iter().find(|n| n.node == "n3").and_then(|n| n.host),
+            Some(false)
+        );
     }
 }

@@ -39,6 +39,8 @@ enum Ev {
     JoinTimeout(u32, u32),
     /// A server of batch station `.0` ends its rest after a batch.
     Rested(u32),
+    /// The host's earliest job may be done (generation `.0`; stale ones are ignored).
+    HostDone(u32),
 }
 
 /// One fan-out in flight whose parts meet at a join.
@@ -160,6 +162,103 @@ pub struct Engine<'n> {
     free_batches: Vec<u32>,
     /// Members of the batch being started (reused, so batches allocate nothing).
     batch_scratch: Vec<u32>,
+    /// The shared cores, when the network has a host.
+    host: Option<Host>,
+}
+
+/// One job on the host: a token in service, or a whole batch (its members).
+#[derive(Debug, Default)]
+struct HostJob {
+    station: u32,
+    members: Vec<u32>,
+}
+
+/// Processor sharing on `cores` cores: while n jobs are in service, each gets
+/// `min(1, cores / n)` of a core. Exact with one clock of the work each job in service
+/// has received (`v`, in ns of work): a job admitted at `v0` with `w` ns of work is done
+/// when `v` reaches `v0 + w`; the earliest such finish point is the one event in the queue
+/// (a generation number retires the others when n changes).
+#[derive(Debug)]
+struct Host {
+    cores: f64,
+    v: f64,
+    last: Nanos,
+    /// (finish point's bits, job): non-negative f64s order like their bits.
+    finish: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u32)>>,
+    jobs: Vec<HostJob>,
+    free: Vec<u32>,
+    gen: u32,
+}
+
+impl Host {
+    fn new(cores: f64) -> Host {
+        Host {
+            cores,
+            v: 0.0,
+            last: 0,
+            finish: Default::default(),
+            jobs: Vec::new(),
+            free: Vec::new(),
+            gen: 0,
+        }
+    }
+
+    /// The speed of each job in service, in ns of work per ns.
+    fn rate(&self) -> f64 {
+        let n = self.finish.len() as f64;
+        if n <= self.cores {
+            1.0
+        } else {
+            self.cores / n
+        }
+    }
+
+    fn advance(&mut self, now: Nanos) {
+        if now > self.last {
+            self.v += (now - self.last) as f64 * self.rate();
+            self.last = now;
+        }
+    }
+
+    /// Admits a job with `work` ns of work at `now`; returns the wake-up to schedule.
+    fn admit(&mut self, now: Nanos, station: u32, members: &[u32], work: Nanos) -> (Nanos, u32) {
+        self.advance(now);
+        let id = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.jobs.push(HostJob::default());
+                (self.jobs.len() - 1) as u32
+            }
+        };
+        let job = &mut self.jobs[id as usize];
+        job.station = station;
+        job.members.clear();
+        job.members.extend_from_slice(members);
+        let at = self.v + work as f64;
+        self.finish.push(std::cmp::Reverse((at.to_bits(), id)));
+        self.wake(now).unwrap_or((now, self.gen))
+    }
+
+    /// The time the earliest job is done, under a new generation.
+    fn wake(&mut self, now: Nanos) -> Option<(Nanos, u32)> {
+        self.gen = self.gen.wrapping_add(1);
+        let std::cmp::Reverse((bits, _)) = self.finish.peek()?;
+        let dt = ((f64::from_bits(*bits) - self.v).max(0.0) / self.rate()).ceil();
+        Some((now.saturating_add(dt as Nanos), self.gen))
+    }
+
+    /// Takes out the jobs done by now (their ids into `done`).
+    fn take_done(&mut self, now: Nanos, done: &mut Vec<u32>) {
+        self.advance(now);
+        let tol = self.v * 1e-12 + 1e-6;
+        while let Some(std::cmp::Reverse((bits, id))) = self.finish.peek().copied() {
+            if f64::from_bits(bits) > self.v + tol {
+                break;
+            }
+            self.finish.pop();
+            done.push(id);
+        }
+    }
 }
 
 /// Zero-time steps run inline at most this deep (then they go through the queue).
@@ -311,6 +410,7 @@ impl<'n> Engine<'n> {
             batch_left: Vec::new(),
             free_batches: Vec::new(),
             batch_scratch: Vec::new(),
+            host: net.host_cores.map(Host::new),
         }
     }
 
@@ -354,6 +454,7 @@ impl<'n> Engine<'n> {
                 Ev::Think(u) => self.think_done(u),
                 Ev::JoinTimeout(f, gen) => self.join_timeout(f, gen),
                 Ev::Rested(s) => self.rested(s),
+                Ev::HostDone(gen) => self.host_done(gen),
             }
         }
         self.q.advance_to(limit);
@@ -842,6 +943,13 @@ impl<'n> Engine<'n> {
             st.keys.push(tok.key);
         }
         let d = spec.service.sample(&mut self.rng);
+        if d > 0 && spec.on_host {
+            if let Some(h) = self.host.as_mut() {
+                let (at, gen) = h.admit(now, s, &[slot], d);
+                self.q.schedule(at, Ev::HostDone(gen));
+                return;
+            }
+        }
         if d == 0 && tail && self.depth < MAX_INLINE && self.q.idle_now() {
             // The departure would be the very next event: run it now, skipping the queue.
             self.depth += 1;
@@ -889,15 +997,49 @@ impl<'n> Engine<'n> {
             }
         };
         let end = now.saturating_add(d);
+        let shared = d > 0 && spec.on_host && self.host.is_some();
         for &m in &members {
             if self.batch_of.len() <= m as usize {
                 self.batch_of.resize(m as usize + 1, NONE);
             }
             self.batch_of[m as usize] = rec;
             self.toks.v[m as usize].started = now;
-            self.q.schedule(end, Ev::Depart(s, m));
+            if !shared {
+                self.q.schedule(end, Ev::Depart(s, m));
+            }
+        }
+        if shared {
+            // The batch is one job on the shared cores; its members depart together.
+            if let Some(h) = self.host.as_mut() {
+                let (at, gen) = h.admit(now, s, &members, d);
+                self.q.schedule(at, Ev::HostDone(gen));
+            }
         }
         self.batch_scratch = members;
+    }
+
+    /// The host's earliest finish point may be reached: every job done by now departs (its
+    /// members, in the order they queued), and the next finish point is scheduled.
+    fn host_done(&mut self, gen: u32) {
+        let now = self.q.now();
+        let Some(h) = self.host.as_mut() else { return };
+        if gen != h.gen {
+            return;
+        }
+        let mut done = std::mem::take(&mut self.batch_scratch);
+        done.clear();
+        h.take_done(now, &mut done);
+        if let Some((at, gen)) = h.wake(now) {
+            self.q.schedule(at, Ev::HostDone(gen));
+        }
+        for &id in &done {
+            let job = &mut h.jobs[id as usize];
+            for &m in &job.members {
+                self.q.schedule(now, Ev::Depart(job.station, m));
+            }
+            h.free.push(id);
+        }
+        self.batch_scratch = done;
     }
 
     /// A server of batch station `s` ends its rest: it is free, and takes a batch of what waits.

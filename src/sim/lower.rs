@@ -217,6 +217,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                 interval: p.interval.clone().unwrap_or(Dist::ZERO),
             })
         });
+        st.on_host = np.and_then(|p| p.host).unwrap_or(true);
         st.lane = node.lane as u32;
         st.reads = reads_of[ix.index()].clone();
         let succ = &out[ix.index()];
@@ -732,6 +733,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
         src.lane_outcomes = sink_here || reply_here;
     }
     let mut network = Network::new(stations, sources);
+    network.host_cores = profile.host.cores;
     network.hop_limit = opts
         .hop_limit
         .or(profile.run.hop_limit)

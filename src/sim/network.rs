@@ -130,6 +130,8 @@ pub struct Station {
     pub reads: Vec<u32>,
     /// A batch station: each server serves up to `max` tokens at once.
     pub batch: Option<Batch>,
+    /// Serves on the network's shared cores, when it has a host (see [`Network::host_cores`]).
+    pub on_host: bool,
 }
 
 impl Station {
@@ -150,6 +152,7 @@ impl Station {
             join: None,
             reads: Vec::new(),
             batch: None,
+            on_host: true,
         }
     }
 
@@ -194,6 +197,10 @@ pub struct Network {
     pub sources: Vec<Source>,
     pub hop_limit: u32,
     pub cqrs: Option<CqrsSpec>,
+    /// The host's cores: the stations `on_host` share them as processor sharing (each of n
+    /// tokens in service runs at `min(1, cores / n)` of its speed). `None`: every server
+    /// has a core of its own.
+    pub host_cores: Option<f64>,
 }
 
 pub const DEFAULT_HOP_LIMIT: u32 = 10_000;
@@ -205,6 +212,7 @@ impl Network {
             sources,
             hop_limit: DEFAULT_HOP_LIMIT,
             cqrs: None,
+            host_cores: None,
         }
     }
 

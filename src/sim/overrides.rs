@@ -43,7 +43,7 @@ impl Set {
     }
 }
 
-const SHAPES: &str = "run.KEY, defaults.KEY, source.ID.KEY, node.ID.KEY, node.ID.branch.TARGET, edge.\"A->B\".KEY, loop.N.KEY, reads.KEY, roles.ID, components.ID, or rate (every source, like --rate)";
+const SHAPES: &str = "run.KEY, defaults.KEY, source.ID.KEY, node.ID.KEY, node.ID.branch.TARGET, edge.\"A->B\".KEY, loop.N.KEY, reads.KEY, host.cores, roles.ID, components.ID, or rate (every source, like --rate)";
 
 /// The segments of a dotted key: TOML's dotted-key syntax (`edge."n5->n6".delay`), or, when
 /// that does not parse, split at dots (`edge.n5->n6.delay`).
@@ -74,7 +74,7 @@ pub fn parse_key(key: &str) -> Result<Vec<String>, String> {
     }
     let ok = match (path[0].as_str(), path.len()) {
         ("rate", 1) => true,
-        ("run" | "defaults" | "reads" | "roles" | "components", 2) => true,
+        ("run" | "host" | "defaults" | "reads" | "roles" | "components", 2) => true,
         ("source" | "node" | "edge" | "loop", 3) => true,
         ("node", 4) => path[2] == "branch",
         _ => false,

@@ -44,6 +44,15 @@ pub struct RunSection {
     pub hop_limit: Option<u32>,
 }
 
+/// `[host]`: the machine the stations run on. With `cores = C`, every station that serves
+/// on the host (all but those with `host = false`) shares C cores: while n tokens are in
+/// service across them, each is served at `min(1, C / n)` of its own speed (processor
+/// sharing), so a station's service time is its time alone on a core.
+#[derive(Debug, Clone, Default)]
+pub struct HostSection {
+    pub cores: Option<f64>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
     pub service: Option<Dist>,
@@ -81,6 +90,9 @@ pub struct NodeProfile {
     pub per_item: Option<Dist>,
     /// A batch server's rest after each batch (batch stations only).
     pub interval: Option<Dist>,
+    /// Serves on the `[host]`'s shared cores (default true); false for work that waits
+    /// rather than computes (an fsync, a remote call).
+    pub host: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +126,7 @@ pub struct Profile {
     pub file: String,
     text: String,
     pub run: RunSection,
+    pub host: HostSection,
     pub defaults: Defaults,
     pub sources: Vec<SourceProfile>,
     pub nodes: Vec<NodeProfile>,
@@ -127,6 +140,7 @@ pub struct Profile {
 
 const TOP: &[&str] = &[
     "run",
+    "host",
     "defaults",
     "source",
     "node",
@@ -137,6 +151,7 @@ const TOP: &[&str] = &[
     "components",
 ];
 const RUN_KEYS: &[&str] = &["duration", "warmup", "seed", "replications", "hop_limit"];
+const HOST_KEYS: &[&str] = &["cores"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
 const NODE_KEYS: &[&str] = &[
@@ -148,6 +163,7 @@ const NODE_KEYS: &[&str] = &[
     "batch",
     "per_item",
     "interval",
+    "host",
 ];
 const EDGE_KEYS: &[&str] = &["delay"];
 const LOOP_KEYS: &[&str] = &["repeat", "max"];
@@ -219,6 +235,7 @@ impl Profile {
             })?;
             match key {
                 "run" => p.run = parse_run(&cx, table)?,
+                "host" => p.host = parse_host(&cx, table)?,
                 "defaults" => p.defaults = parse_defaults(&cx, table)?,
                 "source" => {
                     for (node, span, item, _) in entries(table) {
@@ -438,6 +455,26 @@ fn parse_run(cx: &Cx<'_>, t: &dyn TableLike) -> Result<RunSection, ProfileError>
     Ok(r)
 }
 
+fn parse_host(cx: &Cx<'_>, t: &dyn TableLike) -> Result<HostSection, ProfileError> {
+    let mut h = HostSection::default();
+    for (key, kspan, item, vs) in entries(t) {
+        match key {
+            "cores" => {
+                let c = number(cx, "host", key, item, &vs)?;
+                if !(c > 0.0 && c <= 1e6) {
+                    return Err(cx.err(
+                        &vs,
+                        format!("[host] cores = {c}: the host needs more than 0 cores (at most 1000000); leave [host] out for stations that do not share cores"),
+                    ));
+                }
+                h.cores = Some(c);
+            }
+            _ => return Err(unknown(cx, "host", key, &kspan, HOST_KEYS)),
+        }
+    }
+    Ok(h)
+}
+
 fn parse_defaults(cx: &Cx<'_>, t: &dyn TableLike) -> Result<Defaults, ProfileError> {
     let mut d = Defaults::default();
     for (key, kspan, item, vs) in entries(t) {
@@ -527,10 +564,22 @@ fn parse_node(
         batch: None,
         per_item: None,
         interval: None,
+        host: None,
     };
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "service" => n.service = Some(dist(cx, &sec, key, item, &vs)?),
+            "host" => {
+                n.host = Some(item.as_bool().ok_or_else(|| {
+                    cx.err(
+                        &vs,
+                        format!(
+                            "[{sec}] host must be true or false, found {}",
+                            item.type_name()
+                        ),
+                    )
+                })?)
+            }
             "join_timeout" => n.join_timeout = Some(dist(cx, &sec, key, item, &vs)?),
             "batch" => n.batch = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000_000)? as u32),
             "per_item" => n.per_item = Some(dist(cx, &sec, key, item, &vs)?),

@@ -39,7 +39,7 @@ pub struct Axis {
     path: Vec<String>,
 }
 
-const NUMBER_KEYS: &[&str] = &["rate", "repeat"];
+const NUMBER_KEYS: &[&str] = &["rate", "repeat", "cores"];
 const INTEGER_KEYS: &[&str] = &[
     "servers",
     "queue",

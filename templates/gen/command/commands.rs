@@ -111,7 +111,8 @@ pub(crate) async fn execute_{{ a.module }}(
 {%- if plan.uses("idempotency") %}
     command_id: Option<String>,
 {%- endif %}
-    decide: impl FnOnce(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
+    creates: bool,
+    decide: impl Fn(&crate::domain::{{ a.module }}::{{ a.name }}) -> Result<Vec<crate::domain::{{ a.module }}::{{ a.name }}Event>, DomainError>,
 ) -> Result<Json<CommandAccepted>, ApiError> {
     let t = &app.metrics.timings;
     let start = std::time::Instant::now();
@@ -139,97 +140,113 @@ pub(crate) async fn execute_{{ a.module }}(
         }
 {%- endif %}
         let cache = &app.aggregates.{{ a.module }};
-        // A known aggregate needs no read; otherwise a short indexed read (SQLite)
-        // is cheaper inline than through the blocking pool, while PostgreSQL round
-        // trips wait on the blocking pool.
-        let aggregate = if let Some((version, state)) = cache.get(&id) {
-            crate::domain::{{ a.module }}::{{ a.name }} {
-                id: id.clone(),
-                version,
-                state,
+        // A creating command on an aggregate the cache does not know first assumes a
+        // new one: the append expects version 0, and only if the store already has the
+        // stream (a conflict) is it loaded and the command decided again.
+        let mut assume_new = creates && expected.unwrap_or(0) == 0;
+        loop {
+            // A known aggregate needs no read; otherwise a short indexed read (SQLite)
+            // is cheaper inline than through the blocking pool, while PostgreSQL round
+            // trips wait on the blocking pool.
+            let aggregate = if let Some((version, state)) = cache.get(&id) {
+                crate::domain::{{ a.module }}::{{ a.name }} {
+                    id: id.clone(),
+                    version,
+                    state,
+                }
+            } else if assume_new {
+                crate::domain::{{ a.module }}::{{ a.name }} {
+                    id: id.clone(),
+                    ..Default::default()
+                }
+            } else if app.store.is_pg() {
+                let store = app.store.clone();
+                let load_id = id.clone();
+                crate::store::on_pool(move || load_{{ a.module }}(&store, &load_id))
+                    .await
+                    .map_err(internal)??
+            } else {
+                load_{{ a.module }}(&app.store, &id)?
+            };
+            if let Some(expected) = expected {
+                if expected != aggregate.version {
+                    cache.forget(&id);
+                    return Err(ApiError::conflict(format!(
+                        "expected version {expected}, found {}",
+                        aggregate.version
+                    )));
+                }
             }
-        } else if app.store.is_pg() {
-            let store = app.store.clone();
-            let load_id = id.clone();
-            crate::store::on_pool(move || load_{{ a.module }}(&store, &load_id))
-                .await
-                .map_err(internal)??
-        } else {
-            load_{{ a.module }}(&app.store, &id)?
-        };
-        if let Some(expected) = expected {
-            if expected != aggregate.version {
-                cache.forget(&id);
-                return Err(ApiError::conflict(format!(
-                    "expected version {expected}, found {}",
-                    aggregate.version
-                )));
+            let decide_start = std::time::Instant::now();
+            let events = decide(&aggregate);
+            let decide_ns = decide_start.elapsed().as_nanos() as u64;
+            t.validate.time.record(decide_ns);
+            let events = events?;
+            let mut state = aggregate.state;
+            let mut new = Vec::with_capacity(events.len());
+            for e in &events {
+                state.apply(e);
+                new.push(NewEvent {
+                    event_type: e.event_type(),
+                    payload: e.payload().map_err(internal)?,
+                });
             }
-        }
-        let decide_start = std::time::Instant::now();
-        let events = decide(&aggregate);
-        let decide_ns = decide_start.elapsed().as_nanos() as u64;
-        t.validate.time.record(decide_ns);
-        let events = events?;
-        let mut state = aggregate.state;
-        let mut new = Vec::with_capacity(events.len());
-        for e in &events {
-            state.apply(e);
-            new.push(NewEvent {
-                event_type: e.event_type(),
-                payload: e.payload().map_err(internal)?,
-            });
-        }
-        let version = aggregate.version + events.len() as u64;
-        let every = app.config.snapshot_every;
-        let snapshot = if version / every != aggregate.version / every {
-            Some(serde_json::to_string(&state).map_err(internal)?)
-        } else {
-            None
-        };
-        // The handler's own work: load or cache lookup and encoding (decide is n3's).
-        t.handle
-            .time
-            .record((start.elapsed().as_nanos() as u64).saturating_sub(decide_ns));
-        let commit_start = std::time::Instant::now();
-        let appended = app
-            .store
+            let version = aggregate.version + events.len() as u64;
+            let every = app.config.snapshot_every;
+            let snapshot = if version / every != aggregate.version / every {
+                Some(serde_json::to_string(&state).map_err(internal)?)
+            } else {
+                None
+            };
+            // The handler's own work: load or cache lookup and encoding (decide is n3's).
+            t.handle
+                .time
+                .record((start.elapsed().as_nanos() as u64).saturating_sub(decide_ns));
+            let commit_start = std::time::Instant::now();
+            let appended = app
+                .store
 {%- if plan.uses("idempotency") %}
-            .append_command(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot, command_id.clone())
+                .append_command(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot, command_id.clone())
 {%- else %}
-            .append(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot)
+                .append(crate::domain::{{ a.module }}::AGGREGATE_TYPE, id.clone(), aggregate.version, new, snapshot)
 {%- endif %}
-            .await;
-        t.commit.time.since(commit_start);
-        let appended = match appended {
-            Ok(appended) => appended,
-            Err(e) => {
-                cache.forget(&id);
-                return Err(e.into());
-            }
-        };
-        cache.put(&id, appended.version, state);
+                .await;
+            t.commit.time.since(commit_start);
+            let appended = match appended {
+                Ok(appended) => appended,
+                Err(StoreError::Conflict { expected: 0, .. }) if assume_new && aggregate.version == 0 => {
+                    // The aggregate exists after all: decide again on its real state.
+                    assume_new = false;
+                    continue;
+                }
+                Err(e) => {
+                    cache.forget(&id);
+                    return Err(e.into());
+                }
+            };
+            cache.put(&id, appended.version, state);
 {%- if plan.uses("notification_websocket") %}
-        // Confirmed on the WebSocket once the read model has applied the events.
-        app.notifier.accepted(
+            // Confirmed on the WebSocket once the read model has applied the events.
+            app.notifier.accepted(
 {%- if plan.uses("idempotency") %}
-            command_id,
+                command_id,
 {%- else %}
-            None,
+                None,
 {%- endif %}
-            crate::domain::{{ a.module }}::AGGREGATE_TYPE,
-            &id,
-            appended.position,
-        );
+                crate::domain::{{ a.module }}::AGGREGATE_TYPE,
+                &id,
+                appended.position,
+            );
 {%- endif %}
-        app.metrics
-            .events_appended
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        Ok(Json(CommandAccepted {
-            aggregate_id: id,
-            version: appended.version,
-            position: appended.position,
-        }))
+            app.metrics
+                .events_appended
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            return Ok(Json(CommandAccepted {
+                aggregate_id: id,
+                version: appended.version,
+                position: appended.position,
+            }));
+        }
     }
     .await;
     count(app, &result);
@@ -255,13 +272,13 @@ pub async fn {{ c.slug }}(
     app.metrics.timings.command.time.since(start);
     let cmd = cmd?;
     let command_id = crate::submit::opt_command_id(&obj)?;
-    execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, command_id, |a| cmd.decide(a)).await
+    execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, command_id, {{ c.creates }}, |a| cmd.decide(a)).await
 {%- else %}
     let start = std::time::Instant::now();
     let cmd = crate::domain::{{ a.module }}::{{ c.name }}::parse(&json_object(&body)?);
     app.metrics.timings.command.time.since(start);
     let cmd = cmd?;
-    execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, |a| cmd.decide(a)).await
+    execute_{{ a.module }}(&app, cmd.{{ a.id_field }}.clone(), cmd.expected_version, {{ c.creates }}, |a| cmd.decide(a)).await
 {%- endif %}
 }
 {% endfor %}{% endfor -%}

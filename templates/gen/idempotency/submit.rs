@@ -146,7 +146,7 @@ pub async fn submit(State(app): State<Arc<AppState>>, body: Bytes) -> Response {
                 Err(e) => return e.into_response(),
             };
             let id = cmd.{{ a.id_field }}.clone();
-            let r = crate::commands::execute_{{ a.module }}(&app, id.clone(), cmd.expected_version, Some(command_id.clone()), |a| cmd.decide(a)).await;
+            let r = crate::commands::execute_{{ a.module }}(&app, id.clone(), cmd.expected_version, Some(command_id.clone()), {{ c.creates }}, |a| cmd.decide(a)).await;
             (crate::domain::{{ a.module }}::AGGREGATE_TYPE, id, r)
         }
 {%- endfor %}{% endfor %}

@@ -22,6 +22,49 @@ pub struct Change<S> {
     pub new: (u64, S),
 }
 
+/// The states a projector has written, by aggregate id, so the next event of an
+/// aggregate needs no read (and no JSON decoding) of the view's own rows. A batch takes
+/// its entries out and puts them back only once its transaction has committed, so a
+/// failed apply leaves nothing stale behind: those aggregates are read again. Bounded:
+/// emptied when full.
+pub struct KnownStates<S> {
+    states: HashMap<String, (u64, S)>,
+    limit: usize,
+}
+
+impl<S> KnownStates<S> {
+    /// Remembers at most `limit` aggregates.
+    pub fn new(limit: usize) -> Self {
+        KnownStates {
+            states: HashMap::new(),
+            limit,
+        }
+    }
+
+    /// Takes out the state of `id`, if known.
+    pub fn take(&mut self, id: &str) -> Option<(u64, S)> {
+        self.states.remove(id)
+    }
+
+    /// Keeps the states a committed batch produced.
+    pub fn keep(&mut self, changes: Vec<Change<S>>) {
+        for c in changes {
+            if self.states.len() >= self.limit {
+                self.states.clear();
+            }
+            self.states.insert(c.id, c.new);
+        }
+    }
+
+    /// Forgets everything (the view was reset).
+    pub fn clear(&mut self) {
+        self.states.clear();
+    }
+}
+
+/// How many aggregates' states a SQLite view keeps in memory.
+pub const KNOWN_STATES: usize = 100_000;
+
 /// Folds a batch of events into per-aggregate changes, loading each aggregate's
 /// prior state once with `load`. Events of other aggregate types are ignored.
 pub fn fold<S: Aggregate>(

@@ -102,10 +102,24 @@ fn concurrency(metrics: &Metrics, config: &Config) {
     for node in [NODES.command_source, NODES.command_handler, NODES.validator, NODES.query_api] {
         t.set_concurrency(node, "servers", workers);
     }
+    // The threads share the machine's cores; the commit mostly waits on its fsync.
+    t.set_concurrency(NODES.command_handler, "host_cores", workers);
+    t.set_concurrency(NODES.write_commit, "off_host", 1);
     t.set_concurrency(NODES.write_commit, "servers", 1);
     t.set_concurrency(NODES.write_commit, "batch", config.max_batch as u64);
+    if !config.commit_rest.is_zero() {
+        t.set_concurrency(NODES.write_commit, "interval_us", config.commit_rest.as_micros() as u64);
+    }
     t.set_concurrency(NODES.event_router, "servers", 1);
     t.set_concurrency(NODES.event_router, "batch", crate::bus::ROUTE_BATCH as u64);
+{%- if plan.uses("bus_nats") %}
+    // The in-process router rests between reads of the log; the NATS publisher does not.
+    if config.nats_url.is_none() {
+        t.set_concurrency(NODES.event_router, "interval_us", crate::bus::ROUTE_REST.as_micros() as u64);
+    }
+{%- else %}
+    t.set_concurrency(NODES.event_router, "interval_us", crate::bus::ROUTE_REST.as_micros() as u64);
+{%- endif %}
     t.set_concurrency(NODES.ordering, "servers", config.partitions as u64);
     t.set_concurrency(NODES.delivery, "servers", config.partitions as u64);
     for (_, p, v) in NODES.projectors {
@@ -188,6 +202,7 @@ impl App {
         let store = EventStore::open(
             &config.data_dir,
             config.max_batch,
+            config.commit_rest,
             config.database_url.as_deref(),
             config.pg_schema.as_deref(),
         )?;
@@ -406,6 +421,7 @@ pub fn rebuild(config: &Config, view: &str) -> Result<u64, AppError> {
     let store = EventStore::open(
         &config.data_dir,
         config.max_batch,
+        config.commit_rest,
         config.database_url.as_deref(),
         config.pg_schema.as_deref(),
     )?;

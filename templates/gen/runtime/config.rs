@@ -15,6 +15,11 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Largest number of appends grouped into one commit (`MAX_BATCH`, default 512).
     pub max_batch: usize,
+    /// Least time between the end of one group commit and the start of the next
+    /// (`COMMIT_REST_US`, default 1000 µs; 0: commit as soon as the writer is free).
+    /// Below saturation it gathers the commands of that time into one transaction and
+    /// one fsync instead of a commit per wake-up; it adds at most that to a command's latency.
+    pub commit_rest: std::time::Duration,
     /// Aggregates kept in memory by the command side (`AGGREGATE_CACHE`, default
     /// 100000; 0 loads every aggregate from the store on every command).
     pub aggregate_cache: usize,
@@ -58,7 +63,7 @@ where
 
 impl Config {
     /// Reads `DATA_DIR`, `PORT`, `PARTITIONS`, `SNAPSHOT_EVERY`, `MAX_BATCH`,
-    /// `AGGREGATE_CACHE`, `DATABASE_URL`, `PG_SCHEMA`, `NATS_URL`, `NATS_STREAM`,
+    /// `COMMIT_REST_US`, `AGGREGATE_CACHE`, `DATABASE_URL`, `PG_SCHEMA`, `NATS_URL`, `NATS_STREAM`,
     /// `CONSISTENCY_CHECK_SECS` and `REDIS_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let partitions: usize = var("PARTITIONS", 4)?;
@@ -70,6 +75,7 @@ impl Config {
             partitions: partitions.max(1),
             snapshot_every: snapshot_every.max(1),
             max_batch: max_batch.max(1),
+            commit_rest: std::time::Duration::from_micros(var("COMMIT_REST_US", 1_000u64)?),
             aggregate_cache: var("AGGREGATE_CACHE", 100_000)?,
             database_url: database_url()?,
             pg_schema: std::env::var("PG_SCHEMA").ok().filter(|s| !s.is_empty()),
@@ -95,6 +101,7 @@ impl Config {
             partitions: 4,
             snapshot_every: 100,
             max_batch: 512,
+            commit_rest: std::time::Duration::from_micros(1_000),
             aggregate_cache: 100_000,
             database_url: database_url().ok().flatten(),
             pg_schema: None,

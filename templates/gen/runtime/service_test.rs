@@ -213,6 +213,40 @@ async fn stale_expected_version_is_a_409_conflict() {
     shutdown(app).await;
 }
 
+/// A creating command on an aggregate that exists, with nothing cached (as after a
+/// restart): the command side assumes a new aggregate, the store refuses the append,
+/// and the command is decided again on the real state: refused, the stream unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_on_an_existing_aggregate_is_refused_with_no_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(dir.path());
+    config.aggregate_cache = 0;
+    let app = App::start(config).expect("service starts");
+    let router = app.router();
+{%- for a in plan.aggregates %}{% for c in a.commands %}{% if c.creates %}
+    let body = json!({
+        "{{ a.id_field }}": "twice-{{ a.module }}",
+{%- for f in c.fields %}
+        "{{ f.name }}": {{ f.sample }},
+{%- endfor %}
+    });
+    let (s, v) = call(&router, "POST", "/commands/{{ c.slug }}", Some(body.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let version = v["version"].as_u64();
+    let (s, v) = call(&router, "POST", "/commands/{{ c.slug }}", Some(body)).await;
+    assert!(s.is_client_error(), "a second {{ c.slug }} is refused: {s} {v}");
+    let store = app.state.store.clone();
+    let stream = tokio::task::spawn_blocking(move || {
+        {{ plan.crate_name }}::commands::load_{{ a.module }}(&store, "twice-{{ a.module }}")
+    })
+    .await
+    .expect("load")
+    .expect("loads");
+    assert_eq!(Some(stream.version), version, "the refused {{ c.slug }} appended nothing");
+{%- endif %}{% endfor %}{% endfor %}
+    shutdown(app).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_resumes_from_checkpoints_without_loss_or_duplicates() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -93,9 +93,43 @@ fn zero(c: &{{ v.entry_type }}) -> {{ v.entry_type }} {
     }
 }
 
+/// Adds cell deltas into the cells table.
+fn upsert_cells<'a>(
+    tx: &Connection,
+    deltas: impl Iterator<Item = &'a {{ v.entry_type }}>,
+) -> rusqlite::Result<()> {
+    // SQLite turns an integer sum that overflows into a REAL, which the reader
+    // then cannot read as i64: sums saturate, as `add` does.
+    let mut upd = tx.prepare_cached(
+        "INSERT INTO cells (cell_id{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %}, count{% for m in v.measures %}, \"{{ m }}\"{% endfor %})
+         VALUES (?1{% for f in v.fields %}, ?{{ loop.index + 1 }}{% endfor %}, ?{{ v.fields.len() + 2 }}{% for m in v.measures %}, ?{{ loop.index + v.fields.len() + 2 }}{% endfor %})
+         ON CONFLICT (cell_id) DO UPDATE SET count = count + excluded.count
+         {%- for m in v.measures %},
+         \"{{ m }}\" = CASE
+             WHEN excluded.\"{{ m }}\" > 0 AND \"{{ m }}\" > 9223372036854775807 - excluded.\"{{ m }}\" THEN 9223372036854775807
+             WHEN excluded.\"{{ m }}\" < 0 AND \"{{ m }}\" < (-9223372036854775807 - 1) - excluded.\"{{ m }}\" THEN -9223372036854775807 - 1
+             ELSE \"{{ m }}\" + excluded.\"{{ m }}\" END
+         {%- endfor %}",
+    )?;
+    for d in deltas {
+        upd.execute(params![
+            d.id,
+{%- for f in v.fields %}
+            d.{{ f.name }},
+{%- endfor %}
+            d.count,
+{%- for m in v.measures %}
+            d.{{ m }},
+{%- endfor %}
+        ])?;
+    }
+    Ok(())
+}
+
 /// Projector {{ p.node }} "{{ p.label }}".
 pub struct {{ p.projector_type }} {
     conn: Connection,
+    known: super::KnownStates<{{ v.aggregate }}State>,
 }
 
 impl {{ p.projector_type }} {
@@ -103,7 +137,10 @@ impl {{ p.projector_type }} {
     pub fn open(dir: &Path) -> Result<Self, ProjectionError> {
         let conn = open_sqlite(dir, FILE, PROJECTOR)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok({{ p.projector_type }} { conn })
+        Ok({{ p.projector_type }} {
+            conn,
+            known: super::KnownStates::new(super::KNOWN_STATES),
+        })
     }
 }
 
@@ -134,7 +171,11 @@ impl Projector for {{ p.projector_type }} {
             let mut get = tx
                 .prepare_cached("SELECT version, state FROM members WHERE id = ?1")
                 .map_err(err)?;
+            let known = &mut self.known;
             fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| {
+                if let Some(state) = known.take(id) {
+                    return Ok(Some(state));
+                }
                 let row = get
                     .query_row(params![id], |r| {
                         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
@@ -168,36 +209,18 @@ impl Projector for {{ p.projector_type }} {
                 put.execute(params![c.id, c.new.0 as i64, state])
                     .map_err(err)?;
             }
-            let mut upd = tx
-                .prepare_cached(
-                    "INSERT INTO cells (cell_id{% for f in v.fields %}, \"{{ f.name }}\"{% endfor %}, count{% for m in v.measures %}, \"{{ m }}\"{% endfor %})
-                     VALUES (?1{% for f in v.fields %}, ?{{ loop.index + 1 }}{% endfor %}, ?{{ v.fields.len() + 2 }}{% for m in v.measures %}, ?{{ loop.index + v.fields.len() + 2 }}{% endfor %})
-                     ON CONFLICT (cell_id) DO UPDATE SET count = count + excluded.count
-                     {%- for m in v.measures %}, \"{{ m }}\" = \"{{ m }}\" + excluded.\"{{ m }}\"{% endfor %}",
-                )
-                .map_err(err)?;
-            for d in deltas.values() {
-                upd.execute(params![
-                    d.id,
-{%- for f in v.fields %}
-                    d.{{ f.name }},
-{%- endfor %}
-                    d.count,
-{%- for m in v.measures %}
-                    d.{{ m }},
-{%- endfor %}
-                ])
-                .map_err(err)?;
-            }
+            upsert_cells(&tx, deltas.values()).map_err(err)?;
         }
         tx.execute("DELETE FROM cells WHERE count <= 0", [])
             .map_err(err)?;
         sqlite_save_checkpoints(&tx, checkpoints).map_err(err)?;
         tx.commit().map_err(err)?;
+        self.known.keep(changes);
         Ok(true)
     }
 
     fn reset(&mut self) -> Result<(), ProjectionError> {
+        self.known.clear();
         self.conn
             .execute_batch("DELETE FROM members; DELETE FROM cells; DELETE FROM checkpoints;")
             .map_err(err)
@@ -256,3 +279,34 @@ impl {{ v.type_name }} {
         })
     }
 }
+{%- if !v.measures.is_empty() %}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_saturate_rather_than_turn_into_reals() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projector = {{ p.projector_type }}::open(dir.path()).expect("open");
+        let big = {{ v.entry_type }} {
+            id: "cell".into(),
+            count: 1,
+{%- for m in v.measures %}
+            {{ m }}: i64::MAX,
+{%- endfor %}
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            upsert_cells(&projector.conn, std::iter::once(&big)).expect("upsert");
+        }
+        let view = {{ v.type_name }}::open(dir.path()).expect("view");
+        let page = view.list(PageRequest { offset: 0, limit: 10 }).expect("list");
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].count, 3);
+{%- for m in v.measures %}
+        assert_eq!(page.items[0].{{ m }}, i64::MAX);
+{%- endfor %}
+    }
+}
+{%- endif %}

@@ -316,10 +316,12 @@ CREATE TABLE IF NOT EXISTS processed_commands (
 
 impl EventStore {
     /// Opens (creating if needed) `events.db` in `data_dir`, or the PostgreSQL
-    /// database at `database_url`, and starts the writer thread.
+    /// database at `database_url`, and starts the writer thread, which groups up to
+    /// `max_batch` appends into one commit and rests `commit_rest` after each.
     pub fn open(
         data_dir: &Path,
         max_batch: usize,
+        commit_rest: Duration,
         database_url: Option<&str>,
         pg_schema: Option<&str>,
     ) -> Result<Arc<Self>, StoreError> {
@@ -365,7 +367,9 @@ impl EventStore {
         let writer_metrics = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("event-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, writer_head, max_batch, writer_metrics))
+            .spawn(move || {
+                writer_loop(conn, rx, writer_head, max_batch, commit_rest, writer_metrics)
+            })
             .map_err(|e| StoreError::Db(format!("cannot start writer thread: {e}")))?;
         Ok(Arc::new(EventStore {
             writer: Mutex::new(Some(tx)),
@@ -613,17 +617,32 @@ fn writer_loop(
     rx: mpsc::Receiver<AppendRequest>,
     head: Arc<Head>,
     max_batch: usize,
+    commit_rest: Duration,
     metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>>,
 ) {
     // Known current versions, so most conflict checks need no query.
     let mut versions: HashMap<StreamKey, u64> = HashMap::new();
+    let mut last_end = std::time::Instant::now();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+        // The group: what is queued now and, until `commit_rest` has passed since the
+        // last commit ended, what arrives meanwhile. Below saturation a commit per
+        // wake-up would spend a transaction, a WAL write and an fsync (and wake the
+        // router) on a few commands; a request that finds the writer idle longer than
+        // that is committed at once.
+        let due = last_end + commit_rest;
+        loop {
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
             }
+            let now = std::time::Instant::now();
+            if batch.len() >= max_batch || now >= due {
+                break;
+            }
+            std::thread::sleep(due - now);
         }
         if versions.len() > 1_000_000 {
             versions.clear();
@@ -640,6 +659,7 @@ fn writer_loop(
             m.timings.commit_size.record(batch.len() as u64);
             m.timings.commit_fit.record(batch.len() as u64, ns);
         }
+        last_end = std::time::Instant::now();
         match committed {
             Ok((results, last)) => {
                 head.set(last);
@@ -704,8 +724,14 @@ fn commit_batch(
                 }
             }
             let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
-            let current = match touched.get(&key).or_else(|| versions.get(&key)) {
-                Some(v) => *v,
+            let known = touched.get(&key).or_else(|| versions.get(&key)).copied();
+            // A stream the writer does not know, appended to as a new one, needs no
+            // lookup: the unique (type, id, version) index refuses its first event if
+            // the stream exists after all, and that is a conflict.
+            let assumed_new = known.is_none() && req.expected_version == 0;
+            let current = match known {
+                Some(v) => v,
+                None if assumed_new => 0,
                 None => current_q.query_row(params![req.aggregate_type, req.aggregate_id], |r| {
                     r.get::<_, i64>(0)
                 })? as u64,
@@ -720,17 +746,41 @@ fn commit_batch(
                 continue;
             }
             let mut version = current;
-            for e in &req.events {
+            let mut exists = None;
+            for (k, e) in req.events.iter().enumerate() {
                 version += 1;
-                insert.execute(params![
+                let inserted = insert.execute(params![
                     req.aggregate_type,
                     req.aggregate_id,
                     version as i64,
                     e.event_type,
                     e.payload,
                     recorded_at
-                ])?;
-                last = tx.last_insert_rowid() as u64;
+                ]);
+                match inserted {
+                    Ok(_) => last = tx.last_insert_rowid() as u64,
+                    Err(rusqlite::Error::SqliteFailure(f, _))
+                        if k == 0
+                            && assumed_new
+                            && f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        exists = Some(current_q.query_row(
+                            params![req.aggregate_type, req.aggregate_id],
+                            |r| r.get::<_, i64>(0),
+                        )? as u64);
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if let Some(actual) = exists {
+                touched.insert(key, actual);
+                results.push(Err(StoreError::Conflict {
+                    aggregate_id: req.aggregate_id.clone(),
+                    expected: req.expected_version,
+                    actual,
+                }));
+                continue;
             }
             if let Some(state) = &req.snapshot {
                 snap.execute(params![

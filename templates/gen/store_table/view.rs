@@ -83,6 +83,8 @@ enum Storage {
 /// Projector {{ p.node }} "{{ p.label }}".
 pub struct {{ p.projector_type }} {
     db: Storage,
+    /// States written to the SQLite rows (the PostgreSQL path loads a batch's rows in one query).
+    known: super::KnownStates<{{ v.aggregate }}State>,
 }
 
 fn err(e: impl std::fmt::Display) -> ProjectionError {
@@ -106,18 +108,25 @@ impl {{ p.projector_type }} {
                 Storage::Sqlite(conn)
             }
         };
-        Ok({{ p.projector_type }} { db })
+        Ok({{ p.projector_type }} {
+            db,
+            known: super::KnownStates::new(super::KNOWN_STATES),
+        })
     }
 }
 
 fn changes_sqlite(
     tx: &rusqlite::Transaction<'_>,
     events: &[Delivered],
+    known: &mut super::KnownStates<{{ v.aggregate }}State>,
 ) -> Result<Vec<super::Change<{{ v.aggregate }}State>>, ProjectionError> {
     let mut get = tx
         .prepare_cached(&format!("SELECT version, state FROM {ROWS} WHERE id = $1"))
         .map_err(err)?;
     fold::<{{ v.aggregate }}State>(PROJECTOR, events, |id| {
+        if let Some(state) = known.take(id) {
+            return Ok(Some(state));
+        }
         let row = get
             .query_row(params![id], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
@@ -155,7 +164,7 @@ impl Projector for {{ p.projector_type }} {
         match &mut self.db {
             Storage::Sqlite(conn) => {
                 let tx = conn.transaction().map_err(err)?;
-                let changes = changes_sqlite(&tx, events)?;
+                let changes = changes_sqlite(&tx, events, &mut self.known)?;
                 {
                     let mut put = tx.prepare_cached(UPSERT).map_err(err)?;
                     for c in &changes {
@@ -178,6 +187,7 @@ impl Projector for {{ p.projector_type }} {
                 }
                 sqlite_save_checkpoints(&tx, checkpoints).map_err(err)?;
                 tx.commit().map_err(err)?;
+                self.known.keep(changes);
             }
             Storage::Pg(c) => blocking(|| -> Result<(), ProjectionError> {
                 let mut tx = c.transaction().map_err(err)?;
@@ -228,6 +238,7 @@ impl Projector for {{ p.projector_type }} {
     }
 
     fn reset(&mut self) -> Result<(), ProjectionError> {
+        self.known.clear();
         match &mut self.db {
             Storage::Sqlite(conn) => conn
                 .execute_batch(&format!(
