@@ -336,9 +336,9 @@ fn a_cache_view_naming_redis_is_in_redis_behind_a_feature() {
         .find(|f| f.path == "Cargo.toml")
         .expect("Cargo.toml");
     assert!(
-        cargo
-            .contents
-            .contains(r#"redis = { version = "=0.32.7", default-features = false, optional = true }"#),
+        cargo.contents.contains(
+            r#"redis = { version = "=0.32.7", default-features = false, optional = true }"#
+        ),
         "{}",
         cargo.contents
     );
