@@ -3,8 +3,9 @@
 # separation design, the task-based UI design, the event-store design and a project with
 # adversarial labels build, pass clippy and their own tests on SQLite; the seed's, the
 # read/write separation's and the task-based UI's tests pass on PostgreSQL; the task UI
-# passes its browser test in headless Chromium; the event-store design's tests pass
-# against a real NATS JetStream server (NATS_URL); schemathesis finds no 500 in the
+# passes its browser test in headless Chromium; the read/write separation's tests pass
+# with its read database in a real Redis (REDIS_URL) and its write side on PostgreSQL;
+# the event-store design's tests pass against a real NATS JetStream server (NATS_URL); schemathesis finds no 500 in the
 # seed's /openapi.json. All generated projects share one target dir (FZ_GEN_TARGET_DIR),
 # so the dependencies compile once.
 set -euo pipefail
@@ -15,10 +16,13 @@ export FZ_GEN_TARGET_DIR="${FZ_GEN_TARGET_DIR:-$ROOT/target/gen-projects}"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 PORT_ST="${FZ_GEN_ST_PORT:-18391}"
 PORT_NATS="${FZ_GEN_NATS_PORT:-18422}"
+PORT_REDIS="${FZ_GEN_REDIS_PORT:-18433}"
 WORK=$(mktemp -d)
 SVC_PID=""
 NATS_PID=""
+REDIS_PID=""
 cleanup() {
+  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
   if [ -n "$SVC_PID" ]; then kill "$SVC_PID" 2>/dev/null || true; wait "$SVC_PID" 2>/dev/null || true; fi
   if [ -n "$NATS_PID" ]; then kill "$NATS_PID" 2>/dev/null || true; wait "$NATS_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
@@ -48,6 +52,20 @@ start=$(date +%s)
 TASKUI_BIN="$FZ_GEN_TARGET_DIR/debug/task_board_service" "$ROOT/.ci/taskui.sh"
 echo "browser test took $(( $(date +%s) - start )) s"
 
+echo "== gen: Redis (the read/write separation's read database)"
+if ! command -v redis-server >/dev/null; then
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+REDIS_SERVER=$(command -v redis-server)
+export REDIS_SERVER
+"$REDIS_SERVER" --port "$PORT_REDIS" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 1 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT_REDIS") 2>/dev/null && break
+  sleep 0.2
+done
+
 echo "== gen: PostgreSQL"
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
   $SUDO apt-get update -qq || true
@@ -66,9 +84,12 @@ PGPORT=$(pg_lsclusters -h | awk -v v="$PGV" '$1==v && $2=="main" {print $3}')
 su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
 export DATABASE_URL="postgres://postgres:postgres@127.0.0.1:${PGPORT}/postgres"
 CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test
-(cd "$WORK/catalog-service" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
+start=$(date +%s)
+(cd "$WORK/catalog-service" && REDIS_URL="redis://127.0.0.1:$PORT_REDIS" CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
+echo "read/write separation tests on PostgreSQL + Redis took $(( $(date +%s) - start )) s"
 (cd "$WORK/task-board" && CARGO_TARGET_DIR="$FZ_GEN_TARGET_DIR" cargo test)
 unset DATABASE_URL
+kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""
 
 echo "== gen: NATS JetStream (the event-store design's bus)"
 if ! command -v nats-server >/dev/null; then

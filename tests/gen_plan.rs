@@ -305,6 +305,77 @@ fn the_read_write_separation_design_plans_with_a_lag_monitor() {
     assert!(!seed.iter().any(|f| f.path == "src/lag.rs"));
 }
 
+#[test]
+fn a_cache_view_naming_redis_is_in_redis_behind_a_feature() {
+    let domain = gen::parse_domain(
+        include_str!("../examples/cqrs-read-write-separation.gen.toml"),
+        "cqrs-read-write-separation.gen.toml",
+    )
+    .expect("domain parses");
+    let (plan, _) = gen::plan_source(
+        include_str!("../examples/cqrs-read-write-separation.fz"),
+        "cqrs-read-write-separation.fz",
+        Some(&domain),
+        "cqrs-read-write-separation.gen.toml",
+    )
+    .expect("plans");
+    assert!(plan.uses("store_cache_redis") && plan.uses("store_cache"));
+    assert!(plan.projectors.iter().any(|p| p.view.redis));
+    let view = plan.nodes.iter().find(|n| n.node == "n12").expect("n12");
+    assert!(view.file.contains("src/redis_view.rs"), "{view:?}");
+    assert!(
+        plan.inferred
+            .iter()
+            .any(|n| n.contains("n12 names redis: generated as a cache view in Redis")),
+        "{:?}",
+        plan.inferred
+    );
+    let files = templates::render(&plan).expect("renders");
+    let cargo = files
+        .iter()
+        .find(|f| f.path == "Cargo.toml")
+        .expect("Cargo.toml");
+    assert!(
+        cargo.contents.contains(
+            r#"redis = { version = "=0.32.7", default-features = false, optional = true }"#
+        ),
+        "{}",
+        cargo.contents
+    );
+    assert!(cargo.contents.contains(r#"redis = ["dep:redis"]"#));
+    for path in ["src/redis_view.rs", "tests/redis.rs"] {
+        assert!(files.iter().any(|f| f.path == path), "{path}");
+    }
+    let lib = files.iter().find(|f| f.path == "src/lib.rs").expect("lib");
+    assert!(lib
+        .contents
+        .contains("#[cfg(feature = \"redis\")]\npub mod redis_view;"));
+    // The seed's cache views name no engine: no redis crate, no Redis module.
+    let seed = seed_plan();
+    assert!(!seed.uses("store_cache_redis"));
+    assert!(!seed.dependencies.iter().any(|d| d.starts_with("redis")));
+    let seed_files = templates::render(&seed).expect("renders");
+    assert!(!seed_files.iter().any(|f| f.path == "src/redis_view.rs"));
+    // A label naming Elasticsearch too: said, and still the Redis cache.
+    let both = include_str!("../examples/cqrs-read-write-separation.fz")
+        .replace("Read Database (Redis)", "Read Database (Redis/Elastic)");
+    let (plan, _) = gen::plan_source(
+        &both,
+        "rw.fz",
+        Some(&domain),
+        "cqrs-read-write-separation.gen.toml",
+    )
+    .expect("plans");
+    assert!(plan.uses("store_cache_redis"));
+    assert!(
+        plan.inferred
+            .iter()
+            .any(|n| n.contains("n12 also names elastic")),
+        "{:?}",
+        plan.inferred
+    );
+}
+
 const TASK_UI: &str = include_str!("../examples/cqrs-task-based-ui.fz");
 const TASK_UI_DOMAIN: &str = include_str!("../examples/cqrs-task-based-ui.gen.toml");
 

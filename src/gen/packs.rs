@@ -110,6 +110,13 @@ pub const PACKS: &[PackDef] = &[
         feature: None,
     },
     PackDef {
+        name: "store_cache_redis",
+        summary: "with REDIS_URL, the cache views whose label names Redis live in Redis: rows, members and per-partition checkpoints written in one MULTI/EXEC (an idempotent consumer: events at or below the checkpoint Redis holds are not applied again), durable across restarts (caught up from those checkpoints, not rebuilt), reconnecting with backoff while Redis is down (queries answer 503 meanwhile)",
+        deps: &[r#"redis = { version = "=0.32.7", default-features = false, optional = true } # the cache views in Redis when REDIS_URL is set"#],
+        core: false,
+        feature: Some("redis"),
+    },
+    PackDef {
         name: "store_cube",
         summary: "cube views: counts and sums by dimensions (SQLite)",
         deps: &[SQLITE],
@@ -294,6 +301,15 @@ pub fn engine_note(c: Component) -> Option<String> {
                 "names {}: generated on SQLite (PostgreSQL with DATABASE_URL)",
                 e.as_str()
             )),
+            (
+                Component::Store {
+                    usage: StoreUse::Read(ViewKind::Cache),
+                    ..
+                },
+                StoreEngine::Redis,
+            ) => Some(
+                "names redis: generated as a cache view in Redis when REDIS_URL is set (cargo feature `redis`), in memory otherwise".to_string(),
+            ),
             _ => Some(format!(
                 "names {}: generated as an embedded store (no {} adapter)",
                 e.as_str(),

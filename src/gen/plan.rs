@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::domain::{DomainFile, FieldType, ViewDef};
 use super::naming::{self, comment_text, rust_str, Namer};
 use super::packs::{self, Mapping, PackPlan, Unsupported};
-use crate::model::arch::{Architecture, Component, InferOptions, Overrides};
+use crate::model::arch::{Architecture, Component, InferOptions, Overrides, StoreEngine};
 use crate::model::{Diagram, NodeIx, Role, Roles, ViewKind};
 
 /// The whole project.
@@ -198,6 +198,9 @@ pub struct ViewPlan {
     pub key: Option<String>,
     /// Cache and cube: int fields summed.
     pub measures: Vec<String>,
+    /// A cache view whose label names Redis: in Redis when `REDIS_URL` is set
+    /// (`store_cache_redis`).
+    pub redis: bool,
 }
 
 /// One row of ARCHITECTURE.md.
@@ -562,7 +565,7 @@ pub fn build_arch(
         }
         .or(aggregates.first())
         .ok_or_else(|| super::domain::DomainError("no aggregates".into()))?;
-        let view = view_plan(
+        let mut view = view_plan(
             vnode.id.as_str(),
             vnode.display(),
             *kind,
@@ -572,6 +575,26 @@ pub fn build_arch(
             &mut inferred,
             domain,
         )?;
+        view.redis = *kind == ViewKind::Cache
+            && matches!(
+                arch.component(*v),
+                Component::Store {
+                    engine: Some(StoreEngine::Redis),
+                    ..
+                }
+            );
+        if view.redis {
+            let label = vnode.display().to_lowercase();
+            if let Some(other) = ["elasticsearch", "elastic", "opensearch"]
+                .iter()
+                .find(|e| label.contains(*e))
+            {
+                inferred.push(format!(
+                    "{} also names {other}: no Elasticsearch/OpenSearch server is generated for a cache view; it is the Redis read database (REDIS_URL) or the embedded cache",
+                    comment_text(&vnode.id)
+                ));
+            }
+        }
         projectors.push(ProjectorPlan {
             node: p
                 .map(|p| comment_text(&d.node(p).id))
@@ -756,6 +779,21 @@ pub fn build_arch(
         if let Some(list) = pack_nodes.get_mut(pack) {
             list.push(node_ref(d, ix));
         }
+        // A cache view naming Redis is in Redis when REDIS_URL is set.
+        let redis_view = projectors
+            .iter()
+            .find(|p| p.view.redis && p.view.node == comment_text(&n.id));
+        let (file, symbol) = if let Some(p) = redis_view {
+            if let Some(list) = pack_nodes.get_mut("store_cache_redis") {
+                list.push(node_ref(d, ix));
+            }
+            (
+                format!("{file}, src/redis_view.rs"),
+                format!("{symbol}; with REDIS_URL: {}::list/get read Redis, {} writes it in one MULTI/EXEC per batch", p.view.type_name, p.projector_type),
+            )
+        } else {
+            (file, symbol)
+        };
         // A drawn bus is NATS JetStream when NATS_URL is set.
         let (file, symbol) = if matches!(component, Component::Bus(_)) {
             if let Some(list) = pack_nodes.get_mut("bus_nats") {
@@ -823,9 +861,10 @@ pub fn build_arch(
     let mut features: Vec<FeaturePlan> = Vec::new();
     for def in packs::PACKS {
         let nodes = pack_nodes.remove(def.name).unwrap_or_default();
-        let view_pack = projectors
-            .iter()
-            .any(|p| format!("store_{}", p.view.kind) == def.name);
+        let view_pack = projectors.iter().any(|p| {
+            format!("store_{}", p.view.kind) == def.name
+                || (p.view.redis && def.name == "store_cache_redis")
+        });
         if !(def.core || view_pack || !nodes.is_empty()) {
             continue;
         }
@@ -1045,5 +1084,6 @@ fn view_plan(
         fields,
         key,
         measures,
+        redis: false,
     })
 }

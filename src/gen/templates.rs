@@ -92,6 +92,8 @@ tpl!(ConsistencyRs, "gen/consistency_check/consistency.rs");
 tpl!(ConsistencyTest, "gen/consistency_check/consistency_test.rs");
 // bus_nats
 tpl!(NatsTest, "gen/bus_nats/nats_test.rs");
+// store_cache_redis
+tpl!(RedisTest, "gen/store_cache_redis/redis_test.rs");
 
 /// Static files of a pack: (pack, path, text, roles whose nodes it implements).
 type StaticFile = (
@@ -160,6 +162,12 @@ const STATIC: &[StaticFile] = &[
         "bus_nats",
         "src/nats.rs",
         include_str!("../../templates/gen/bus_nats/nats.rs"),
+        &[],
+    ),
+    (
+        "store_cache_redis",
+        "src/redis_view.rs",
+        include_str!("../../templates/gen/store_cache_redis/redis_view.rs"),
         &[],
     ),
     (
@@ -262,6 +270,7 @@ pub fn render(plan: &Plan) -> Result<Vec<Rendered>, RenderError> {
                 )?;
             }
             "bus_nats" => push("tests/nats.rs", Generated, NatsTest { plan }.render())?,
+            "store_cache_redis" => push("tests/redis.rs", Generated, RedisTest { plan }.render())?,
             view if view.starts_with("store_") && view != "store_event" => {
                 for p in plan
                     .projectors

@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::projections::PageRequest;
 
-/// Runs a read and records its latency. Reads of a view in PostgreSQL (`remote`)
+/// Runs a read and records its latency. Reads of a view in PostgreSQL or Redis (`remote`)
 /// wait on the blocking pool, so a request handler's thread never blocks on a
 /// round trip; reads of a local view answer inline in microseconds.
 async fn timed<T: Send + 'static>(
@@ -54,7 +54,7 @@ pub async fn {{ p.view.slug }}_list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.page_type }}>, ApiError> {
     let page = PageRequest::parse(&q)?;
-    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.list(page)).await
+    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else if p.view.redis %}app.views.{{ p.view.slug }}.is_remote(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.list(page)).await
 }
 
 /// One entry of view {{ p.view.node }} "{{ p.view.label }}".
@@ -65,7 +65,7 @@ pub async fn {{ p.view.slug }}_get(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<crate::projections::{{ p.module }}::{{ p.view.entry_type }}>, ApiError> {
-    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| {
+    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else if p.view.redis %}app.views.{{ p.view.slug }}.is_remote(){% else %}false{% endif %}, move |app| {
         found(app.views.{{ p.view.slug }}.get(&id)?, crate::projections::{{ p.module }}::VIEW, &id)
     })
     .await
@@ -87,7 +87,7 @@ pub async fn {{ p.view.slug }}_search(
         .get("q")
         .ok_or_else(|| ApiError::bad_field("q", "is required"))?
         .clone();
-    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.search(&text, page)).await
+    timed(&app, crate::projections::{{ p.module }}::PROJECTOR, {% if p.view.kind == "table" %}app.store.is_pg(){% else if p.view.redis %}app.views.{{ p.view.slug }}.is_remote(){% else %}false{% endif %}, move |app| app.views.{{ p.view.slug }}.search(&text, page)).await
 }
 {%- endif %}
 {% endfor -%}

@@ -222,8 +222,14 @@ impl App {
         // {{ p.node }} "{{ p.label }}" -> {{ p.view.node }} "{{ p.view.label }}"
 {%- if p.view.kind == "cache" %}
         #[allow(unused_mut)]
+{%- if p.view.redis %}
+        let (mut p, v_{{ p.module }}) = projections::{{ p.module }}::open(&config, &store)?;
+        // In Redis (REDIS_URL): durable, caught up from the checkpoints it holds; in
+        // memory: rebuilt from the store.
+{%- else %}
         let (mut p, v_{{ p.module }}) = projections::{{ p.module }}::open();
         // In-memory view: rebuilt from the store on start.
+{%- endif %}
         catch_up(&store, &mut p, n)?;
         projectors.push(Box::new(p));
 {%- else if p.view.kind == "search" %}
@@ -333,6 +339,10 @@ impl App {
 
     /// Delivers every committed event to the projectors, then stops.
     pub fn shutdown(mut self) {
+{%- for p in plan.projectors %}{% if p.view.redis %}
+        // A projector still waiting for Redis gives up: it resumes from Redis's checkpoints.
+        self.state.views.{{ p.view.slug }}.close();
+{%- endif %}{% endfor %}
         if let Some(bus) = self.bus.take() {
             bus.stop();
         }
@@ -432,7 +442,11 @@ pub fn rebuild(config: &Config, view: &str) -> Result<u64, AppError> {
     let mut p: Box<dyn Projector> = match *projector {
 {%- for p in plan.projectors %}
 {%- if p.view.kind == "cache" %}
+{%- if p.view.redis %}
+        projections::{{ p.module }}::PROJECTOR => Box::new(projections::{{ p.module }}::open(config, &store)?.0),
+{%- else %}
         projections::{{ p.module }}::PROJECTOR => Box::new(projections::{{ p.module }}::open().0),
+{%- endif %}
 {%- else if p.view.kind == "search" %}
         projections::{{ p.module }}::PROJECTOR => Box::new(projections::{{ p.module }}::open(&dir)?.0),
 {%- else if p.view.kind == "table" %}

@@ -36,8 +36,12 @@ pub struct Config {
     /// Seconds between two runs of the consistency check (`CONSISTENCY_CHECK_SECS`,
     /// default 60; 0: only on `POST /admin/consistency-check`), where the diagram has one.
     pub consistency_check_secs: u64,
-    /// `REDIS_URL=redis://host:6379` keeps the cache views in Redis.
+    /// `REDIS_URL=redis://host:6379` keeps the cache views whose label names Redis in
+    /// Redis; unset, they are in memory.
     pub redis_url: Option<String>,
+    /// Prefix of the views' Redis keys (`REDIS_PREFIX`, default the crate name; tests
+    /// use one each).
+    pub redis_prefix: Option<String>,
 }
 
 /// A configuration variable that could not be read.
@@ -64,7 +68,7 @@ where
 impl Config {
     /// Reads `DATA_DIR`, `PORT`, `PARTITIONS`, `SNAPSHOT_EVERY`, `MAX_BATCH`,
     /// `COMMIT_REST_US`, `AGGREGATE_CACHE`, `DATABASE_URL`, `PG_SCHEMA`, `NATS_URL`, `NATS_STREAM`,
-    /// `CONSISTENCY_CHECK_SECS` and `REDIS_URL`.
+    /// `CONSISTENCY_CHECK_SECS`, `REDIS_URL` and `REDIS_PREFIX`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let partitions: usize = var("PARTITIONS", 4)?;
         let snapshot_every: u64 = var("SNAPSHOT_EVERY", 100)?;
@@ -83,6 +87,7 @@ impl Config {
             nats_stream: std::env::var("NATS_STREAM").ok().filter(|s| !s.is_empty()),
             consistency_check_secs: var("CONSISTENCY_CHECK_SECS", 60)?,
             redis_url: url_var("REDIS_URL", &["redis://", "rediss://"])?,
+            redis_prefix: std::env::var("REDIS_PREFIX").ok().filter(|s| !s.is_empty()),
         })
     }
 
@@ -109,6 +114,7 @@ impl Config {
             nats_stream: None,
             consistency_check_secs: 0,
             redis_url: url_var("REDIS_URL", &["redis://", "rediss://"]).ok().flatten(),
+            redis_prefix: None,
         }
     }
 }

@@ -26,6 +26,10 @@ pub mod notify;
 {%- endif %}
 pub mod projections;
 pub mod query;
+{%- if plan.uses("store_cache_redis") %}
+#[cfg(feature = "redis")]
+pub mod redis_view;
+{%- endif %}
 pub mod store;
 {%- if plan.uses("idempotency") %}
 pub mod submit;

@@ -31,7 +31,7 @@ async fn call(router: &Router, method: &str, uri: &str, body: Option<Value>) -> 
 }
 
 /// With `DATABASE_URL` set, each test works in its own PostgreSQL schema, named
-/// after its temporary folder.
+/// after its temporary folder (and so on for NATS_URL and REDIS_URL).
 fn config(dir: &std::path::Path) -> Config {
     let mut config = Config::with_data_dir(dir);
     config.snapshot_every = 3;
@@ -45,6 +45,8 @@ fn config(dir: &std::path::Path) -> Config {
     config.pg_schema = Some(format!("t{name}"));
     // With NATS_URL set, each test has its own JetStream stream too.
     config.nats_stream = Some(format!("t{name}"));
+    // With REDIS_URL set, its own Redis key prefix.
+    config.redis_prefix = Some(format!("t{name}"));
     config
 }
 
