@@ -99,6 +99,10 @@ const STATIC: &[(&str, &str)] = &[
         include_str!("../../../templates/gen/workspace/contracts/lib.rs"),
     ),
     (
+        "contracts/src/openapi.rs",
+        include_str!("../../../templates/gen/workspace/contracts/openapi.rs"),
+    ),
+    (
         "gateway/src/lib.rs",
         include_str!("../../../templates/gen/workspace/gateway/lib.rs"),
     ),
