@@ -3,7 +3,9 @@
 # generates a Cargo workspace that is rustfmt- and clippy-clean and passes its tests; then
 # the dev runner starts it (two instances of each service) and curl drives the gateway:
 # 200 with a minted token, 401 without, 429 over the limit, failover within seconds after
-# kill -9 of an instance, a partial aggregate when a service is gone.
+# kill -9 of an instance, a partial aggregate when a service is gone; schemathesis through
+# the gateway's /openapi.json (with a minted token) finds no 5xx; RS256 tokens checked
+# against a JWKS of a key made here with openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -14,7 +16,9 @@ BASE="${FZ_WS_PORT:-18480}"
 GW="http://127.0.0.1:$BASE"
 WORK=$(mktemp -d)
 DEV_PID=""
+PIDS=()
 cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   if [ -n "$DEV_PID" ]; then kill -TERM "$DEV_PID" 2>/dev/null || true; wait "$DEV_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
@@ -67,6 +71,74 @@ curl -s -D - -o /dev/null "$GW/users" | grep -qi '^www-authenticate: Bearer' || 
 [ "$(code -H "$AUTH" "$GW/aggregate-responses?id=alice")" = 200 ] || fail "aggregate"
 grep -q '"partial":false' "$WORK/body" || fail "aggregate not complete: $(cat "$WORK/body")"
 echo "ok: 201/200 with a token, 401 without, complete aggregate"
+
+echo "== workspace: /openapi.json of each service and of the gateway (no token needed)"
+for port in $((BASE + 1)) $((BASE + 2)) $((BASE + 3)); do
+  [ "$(code "http://127.0.0.1:$port/openapi.json")" = 200 ] || fail "/openapi.json of :$port"
+done
+[ "$(code "$GW/openapi.json")" = 200 ] || fail "the gateway's /openapi.json needs no token"
+python3 - "$WORK/body" <<'PY' || fail "the gateway's document: $(head -c 400 "$WORK/body")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["paths"]
+for want in ["/users", "/users/{id}", "/orders", "/products", "/aggregate-responses"]:
+    assert want in p, want
+assert d["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+for code in ["400", "401", "429", "502", "504"]:
+    assert code in p["/users/{id}"]["get"]["responses"], code
+print("gateway document:", len(p), "paths,", sum(len(v) for v in p.values()), "operations")
+PY
+
+# A gateway of its own for schemathesis, on the same instances, without the rate limit
+# (the dev one allows 20/s): every answer then says something about the request.
+svc_urls() { curl -fsS "$GW/_registry" | python3 -c "import json,sys; r=json.load(sys.stdin)['services']; print(' '.join('%s_URLS=%s' % (k.upper(), ','.join(i['url'] for i in v)) for k, v in r.items()))"; }
+STGW="http://127.0.0.1:$((BASE + 902))"
+# shellcheck disable=SC2046
+env $(svc_urls) PORT=$((BASE + 902)) RATE_LIMIT=off "$CARGO_TARGET_DIR/debug/gateway" >"$WORK/gw-st.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 40); do curl -fsS "$STGW/health" >/dev/null 2>&1 && break; sleep 0.25; done
+
+echo "== workspace: schemathesis through the gateway (no 5xx)"
+if ! command -v st >/dev/null && ! python3 -m schemathesis.cli --version >/dev/null 2>&1; then
+  python3 -m pip install -q schemathesis
+fi
+ST=st; command -v st >/dev/null || ST="python3 -m schemathesis.cli"
+start=$(date +%s)
+$ST run "$STGW/openapi.json" --checks not_a_server_error -n 100 --seed 1 \
+  -H "Authorization: Bearer $TOKEN" >"$WORK/st.log" 2>&1 || { tail -60 "$WORK/st.log"; fail "schemathesis through the gateway"; }
+tail -12 "$WORK/st.log"
+echo "schemathesis took $(( $(date +%s) - start )) s"
+
+echo "== workspace: RS256 tokens against a JWKS (JWT_JWKS_FILE), keys made here"
+openssl genrsa -out "$WORK/rs.pem" 2048 2>/dev/null
+openssl genrsa -out "$WORK/other.pem" 2048 2>/dev/null
+openssl rsa -in "$WORK/rs.pem" -noout -modulus | python3 -c "
+import base64, json, sys
+n = bytes.fromhex(sys.stdin.read().strip().split('=', 1)[1])
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b'=').decode()
+print(json.dumps({'keys': [{'kty': 'RSA', 'kid': 'ci-1', 'use': 'sig', 'alg': 'RS256', 'n': b64(n), 'e': b64((65537).to_bytes(3, 'big'))}]}))
+" >"$WORK/jwks.json"
+RSGW="http://127.0.0.1:$((BASE + 903))"
+# shellcheck disable=SC2046
+env $(svc_urls) JWT_SECRET= JWT_JWKS_FILE="$WORK/jwks.json" PORT=$((BASE + 903)) RATE_LIMIT=off \
+  "$CARGO_TARGET_DIR/debug/gateway" >"$WORK/gw-rs.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 40); do curl -fsS "$RSGW/health" >/dev/null 2>&1 && break; sleep 0.25; done
+mint_rs() { "$CARGO_TARGET_DIR/debug/gateway" mint-token --sub rs "$@"; }
+RS=$(mint_rs --rs256-key "$WORK/rs.pem" --kid ci-1)
+[ "$(code -H "Authorization: Bearer $RS" "$RSGW/products")" = 200 ] || fail "a valid RS256 token: $(cat "$WORK/body")"
+refused() { # why token
+  c=$(curl -s -D "$WORK/h" -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $2" "$RSGW/products")
+  [ "$c" = 401 ] || fail "RS256 $1: $c, not 401"
+  grep -qi '^www-authenticate: Bearer.*error="invalid_token"' "$WORK/h" || fail "RS256 $1: no WWW-Authenticate"
+  grep -q "$3" "$WORK/body" || fail "RS256 $1: $(cat "$WORK/body")"
+}
+refused "wrong key" "$(mint_rs --rs256-key "$WORK/other.pem" --kid ci-1)" signature
+refused "expired" "$(mint_rs --rs256-key "$WORK/rs.pem" --kid ci-1 --ttl -3600)" expired
+refused "wrong audience" "$(mint_rs --rs256-key "$WORK/rs.pem" --kid ci-1 --aud elsewhere)" audience
+refused "unknown kid" "$(mint_rs --rs256-key "$WORK/rs.pem" --kid ci-2)" kid
+refused "HS256 without a secret" "$TOKEN" HS256
+echo "ok: RS256 200; 401 with WWW-Authenticate for a wrong key, expired, wrong audience, unknown kid, HS256"
 
 echo "== workspace: 429 over the per-client limit"
 T2=$("$CARGO_TARGET_DIR/debug/gateway" mint-token --sub burst)

@@ -78,6 +78,10 @@ const EVENTING: &[(&str, &str)] = &[
         "eventing/tests/eventing.rs",
         include_str!("../../../templates/gen/workspace/eventing/tests.rs"),
     ),
+];
+
+/// Files copied as they are.
+const STATIC: &[(&str, &str)] = &[
     (
         "loadgen/Cargo.toml",
         include_str!("../../../templates/gen/workspace/loadgen/Cargo.toml.txt"),
@@ -86,10 +90,6 @@ const EVENTING: &[(&str, &str)] = &[
         "loadgen/src/main.rs",
         include_str!("../../../templates/gen/workspace/loadgen/main.rs"),
     ),
-];
-
-/// Files copied as they are.
-const STATIC: &[(&str, &str)] = &[
     (
         ".gitignore",
         include_str!("../../../templates/gen/workspace/gitignore.txt"),
@@ -97,6 +97,10 @@ const STATIC: &[(&str, &str)] = &[
     (
         "contracts/src/lib.rs",
         include_str!("../../../templates/gen/workspace/contracts/lib.rs"),
+    ),
+    (
+        "contracts/src/openapi.rs",
+        include_str!("../../../templates/gen/workspace/contracts/openapi.rs"),
     ),
     (
         "gateway/src/lib.rs",

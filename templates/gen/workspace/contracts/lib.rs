@@ -1,6 +1,8 @@
 //! Types every crate of the workspace shares: the topology drawn in the diagram, the
-//! registration a service sends to the registry, and the loop that sends it.
+//! registration a service sends to the registry, the loop that sends it, and the HTTP
+//! contract as OpenAPI ([`openapi`]).
 
+pub mod openapi;
 pub mod topology;
 
 use std::time::Duration;

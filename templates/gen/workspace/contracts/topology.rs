@@ -21,6 +21,8 @@ pub struct ServiceInfo {
     /// Whether it takes writes under its prefix (a service that only keeps read models
     /// does not).
     pub records: bool,
+    /// Its read models, served under `{prefix}/views/{name}` (a service with a database).
+    pub views: &'static [&'static str],
 }
 
 /// One part of the aggregation fan-out.
@@ -64,6 +66,7 @@ pub const SERVICES: &[ServiceInfo] = &[
         default_port: {{ s.port }},
         store: "{{ s.store }}",
         records: {% match s.db %}{% when Some with (db) %}{{ db.records.is_some() }}{% when None %}true{% endmatch %},
+        views: &[{% for v in s.views %}"{{ v.name }}"{% if !loop.last %}, {% endif %}{% endfor %}],
     },
 {%- endfor %}
 ];

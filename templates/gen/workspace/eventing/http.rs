@@ -1,6 +1,7 @@
 //! The HTTP surface of a service that owns a database: its records under the prefix,
 //! its read models under `{prefix}/views/{name}`, `/outbox` (the embedded bus),
-//! `/metrics` (replication lag per consumer) and `/health`.
+//! `/metrics` (replication lag per consumer), `/health` and `/openapi.json` (the
+//! contract of `contracts::openapi` for this service's [`Spec`](crate::Spec)).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -51,14 +52,27 @@ fn unavailable(e: DbError) -> Response {
 type Why = String;
 
 fn valid_id(id: &str) -> Result<(), Why> {
-    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+    let n = id.chars().count();
+    if n == 0 || n > contracts::openapi::MAX_ID_CHARS || id.chars().any(char::is_control) {
         return Err("an id is 1 to 128 characters, none a control character".into());
     }
     Ok(())
 }
 
+/// Whether a string of `v` (a key or a value) holds U+0000, which PostgreSQL's `jsonb`
+/// cannot store (refused on SQLite too, so both engines take the same documents).
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 fn object(body: &Bytes) -> Result<serde_json::Map<String, Value>, Why> {
     match serde_json::from_slice::<Value>(body) {
+        Ok(v) if holds_nul(&v) => Err("no string of the body may contain U+0000".into()),
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err("the body must be a JSON object".into()),
         Err(e) => Err(format!("the body is not JSON: {e}")),
@@ -145,6 +159,9 @@ async fn create(State(st): State<Shared>, body: Bytes) -> Response {
 }
 
 async fn fetch(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    if let Err(r) = valid_id(&id) {
+        return bad_request(r);
+    }
     let prefix = st.spec.prefix;
     let i = id.clone();
     match blocking(move || st.db.get(&i)).await {
@@ -173,6 +190,9 @@ async fn replace(State(st): State<Shared>, Path(id): Path<String>, body: Bytes) 
 }
 
 async fn remove(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    if let Err(r) = valid_id(&id) {
+        return bad_request(r);
+    }
     let prefix = st.spec.prefix;
     let i = id.clone();
     match blocking(move || st.db.write(&i, None, false)).await {
@@ -209,6 +229,9 @@ async fn view_list(
 }
 
 async fn view_get(State(st): State<Shared>, Path((view, id)): Path<(String, String)>) -> Response {
+    if let Err(r) = valid_id(&id) {
+        return bad_request(r);
+    }
     let (v, i) = (view.clone(), id.clone());
     let r = blocking(move || match st.db.view_get(&v, &i) {
         Some(r) => r.map(Some),
@@ -297,6 +320,22 @@ async fn metrics(State(st): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
+/// This service's OpenAPI document, from its spec.
+async fn openapi(State(st): State<Shared>) -> Response {
+    let info = contracts::ServiceInfo {
+        key: st.spec.service,
+        name: contracts::service(st.spec.service).map_or(st.spec.service, |s| s.name),
+        crate_name: "",
+        node: "",
+        prefix: st.spec.prefix,
+        default_port: 0,
+        store: "sql",
+        records: st.spec.records,
+        views: st.spec.views,
+    };
+    Json(contracts::openapi::service(&info)).into_response()
+}
+
 async fn served_by(State(st): State<Shared>, req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&st.instance) {
@@ -310,6 +349,7 @@ pub fn app(st: Shared) -> Router {
     let p = st.spec.prefix;
     let mut r = Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/outbox", get(outbox))
         .route(&format!("{p}/views"), get(views))

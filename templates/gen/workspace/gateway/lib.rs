@@ -1,7 +1,8 @@
 //! The API gateway, as tower layers around an axum router, outermost first:
 //! metrics → authentication (JWT) → rate limiting → routing (with discovery, load
-//! balancing, timeouts and retries) or response aggregation. `/health`, `/metrics` and
-//! the registry (`/_registry`) are outside the authenticated stack.
+//! balancing, timeouts and retries) or response aggregation. `/health`, `/metrics`,
+//! `/openapi.json` (the routes as OpenAPI, from `contracts::openapi::gateway`) and the
+//! registry (`/_registry`) are outside the authenticated stack.
 
 pub mod aggregate;
 pub mod auth;
@@ -158,6 +159,10 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+async fn openapi() -> Response {
+    Json(contracts::openapi::gateway()).into_response()
+}
+
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
     let live: Vec<(String, usize)> = match gw.registry.snapshot().await {
         Ok(snap) => topology::SERVICES
@@ -269,6 +274,7 @@ pub fn app(gw: Arc<Gateway>) -> Router {
     let api = api.layer(from_fn_with_state(gw.clone(), count));
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/_registry", get(registry))
         .route("/_registry/register", post(register))

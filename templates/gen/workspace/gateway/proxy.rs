@@ -26,12 +26,15 @@ pub enum Failure {
     Unreachable(String),
     /// The backend did not answer in time (504).
     Timeout,
+    /// The request cannot be sent on as it is (400), e.g. its path makes no URL.
+    Invalid(String),
 }
 
 impl Failure {
     pub fn status(&self) -> StatusCode {
         match self {
             Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Failure::Invalid(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -41,14 +44,15 @@ impl Failure {
             Failure::NoInstance => format!("no live instance of {service}"),
             Failure::Unreachable(e) => format!("{service} is unreachable: {e}"),
             Failure::Timeout => format!("{service} did not answer in time"),
+            Failure::Invalid(e) => format!("the request cannot be sent to {service}: {e}"),
         }
     }
 
     fn into_response(self, service: &str) -> Response {
-        let error = if self == Failure::Timeout {
-            "gateway_timeout"
-        } else {
-            "bad_gateway"
+        let error = match self {
+            Failure::Timeout => "gateway_timeout",
+            Failure::Invalid(_) => "bad_request",
+            _ => "bad_gateway",
         };
         (
             self.status(),
@@ -138,6 +142,7 @@ pub async fn send(
                 }
                 return Ok(resp);
             }
+            Err(e) if e.is_builder() => return Err(Failure::Invalid(e.to_string())),
             Err(e) if e.is_timeout() => {
                 gw.metrics.backend_error(service, "timeout");
                 return Err(Failure::Timeout);

@@ -191,6 +191,84 @@ async fn routes_each_prefix_to_its_service() {
 }
 
 #[tokio::test]
+async fn openapi_describes_every_route_and_needs_no_token() {
+    let secret = secret();
+    let (gw, _, _running) = all_up(&secret).await;
+    let c = client();
+    let r = c
+        .get(format!("{gw}/openapi.json"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200, "/openapi.json without a token");
+    let doc: serde_json::Value = r.json().await.expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for s in topology::SERVICES {
+        let any = paths
+            .keys()
+            .any(|p| p == s.prefix || p.starts_with(&format!("{}/", s.prefix)));
+        assert!(any, "no route of {} under {}", s.key, s.prefix);
+    }
+    if let Some(a) = topology::AGGREGATE {
+        let op = &doc["paths"][a.path]["get"];
+        assert!(op.is_object(), "no GET {}", a.path);
+        assert!(op["responses"]["502"].is_object(), "{op}");
+    }
+    if topology::AUTHENTICATE {
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+            "{doc}"
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("a path item") {
+            let id = op["operationId"].as_str().unwrap_or("").to_string();
+            assert!(ids.insert(id.clone()), "operationId {id:?} twice");
+            if path == "/health" {
+                continue;
+            }
+            if topology::AUTHENTICATE {
+                assert!(op["responses"]["401"].is_object(), "{method} {path}");
+                assert!(op["security"].is_array(), "{method} {path}");
+            }
+            if topology::RATE_LIMIT {
+                assert!(op["responses"]["429"].is_object(), "{method} {path}");
+            }
+            if topology::AGGREGATE.is_none_or(|a| a.path != path) {
+                for code in ["502", "504"] {
+                    assert!(op["responses"][code].is_object(), "{method} {path} {code}");
+                }
+            }
+            // Routed: the documented operation reaches a handler or a service.
+            let uri = path.replace("{view}", "x").replace("{id}", "x");
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let r = auth(c.request(m, format!("{gw}{uri}?id=x")), &secret, "alice")
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .expect("send");
+            assert_ne!(r.status(), 405, "{method} {uri}");
+            if r.status() == 404 {
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                assert_ne!(
+                    v["error"],
+                    serde_json::Value::Null,
+                    "{method} {uri}: unrouted"
+                );
+                assert!(
+                    !v["reason"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("no service is routed"),
+                    "{method} {uri}: {v}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn unauthenticated_requests_get_401_with_a_challenge() {
     if !topology::AUTHENTICATE {
         return;

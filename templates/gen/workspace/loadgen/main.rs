@@ -3,24 +3,65 @@
 //! (`{tag}-{worker}-{n}`), so a request that failed in transit (connection reset, 502,
 //! 503) is sent again with the same id: a 201, or a 409 to a retry (it was stored the
 //! first time), acknowledges it. Acknowledged ids go to `--out`, one a line, for
-//! comparing with the stores afterwards.
+//! comparing with the stores afterwards. Each `--get PATH` adds a read: after every POST a
+//! worker sends one GET, taking the paths in turn (not retried).
 //!
-//! usage: loadgen --url http://127.0.0.1:8080 [--path /orders] [--concurrency 8]
-//!        [--seconds 10] [--out acked.txt] [--token JWT] [--tag lg]
+//! The JSON report has the totals and, under `routes`, each route's (`POST /orders`,
+//! `GET /products`) attempts, p50/p99 and outcome shares: the status, `partial` for a 2xx
+//! with `x-aggregate-partial: true`, `error` when no answer came; the same table goes to
+//! stderr.
+//!
+//! usage: loadgen --url http://127.0.0.1:8080 [--path /orders] [--get PATH]...
+//!        [--concurrency 8] [--seconds 10] [--out acked.txt] [--token JWT] [--tag lg]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Outcomes and latencies of one route.
+#[derive(Default)]
+struct Route {
+    /// Status, `partial` or `error` of every attempt.
+    outcomes: BTreeMap<String, u64>,
+    /// Milliseconds of every attempt.
+    latencies: Vec<f64>,
+}
+
 #[derive(Default)]
 struct Tally {
-    /// Status (or `error`) of every attempt.
+    /// Status (or `error`) of every POST attempt.
     codes: BTreeMap<String, u64>,
-    /// Milliseconds of every attempt.
+    /// Milliseconds of every POST attempt.
     latencies: Vec<f64>,
     acked: Vec<String>,
     lost: Vec<String>,
     retries: u64,
+    /// By `METHOD path`.
+    routes: BTreeMap<String, Route>,
+}
+
+/// The outcome of an answer: its status, or `partial` for a partial aggregate.
+fn outcome(r: &Result<reqwest::Response, reqwest::Error>) -> String {
+    match r {
+        Ok(r)
+            if r.status().is_success()
+                && r.headers()
+                    .get("x-aggregate-partial")
+                    .is_some_and(|v| v == "true") =>
+        {
+            "partial".to_string()
+        }
+        Ok(r) => r.status().as_u16().to_string(),
+        Err(_) => "error".to_string(),
+    }
+}
+
+impl Tally {
+    fn route(&mut self, key: &str, outcome: String, ms: f64) {
+        let r = self.routes.entry(key.to_string()).or_default();
+        *r.outcomes.entry(outcome).or_default() += 1;
+        r.latencies.push(ms);
+    }
 }
 
 struct Opts {
@@ -31,6 +72,7 @@ struct Opts {
     out: Option<String>,
     token: Option<String>,
     tag: String,
+    gets: Vec<String>,
 }
 
 fn opts() -> Result<Opts, String> {
@@ -42,6 +84,7 @@ fn opts() -> Result<Opts, String> {
         out: None,
         token: std::env::var("TOKEN").ok(),
         tag: "lg".into(),
+        gets: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -70,6 +113,8 @@ fn opts() -> Result<Opts, String> {
             "--out" => o.out = Some(v),
             "--token" => o.token = Some(v),
             "--tag" => o.tag = v,
+            "--get" if v.starts_with('/') => o.gets.push(v),
+            "--get" => return Err(format!("--get {v:?}: a path starts with /")),
             _ => return Err(format!("unknown option {a:?}")),
         }
     }
@@ -114,6 +159,7 @@ async fn main() -> std::process::ExitCode {
     for w in 0..o.concurrency {
         let (o, client, tally) = (o.clone(), client.clone(), tally.clone());
         workers.push(tokio::spawn(async move {
+            let post_key = format!("POST {}", o.path);
             let mut n = 0u64;
             while Instant::now() < until {
                 n += 1;
@@ -134,6 +180,7 @@ async fn main() -> std::process::ExitCode {
                     };
                     let status = r.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
                     if let Ok(mut t) = tally.lock() {
+                        t.route(&post_key, outcome(&r), ms);
                         *t.codes.entry(code).or_default() += 1;
                         t.latencies.push(ms);
                         if attempt > 0 {
@@ -158,6 +205,25 @@ async fn main() -> std::process::ExitCode {
                         t.lost.push(id);
                     }
                 }
+                if o.gets.is_empty() {
+                    continue;
+                }
+                let path = &o.gets[(n as usize + w) % o.gets.len()];
+                let mut req = client.get(format!("{}{path}", o.url));
+                if let Some(t) = &o.token {
+                    req = req.bearer_auth(t);
+                }
+                let t0 = Instant::now();
+                let r = req.send().await;
+                let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                let out = outcome(&r);
+                // Read the body, so the latency and the connection reuse are a client's.
+                if let Ok(r) = r {
+                    let _ = r.bytes().await;
+                }
+                if let Ok(mut t) = tally.lock() {
+                    t.route(&format!("GET {path}"), out, ms);
+                }
             }
         }));
     }
@@ -169,6 +235,7 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     };
     t.latencies.sort_by(|a, b| a.total_cmp(b));
+    let mut per_route = std::mem::take(&mut t.routes);
     let attempts: u64 = t.codes.values().sum();
     if let Some(path) = &o.out {
         let text: String = t.acked.iter().map(|i| format!("{i}\n")).collect();
@@ -187,9 +254,43 @@ async fn main() -> std::process::ExitCode {
             )
         })
         .collect();
+    let mut routes = serde_json::Map::new();
+    eprintln!(
+        "{:<36} {:>8} {:>9} {:>9}  outcomes",
+        "route", "attempts", "p50 ms", "p99 ms"
+    );
+    for (key, r) in per_route.iter_mut() {
+        r.latencies.sort_by(|a, b| a.total_cmp(b));
+        let n: u64 = r.outcomes.values().sum();
+        let share: BTreeMap<&String, String> = r
+            .outcomes
+            .iter()
+            .map(|(k, v)| (k, format!("{:.2}%", 100.0 * *v as f64 / n.max(1) as f64)))
+            .collect();
+        let (p50, p99) = (pct(&r.latencies, 0.5), pct(&r.latencies, 0.99));
+        eprintln!(
+            "{key:<36} {n:>8} {p50:>9.2} {p99:>9.2}  {}",
+            share
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        routes.insert(
+            key.clone(),
+            serde_json::json!({
+                "attempts": n,
+                "p50_ms": (p50 * 100.0).round() / 100.0,
+                "p99_ms": (p99 * 100.0).round() / 100.0,
+                "outcomes": r.outcomes,
+                "share": share,
+            }),
+        );
+    }
     println!(
         "{}",
         serde_json::json!({
+            "routes": routes,
             "seconds": (secs * 100.0).round() / 100.0,
             "attempts": attempts,
             "requests_per_s": ((attempts as f64 / secs) * 10.0).round() / 10.0,

@@ -77,9 +77,22 @@ fn unavailable() -> Response {
         .into_response()
 }
 
+/// Whether a string of `v` (a key or a value) holds U+0000.
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 /// A JSON object body, or the 400 that says why not.
 fn object(body: &Bytes) -> Result<serde_json::Map<String, Value>, BadRequest> {
     match serde_json::from_slice::<Value>(body) {
+        Ok(v) if holds_nul(&v) => Err(bad_request(
+            "no string of the body may contain U+0000".into(),
+        )),
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(bad_request("the body must be a JSON object".into())),
         Err(e) => Err(bad_request(format!("the body is not JSON: {e}"))),
@@ -87,12 +100,21 @@ fn object(body: &Bytes) -> Result<serde_json::Map<String, Value>, BadRequest> {
 }
 
 fn valid_id(id: &str) -> Result<(), BadRequest> {
-    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+    let n = id.chars().count();
+    if n == 0 || n > contracts::openapi::MAX_ID_CHARS || id.chars().any(char::is_control) {
         return Err(bad_request(
             "an id is 1 to 128 characters, none a control character".into(),
         ));
     }
     Ok(())
+}
+
+/// This service's OpenAPI document.
+async fn openapi() -> Response {
+    match contracts::service(SERVICE) {
+        Some(s) => Json(contracts::openapi::service(s)).into_response(),
+        None => not_found(SERVICE),
+    }
 }
 
 async fn health(State(st): State<Shared>) -> Json<Value> {
@@ -156,6 +178,9 @@ async fn create(State(st): State<Shared>, body: Bytes) -> Response {
 }
 
 async fn fetch(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    if let Err(r) = valid_id(&id) {
+        return r.into_response();
+    }
     let Ok(docs) = st.docs.read() else {
         return unavailable();
     };
@@ -186,6 +211,9 @@ async fn replace(State(st): State<Shared>, Path(id): Path<String>, body: Bytes) 
 }
 
 async fn remove(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+    if let Err(r) = valid_id(&id) {
+        return r.into_response();
+    }
     let Ok(mut docs) = st.docs.write() else {
         return unavailable();
     };
@@ -207,6 +235,7 @@ async fn served_by(State(st): State<Shared>, req: Request, next: Next) -> Respon
 pub fn app(st: Shared) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
         .route(PREFIX, get(list).post(create))
         .route(
             &format!("{PREFIX}/{}", "{id}"),
@@ -330,6 +359,30 @@ mod tests {
         assert_eq!(s, StatusCode::NO_CONTENT);
         let (s, _) = call(&app, "GET", &format!("{PREFIX}/a"), "").await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn every_documented_operation_is_routed() {
+        let app = app(ServiceState::new("test".into()));
+        let (s, doc) = call(&app, "GET", "/openapi.json", "").await;
+        assert_eq!(s, StatusCode::OK, "{doc}");
+        let paths = doc["paths"].as_object().expect("paths");
+        assert!(paths.contains_key("/health"), "{doc}");
+        for (path, item) in paths {
+            let view = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == "view"))
+                .and_then(|p| p["schema"]["enum"][0].as_str())
+                .unwrap_or("x")
+                .to_string();
+            let uri = path.replace("{view}", &view).replace("{id}", "x");
+            for method in item.as_object().expect("a path item").keys() {
+                let (s, v) = call(&app, &method.to_uppercase(), &uri, "{}").await;
+                let unrouted = s == StatusCode::METHOD_NOT_ALLOWED
+                    || (s == StatusCode::NOT_FOUND && (v.is_null() || v == ""));
+                assert!(!unrouted, "{method} {uri}: {s} {v}");
+            }
+        }
     }
 
     #[tokio::test]

@@ -165,6 +165,30 @@ mod tests {
 {%- endif %}{% when None %}{% endmatch %}
 
     #[tokio::test]
+    async fn every_documented_operation_is_routed() {
+        let app = app(state("openapi"));
+        let (s, doc) = call(&app, "GET", "/openapi.json", "").await;
+        assert_eq!(s, StatusCode::OK, "{doc}");
+        let paths = doc["paths"].as_object().expect("paths");
+        assert!(paths.contains_key("/health"), "{doc}");
+        for (path, item) in paths {
+            let view = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == "view"))
+                .and_then(|p| p["schema"]["enum"][0].as_str())
+                .unwrap_or("x")
+                .to_string();
+            let uri = path.replace("{view}", &view).replace("{id}", "x");
+            for method in item.as_object().expect("a path item").keys() {
+                let (s, v) = call(&app, &method.to_uppercase(), &uri, "{}").await;
+                let unrouted = s == StatusCode::METHOD_NOT_ALLOWED
+                    || (s == StatusCode::NOT_FOUND && (v.is_null() || v == ""));
+                assert!(!unrouted, "{method} {uri}: {s} {v}");
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn bad_requests_say_why() {
         let app = app(state("bad"));
         let (s, v) = call(&app, "GET", "/outbox?after=x", "").await;
