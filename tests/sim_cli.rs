@@ -1167,3 +1167,52 @@ fn batch_station_by_set_and_its_companion_check() {
         stderr(&o)
     );
 }
+
+/// A view's `read` is what a query's visit takes there; the projector's writes still take
+/// `service`, so the read time moves the query latency and leaves the projection lag alone.
+#[test]
+fn a_view_read_time_charges_queries_not_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |read: Option<&str>| {
+        let p = write(
+            dir.path(),
+            "read.sim.toml",
+            &format!(
+                "[reads]\nrate = 200\nviews = [\"n13\"]\n\n[node.n13]\nservice = \"const(0)\"\nservers = 100\n{}",
+                read.map(|r| format!("read = \"{r}\"\n")).unwrap_or_default()
+            ),
+        );
+        json(&fz(&[
+            SEED,
+            "--profile",
+            s(&p),
+            "--duration",
+            "10s",
+            "--warmup",
+            "1s",
+            "--seed",
+            "7",
+            "--format",
+            "json",
+        ]))
+    };
+    let (plain, slow) = (run(None), run(Some("const(20ms)")));
+    let p50 = |v: &serde_json::Value| v["cqrs"]["reads"]["p50"].as_f64().unwrap();
+    let lag = |v: &serde_json::Value| v["cqrs"]["views"]["n13"]["lag_p50"].as_f64().unwrap();
+    assert!(
+        p50(&plain) < 0.005,
+        "reads without a read time: {}",
+        p50(&plain)
+    );
+    assert!(
+        p50(&slow) >= 0.020 && p50(&slow) < 0.020 + p50(&plain) + 0.002,
+        "reads with read = 20 ms: {} (without: {})",
+        p50(&slow),
+        p50(&plain)
+    );
+    let (a, b) = (lag(&plain), lag(&slow));
+    assert!(
+        (a - b).abs() <= 0.05 * a,
+        "the lag is the writes': {a} vs {b}"
+    );
+}

@@ -942,7 +942,12 @@ impl<'n> Engine<'n> {
         if spec.keyed {
             st.keys.push(tok.key);
         }
-        let d = spec.service.sample(&mut self.rng);
+        // A store's read (a token visiting to read, to return where it came from) takes the
+        // store's read time where it has one.
+        let d = match &spec.read_service {
+            Some(r) if tok.ret != NONE => r.sample(&mut self.rng),
+            _ => spec.service.sample(&mut self.rng),
+        };
         if d > 0 && spec.on_host {
             if let Some(h) = self.host.as_mut() {
                 let (at, gen) = h.admit(now, s, &[slot], d);

@@ -132,6 +132,8 @@ pub struct Station {
     pub batch: Option<Batch>,
     /// Serves on the network's shared cores, when it has a host (see [`Network::host_cores`]).
     pub on_host: bool,
+    /// A store's service time for reads (a query's visit); `None`: reads take `service`.
+    pub read_service: Option<Dist>,
 }
 
 impl Station {
@@ -153,6 +155,7 @@ impl Station {
             reads: Vec::new(),
             batch: None,
             on_host: true,
+            read_service: None,
         }
     }
 

@@ -93,6 +93,8 @@ pub struct NodeProfile {
     /// Serves on the `[host]`'s shared cores (default true); false for work that waits
     /// rather than computes (an fsync, a remote call).
     pub host: Option<bool>,
+    /// A store's service time for a read (a query's visit); writes take `service`.
+    pub read: Option<Dist>,
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +166,7 @@ const NODE_KEYS: &[&str] = &[
     "per_item",
     "interval",
     "host",
+    "read",
 ];
 const EDGE_KEYS: &[&str] = &["delay"];
 const LOOP_KEYS: &[&str] = &["repeat", "max"];
@@ -565,6 +568,7 @@ fn parse_node(
         per_item: None,
         interval: None,
         host: None,
+        read: None,
     };
     for (key, kspan, item, vs) in entries(t) {
         match key {
@@ -583,6 +587,7 @@ fn parse_node(
             "join_timeout" => n.join_timeout = Some(dist(cx, &sec, key, item, &vs)?),
             "batch" => n.batch = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000_000)? as u32),
             "per_item" => n.per_item = Some(dist(cx, &sec, key, item, &vs)?),
+            "read" => n.read = Some(dist(cx, &sec, key, item, &vs)?),
             "interval" => n.interval = Some(dist(cx, &sec, key, item, &vs)?),
             "servers" => n.servers = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000)? as u32),
             "queue" => {
