@@ -98,15 +98,15 @@ fn event_store_project_builds_and_passes_its_tests() {
     );
 }
 
-#[test]
-#[ignore = "slow: builds the generated project; run by .ci/gen.sh"]
-fn event_store_project_builds_without_its_nats_feature() {
+/// Generates `diagram` with its domain and runs clippy on it with no default features (the
+/// optional real-server adapters left out).
+fn clippy_without_default_features(diagram: &str, domain: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("tempdir");
     gen::generate(&GenOptions {
-        diagram: root.join("examples/cqrs-event-store.fz"),
+        diagram: root.join(diagram),
         out: dir.path().to_path_buf(),
-        domain: Some(root.join("examples/cqrs-event-store.gen.toml")),
+        domain: Some(root.join(domain)),
         force: false,
         rustfmt: false,
     })
@@ -126,26 +126,18 @@ fn event_store_project_builds_without_its_nats_feature() {
 
 #[test]
 #[ignore = "slow: builds the generated project; run by .ci/gen.sh"]
+fn event_store_project_builds_without_its_nats_feature() {
+    clippy_without_default_features(
+        "examples/cqrs-event-store.fz",
+        "examples/cqrs-event-store.gen.toml",
+    );
+}
+
+#[test]
+#[ignore = "slow: builds the generated project; run by .ci/gen.sh"]
 fn read_write_separation_project_builds_without_its_redis_feature() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    gen::generate(&GenOptions {
-        diagram: root.join("examples/cqrs-read-write-separation.fz"),
-        out: dir.path().to_path_buf(),
-        domain: Some(root.join("examples/cqrs-read-write-separation.gen.toml")),
-        force: false,
-        rustfmt: false,
-    })
-    .expect("generates");
-    cargo(
-        dir.path(),
-        &[
-            "clippy",
-            "--all-targets",
-            "--no-default-features",
-            "--",
-            "-D",
-            "warnings",
-        ],
+    clippy_without_default_features(
+        "examples/cqrs-read-write-separation.fz",
+        "examples/cqrs-read-write-separation.gen.toml",
     );
 }

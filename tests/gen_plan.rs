@@ -18,6 +18,26 @@ fn seed_plan() -> gen::Plan {
     .0
 }
 
+/// The plan of the read/write separation example with its domain.
+fn rws_plan() -> gen::Plan {
+    gen::plan_source(
+        include_str!("../examples/cqrs-read-write-separation.fz"),
+        "cqrs-read-write-separation.fz",
+        Some(&rws_domain()),
+        "cqrs-read-write-separation.gen.toml",
+    )
+    .expect("plans")
+    .0
+}
+
+fn rws_domain() -> gen::DomainFile {
+    gen::parse_domain(
+        include_str!("../examples/cqrs-read-write-separation.gen.toml"),
+        "cqrs-read-write-separation.gen.toml",
+    )
+    .expect("domain parses")
+}
+
 #[test]
 fn seed_plan_snapshot() {
     insta::assert_json_snapshot!("seed_plan", seed_plan());
@@ -275,18 +295,7 @@ fn the_plan_lists_the_packs_each_node_maps_to_and_only_their_crates() {
 
 #[test]
 fn the_read_write_separation_design_plans_with_a_lag_monitor() {
-    let domain = gen::parse_domain(
-        include_str!("../examples/cqrs-read-write-separation.gen.toml"),
-        "cqrs-read-write-separation.gen.toml",
-    )
-    .expect("domain parses");
-    let (plan, _) = gen::plan_source(
-        include_str!("../examples/cqrs-read-write-separation.fz"),
-        "cqrs-read-write-separation.fz",
-        Some(&domain),
-        "cqrs-read-write-separation.gen.toml",
-    )
-    .expect("plans");
+    let plan = rws_plan();
     assert!(plan.uses("lag_monitor") && plan.uses("store_cache"));
     let monitor = plan.nodes.iter().find(|n| n.node == "n13").expect("n13");
     assert_eq!(
@@ -307,18 +316,7 @@ fn the_read_write_separation_design_plans_with_a_lag_monitor() {
 
 #[test]
 fn a_cache_view_naming_redis_is_in_redis_behind_a_feature() {
-    let domain = gen::parse_domain(
-        include_str!("../examples/cqrs-read-write-separation.gen.toml"),
-        "cqrs-read-write-separation.gen.toml",
-    )
-    .expect("domain parses");
-    let (plan, _) = gen::plan_source(
-        include_str!("../examples/cqrs-read-write-separation.fz"),
-        "cqrs-read-write-separation.fz",
-        Some(&domain),
-        "cqrs-read-write-separation.gen.toml",
-    )
-    .expect("plans");
+    let plan = rws_plan();
     assert!(plan.uses("store_cache_redis") && plan.uses("store_cache"));
     assert!(plan.projectors.iter().any(|p| p.view.redis));
     let view = plan.nodes.iter().find(|n| n.node == "n12").expect("n12");
@@ -362,7 +360,7 @@ fn a_cache_view_naming_redis_is_in_redis_behind_a_feature() {
     let (plan, _) = gen::plan_source(
         &both,
         "rw.fz",
-        Some(&domain),
+        Some(&rws_domain()),
         "cqrs-read-write-separation.gen.toml",
     )
     .expect("plans");
