@@ -332,7 +332,12 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
             c.notes
                 .push("no batch limit stated: batches take everything waiting".into());
         }
-        let rest = match (micros(m, "interval_us"), micros(m, "visible_interval_us")) {
+        // `rest_us`: a greedy batcher that rests after each batch (the group commit's
+        // COMMIT_REST_US): an interval, but its batch sizes still follow the batch before.
+        let rest = match (
+            micros(m, "interval_us").or_else(|| micros(m, "rest_us")),
+            micros(m, "visible_interval_us"),
+        ) {
             (a, Some(v)) => {
                 c.notes.push(format!(
                     "its view shows what it applied every {} (the interval between batches here)",
@@ -358,6 +363,29 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         .stages
         .iter()
         .find(|(s, h)| own.contains(&s.as_str()) && h.count > 0.0);
+    if let (Some((stage, h)), Some(limit), Some(rest)) = (
+        timed,
+        m.concurrency
+            .get("batch")
+            .filter(|v| v.is_finite() && **v >= 1.0),
+        micros(m, "interval_us").or_else(|| micros(m, "rest_us")),
+    ) {
+        // Timed per item, but taking what waits in batches and resting between them (the
+        // event router reads the log at most every interval): a batch station whose batch
+        // costs the items' measured time.
+        c.notes.push(format!("{stage}: {}", summary(h)));
+        c.service = Some(Dist::ZERO);
+        c.per_item = h
+            .mean()
+            .map(|mean| Dist::Const((mean * 1e9).round().max(0.0) as u64));
+        c.batch = Some(limit.round().min(1e9) as u32);
+        c.interval = Some(Dist::Const(rest.round() as u64));
+        c.notes.push(format!(
+            "fit: a batch station: each item its measured mean, resting {} after each batch",
+            format_ns(rest)
+        ));
+        return c;
+    }
     if let Some((stage, h)) = timed {
         c.notes.push(format!("{stage}: {}", summary(h)));
         if stage == "query" {
@@ -611,5 +639,45 @@ fz_node_concurrency{node=\"n3\",kind=\"off_host\"} 1
             p.nodes.iter().find(|n| n.node == "n3").and_then(|n| n.host),
             Some(false)
         );
+    }
+
+    #[test]
+    fn a_resting_router_is_a_batch_station_and_a_resting_commit_stays_greedy() {
+        let text = "\
+fz_node_seconds_bucket{node=\"n2\",stage=\"route\",le=\"2e-5\"} 10
+fz_node_seconds_bucket{node=\"n2\",stage=\"route\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n2\",stage=\"route\"} 0.00015
+fz_node_seconds_count{node=\"n2\",stage=\"route\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"1e-3\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"2e-3\"} 20
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"+Inf\"} 20
+fz_node_seconds_sum{node=\"n3\",stage=\"commit_batch\"} 0.03
+fz_node_seconds_count{node=\"n3\",stage=\"commit_batch\"} 20
+fz_node_batch_fit{node=\"n3\",stat=\"n\"} 20
+fz_node_batch_fit{node=\"n3\",stat=\"k\"} 30
+fz_node_batch_fit{node=\"n3\",stat=\"kk\"} 50
+fz_node_batch_fit{node=\"n3\",stat=\"t_ns\"} 30000000
+fz_node_batch_fit{node=\"n3\",stat=\"kt_ns\"} 55000000
+fz_node_concurrency{node=\"n2\",kind=\"servers\"} 1
+fz_node_concurrency{node=\"n2\",kind=\"batch\"} 2000
+fz_node_concurrency{node=\"n2\",kind=\"interval_us\"} 2000
+fz_node_concurrency{node=\"n3\",kind=\"servers\"} 1
+fz_node_concurrency{node=\"n3\",kind=\"batch\"} 512
+fz_node_concurrency{node=\"n3\",kind=\"rest_us\"} 1000
+";
+        let c = calibrate(&diagram(FZ), "x.fz", text, "m.txt").unwrap();
+        let (n2, n3) = (&c.nodes[0], &c.nodes[1]);
+        assert_eq!(n2.batch, Some(2000));
+        assert_eq!(n2.service, Some(Dist::ZERO));
+        assert_eq!(n2.per_item, Some(Dist::Const(15_000)));
+        assert_eq!(n2.interval, Some(Dist::Const(2_000_000)));
+        assert_eq!(n3.interval, Some(Dist::Const(1_000_000)));
+        assert_eq!(
+            n3.per_item, None,
+            "a greedy batcher gets no slope: {:?}",
+            n3.notes
+        );
+        let p = crate::sim::profile::Profile::parse("p.sim.toml", &c.to_toml());
+        assert!(p.is_ok(), "{p:?}");
     }
 }

@@ -108,7 +108,7 @@ fn concurrency(metrics: &Metrics, config: &Config) {
     t.set_concurrency(NODES.write_commit, "servers", 1);
     t.set_concurrency(NODES.write_commit, "batch", config.max_batch as u64);
     if !config.commit_rest.is_zero() {
-        t.set_concurrency(NODES.write_commit, "interval_us", config.commit_rest.as_micros() as u64);
+        t.set_concurrency(NODES.write_commit, "rest_us", config.commit_rest.as_micros() as u64);
     }
     t.set_concurrency(NODES.event_router, "servers", 1);
     t.set_concurrency(NODES.event_router, "batch", crate::bus::ROUTE_BATCH as u64);
