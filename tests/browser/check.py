@@ -130,8 +130,13 @@ def main():
                      '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>fz</title></head><body>'
                      + "".join(body)
                      + '<pre id="fz-result"></pre><script type="text/javascript">' + SCRIPT + "</script></body></html>\n")
-        dom, err = dump_dom(browser, page)
-        m = re.search(r'<pre id="fz-result">(.*?)</pre>', dom, re.S)
+        # Headless Chromium now and then exits before dumping the DOM on a loaded machine
+        # (it printed only its cpufreq warning): try the page up to three times.
+        for _ in range(3):
+            dom, err = dump_dom(browser, page)
+            m = re.search(r'<pre id="fz-result">(.*?)</pre>', dom, re.S)
+            if m and m.group(1).strip():
+                break
         if not m or not m.group(1).strip():
             problems.append("the page did not load or its check did not run: " + (err.strip().splitlines() or ["?"])[-1][:300])
         else:
