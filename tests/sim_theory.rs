@@ -489,3 +489,64 @@ fn stations_on_one_core_share_it_and_a_wait_off_the_host_does_not() {
     assert!(e2e.abs() < 0.03, "end to end {:+.2}%", e2e * 100.0);
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// A server that pays a wake-up when a request finds it idle, and none for a request taken
+/// straight from its queue, is M/G/1 with an exceptional first service (Welch, 1964): with
+/// S0 = S + w, the server is idle P0 = (1 - rho) / (1 - rho + l E[S0]) of the time and the
+/// mean wait is l E[S^2] / (2 (1 - rho)) + l (E[S0^2] - E[S^2]) / (2 (1 - rho + l E[S0])).
+/// Charging every request the wake-up instead would give 0.75 utilisation and 3.5 ms.
+#[test]
+fn a_wakeup_from_idle_is_an_exceptional_first_service() {
+    let r = simulate("wakeup_first_service", 2000, 2, 61);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let (lam, es, w): (f64, f64, f64) = (500.0, 1e-3, 0.5e-3);
+    let (rho, es2) = (lam * es, 2.0 * es * es);
+    let (es0, es02) = (es + w, es2 + 2.0 * w * es + w * w);
+    let p0 = (1.0 - rho) / (1.0 - rho + lam * es0);
+    let wq = lam * es2 / (2.0 * (1.0 - rho)) + lam * (es02 - es2) / (2.0 * (1.0 - rho + lam * es0));
+    let resp = wq + p0 * es0 + (1.0 - p0) * es;
+    let (eu, ew) = (
+        rel(n2.utilization.v(), 1.0 - p0),
+        rel(n2.response.mean.v(), resp),
+    );
+    eprintln!(
+        "wakeup_first_service: utilisation {:.4} vs {:.4} ({:+.2}%), mean response {:.4}ms vs {:.4}ms ({:+.2}%)",
+        n2.utilization.v(),
+        1.0 - p0,
+        eu * 100.0,
+        n2.response.mean.v() * 1e3,
+        resp * 1e3,
+        ew * 100.0
+    );
+    assert!(eu.abs() < 0.01, "utilisation {:+.2}%", eu * 100.0);
+    assert!(ew.abs() < 0.02, "mean response {:+.2}%", ew * 100.0);
+}
+
+/// A station off the host (an fsync) whose thread wakes on the host's core: the wake-ups
+/// are work on the core that no token waits for, so the stations on it see the core's whole
+/// load (BCMP: S_i / (1 - rho), rho = 0.3 + 0.3 + 0.1), and the station itself is a delay of
+/// its wait plus the wake-up.
+#[test]
+fn an_off_host_wakeup_loads_the_shared_core() {
+    let r = simulate("wakeup_off_host", 1000, 2, 62);
+    let rho: f64 = 0.7;
+    let mut failures = Vec::new();
+    for (id, want) in [
+        ("n2", 0.3e-3 / (1.0 - rho)),
+        ("n3", 0.3e-3 / (1.0 - rho)),
+        ("n4", 2.1e-3),
+    ] {
+        let n = r.nodes.iter().find(|n| n.id == id).unwrap();
+        let e = rel(n.response.mean.v(), want);
+        eprintln!(
+            "wakeup_off_host {id}: mean response {:.4}ms vs {:.4}ms ({:+.2}%)",
+            n.response.mean.v() * 1e3,
+            want * 1e3,
+            e * 100.0
+        );
+        if e.abs() >= 0.03 {
+            failures.push(format!("{id} {:+.2}%", e * 100.0));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}

@@ -10,6 +10,8 @@
 # 20), PROFILE (cargo profile of the service: release or dev, default release),
 # CARGO_TARGET_DIR / FZ_GEN_TARGET_DIR (where the service is built).
 # RESUME=1 keeps the points already measured in WORK (a run that stopped half way).
+# REPREDICT=1 measures nothing: it re-fits the profile from WORK's saved calibrate.metrics
+# and predicts every point again (a model change judged on the same measurements).
 # --quick (CI): calibrate at 1000/s, check the predictions at 2000/s only; exit 1 when a
 # prediction leaves its band (CHECK_ONLY=REGEX: only the figures matching it). Without it: every point, a table, exit 0 (the table is the result).
 set -euo pipefail
@@ -32,14 +34,20 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${FZ_GEN_TARGET_DIR:-$WORK/target}}
 mkdir -p "$WORK"
 url=http://127.0.0.1:$PORT
 
+if [ "${REPREDICT:-0}" = 1 ]; then
+  [ -s "$WORK/calibrate.metrics" ] || { echo "REPREDICT=1: no $WORK/calibrate.metrics to re-fit from" >&2; exit 1; }
+  RESUME=1
+  "$FZ" calibrate "$fz_file" --from "$WORK/calibrate.metrics" -o "$WORK/$design.sim.toml"
+else
 echo "== generate and build the $design service ($PROFILE)"
 "$FZ" gen "$fz_file" -o "$WORK/svc" --force >/dev/null 2>&1
 flag=--release; dir=release
 [ "$PROFILE" = dev ] && { flag=; dir=debug; }
 (cd "$WORK/svc" && cargo build -q $flag --bins)
-crate=$(awk -F'"' '/^name =/{print $2; exit}' "$WORK/svc/Cargo.toml")
 mkdir -p "$WORK/bin"
-cp "$CARGO_TARGET_DIR/$dir/$crate" "$CARGO_TARGET_DIR/$dir/loadgen" "$WORK/bin/"
+cp "$CARGO_TARGET_DIR/$dir/$(awk -F'"' '/^name =/{print $2; exit}' "$WORK/svc/Cargo.toml")" "$CARGO_TARGET_DIR/$dir/loadgen" "$WORK/bin/"
+fi
+crate=$(awk -F'"' '/^name =/{print $2; exit}' "$WORK/svc/Cargo.toml")
 
 svc_pid=
 stop() { if [ -n "$svc_pid" ]; then kill "$svc_pid" 2>/dev/null || true; wait "$svc_pid" 2>/dev/null || true; svc_pid=; fi; }

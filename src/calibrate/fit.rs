@@ -170,6 +170,20 @@ pub struct BatchSums {
     pub kk: f64,
     pub t: f64,
     pub kt: f64,
+    /// The same sums over the batches' thread CPU, where the service measured it.
+    pub cpu_t: f64,
+    pub cpu_kt: f64,
+}
+
+impl BatchSums {
+    /// The sums with the batches' CPU in place of their wall time.
+    pub fn cpu(&self) -> Option<BatchSums> {
+        (self.cpu_t > 0.0).then(|| BatchSums {
+            t: self.cpu_t,
+            kt: self.cpu_kt,
+            ..*self
+        })
+    }
 }
 
 /// A batch's time as a fixed part plus a part per item, nanoseconds.

@@ -35,6 +35,9 @@ struct Measured {
     has_fit: bool,
     /// kind -> value.
     concurrency: BTreeMap<String, f64>,
+    /// CPU seconds and wake-ups (voluntary context switches) of the threads serving it.
+    thread_cpu: Option<f64>,
+    thread_wakeups: Option<f64>,
     /// First line that names the node, for errors.
     line: usize,
 }
@@ -54,6 +57,8 @@ pub struct NodeCalibration {
     pub off_host: bool,
     /// A view's read time (a query's visit); its writes are the projector's.
     pub read: Option<Dist>,
+    /// The CPU its thread spends on each wake-up (start from idle), from its thread's CPU.
+    pub wakeup: Option<Dist>,
     /// What was measured and how it was fitted, one line each (comments in the profile).
     pub notes: Vec<String>,
 }
@@ -84,8 +89,18 @@ fn summary(h: &Histogram) -> String {
     )
 }
 
+/// What a `/metrics` text says: per node, and for the whole process.
+#[derive(Debug, Default)]
+struct Metrics {
+    nodes: BTreeMap<String, Measured>,
+    /// `process_cpu_seconds_total`.
+    process_cpu: Option<f64>,
+    /// CPU seconds of the threads that serve no one node (the HTTP runtime's).
+    other_cpu: Option<f64>,
+}
+
 /// Reads the fz series of a `/metrics` text into per-node measurements.
-fn measure(text: &str, source: &str) -> Result<BTreeMap<String, Measured>, CalibrateError> {
+fn measure(text: &str, source: &str) -> Result<Metrics, CalibrateError> {
     let samples = prom::parse(text).map_err(|e| {
         CalibrateError(format!(
             "{source}:{}: {}; is this a Prometheus /metrics text?",
@@ -93,12 +108,20 @@ fn measure(text: &str, source: &str) -> Result<BTreeMap<String, Measured>, Calib
         ))
     })?;
     let mut nodes: BTreeMap<String, Measured> = BTreeMap::new();
+    let (mut process_cpu, mut other_cpu) = (None, None);
     for s in &samples {
+        match s.name.as_str() {
+            "process_cpu_seconds_total" => process_cpu = Some(s.value),
+            "fz_other_threads_cpu_seconds_total" => other_cpu = Some(s.value),
+            _ => {}
+        }
         let Some(series) = [
             "fz_node_seconds",
             "fz_node_batch_size",
             "fz_node_batch_fit",
             "fz_node_concurrency",
+            "fz_node_thread_cpu_seconds_total",
+            "fz_node_thread_wakeups_total",
         ]
         .into_iter()
         .find(|p| s.name.starts_with(p)) else {
@@ -155,9 +178,13 @@ fn measure(text: &str, source: &str) -> Result<BTreeMap<String, Measured>, Calib
                     "kk" => f.kk = s.value,
                     "t_ns" => f.t = s.value,
                     "kt_ns" => f.kt = s.value,
+                    "cpu_t_ns" => f.cpu_t = s.value,
+                    "cpu_kt_ns" => f.cpu_kt = s.value,
                     _ => {}
                 }
             }
+            "fz_node_thread_cpu_seconds_total" => m.thread_cpu = Some(s.value),
+            "fz_node_thread_wakeups_total" => m.thread_wakeups = Some(s.value),
             _ => {
                 let kind = s.label("kind").ok_or_else(|| bad("kind"))?;
                 m.concurrency.insert(kind.to_string(), s.value);
@@ -177,7 +204,11 @@ fn measure(text: &str, source: &str) -> Result<BTreeMap<String, Measured>, Calib
             h.normalise();
         }
     }
-    Ok(nodes)
+    Ok(Metrics {
+        nodes,
+        process_cpu,
+        other_cpu,
+    })
 }
 
 /// Fits a profile to the metrics `text` (read from `source`) of a service generated from
@@ -188,8 +219,9 @@ pub fn calibrate(
     text: &str,
     source: &str,
 ) -> Result<Calibration, CalibrateError> {
-    let measured = measure(text, source)?;
-    for (id, m) in &measured {
+    let metrics = measure(text, source)?;
+    let measured = &metrics.nodes;
+    for (id, m) in measured {
         if diagram.node_index(id).is_none() {
             let ids: Vec<&str> = diagram.nodes().map(|(_, n)| n.id.as_str()).collect();
             return Err(CalibrateError(format!(
@@ -208,7 +240,9 @@ pub fn calibrate(
             None => untimed.push((n.id.clone(), label)),
         }
     }
-    charge_unmeasured_cpu(text, &measured, &mut nodes);
+    if !charge_thread_cpu(&metrics, &mut nodes) {
+        charge_unmeasured_cpu(&metrics, &mut nodes);
+    }
     let host_cores = measured
         .values()
         .filter_map(|m| m.concurrency.get("host_cores").copied())
@@ -223,19 +257,24 @@ pub fn calibrate(
     })
 }
 
+/// The stages that time a node's own work on one item (not a whole request's).
+const OWN_STAGES: [&str; 7] = [
+    "parse", "handle", "validate", "route", "deliver", "query", "apply",
+];
+
+/// The node's own per-item stage, if it timed one.
+fn own_stage(m: &Measured) -> Option<(&String, &Histogram)> {
+    m.stages
+        .iter()
+        .find(|(s, h)| OWN_STAGES.contains(&s.as_str()) && h.count > 0.0)
+}
+
 /// The stage a node's station is fitted to (its batch stage, else its own per-item stage).
 fn station_stage(m: &Measured) -> Option<&Histogram> {
-    const OWN: [&str; 7] = [
-        "parse", "handle", "validate", "route", "deliver", "query", "apply",
-    ];
     m.stages
         .iter()
         .find(|(s, h)| s.ends_with("_batch") && h.count > 0.0)
-        .or_else(|| {
-            m.stages
-                .iter()
-                .find(|(s, h)| OWN.contains(&s.as_str()) && h.count > 0.0)
-        })
+        .or_else(|| own_stage(m))
         .map(|(_, h)| h)
 }
 
@@ -244,17 +283,9 @@ fn station_stage(m: &Measured) -> Option<&Histogram> {
 /// inside its fsync-bound commit) is charged to the requests, evenly: added to the mean of
 /// the node that parses commands and to the query API's request, so the shared cores carry
 /// the whole load the service puts on them.
-fn charge_unmeasured_cpu(
-    text: &str,
-    measured: &BTreeMap<String, Measured>,
-    nodes: &mut [NodeCalibration],
-) {
-    let Some(cpu) = prom::parse(text).ok().and_then(|samples| {
-        samples
-            .iter()
-            .find(|s| s.name == "process_cpu_seconds_total")
-            .map(|s| s.value)
-    }) else {
+fn charge_unmeasured_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) {
+    let measured = &metrics.nodes;
+    let Some(cpu) = metrics.process_cpu else {
         return;
     };
     let explained: f64 = measured
@@ -297,6 +328,104 @@ fn charge_unmeasured_cpu(
     }
 }
 
+/// Where the service reports its threads' CPU and wake-ups (`fz_node_thread_*`,
+/// `fz_other_threads_*`), the CPU its nodes' timings do not cover is charged per wake-up,
+/// not per request: a thread woken for a few items pays for its sleep and wake-up (a
+/// futex, a context switch, cold caches) whatever it then does, so as the load rises and
+/// each wake-up serves more items, that cost per item falls.
+/// - a node with threads of its own (the writer, each projector, the router, the
+///   partitions): its threads' CPU minus what its station is charged for its items (its
+///   timed work; off the host, its per-item CPU), over its wake-ups (its batches where it
+///   batches, else its threads' context switches);
+/// - the request handlers (the HTTP runtime's threads, which serve the command endpoint and
+///   the query API): those threads' CPU minus the timed work done on them (parse, handle,
+///   validate, the views' reads), over the requests, each of which wakes a handler at the
+///   calibration load.
+///
+/// Returns false (nothing charged) for a service that does not report its threads.
+fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
+    let measured = &metrics.nodes;
+    let Some(other_cpu) = metrics.other_cpu else {
+        return false;
+    };
+    if !measured.values().any(|m| m.thread_cpu.is_some()) {
+        return false;
+    }
+    let total = |m: &Measured, stage: &str| m.stages.get(stage).map_or(0.0, |h| h.sum);
+    for n in nodes.iter_mut() {
+        let Some(m) = measured.get(&n.id) else {
+            continue;
+        };
+        let Some(cpu) = m.thread_cpu.filter(|c| c.is_finite() && *c > 0.0) else {
+            continue;
+        };
+        let batches = m
+            .stages
+            .iter()
+            .find(|(s, h)| s.ends_with("_batch") && h.count > 0.0)
+            .map(|(_, h)| h.count);
+        let items = if n.off_host {
+            // Only its per-item CPU is work on the host; the rest of its time is a wait.
+            match &n.per_item {
+                Some(Dist::Const(ns)) => *ns as f64 * 1e-9 * m.batch_fit.k,
+                _ => 0.0,
+            }
+        } else {
+            station_stage(m).map_or(0.0, |h| h.sum)
+        };
+        let (wakes, what) = match (batches, m.thread_wakeups) {
+            (Some(b), _) => (b, "batches"),
+            (None, Some(w)) => (w, "wake-ups"),
+            (None, None) => continue,
+        };
+        if wakes <= 0.0 {
+            continue;
+        }
+        let w = ((cpu - items).max(0.0) / wakes * 1e9).round();
+        n.wakeup = Some(Dist::Const(w as u64));
+        n.notes.push(format!(
+            "wakeup: its threads used {cpu:.2} s of CPU, {items:.2} s of it on its items: the rest over its {} {what} is {} a wake-up",
+            wakes as u64,
+            format_ns(w)
+        ));
+    }
+    // The HTTP runtime's threads: the timed work done on them, and the requests they serve.
+    let on_http = ["parse", "handle", "validate", "query"];
+    let explained: f64 = measured
+        .values()
+        .filter(|m| m.thread_cpu.is_none())
+        .map(|m| on_http.iter().map(|s| total(m, s)).sum::<f64>())
+        .sum();
+    let requests: f64 = measured
+        .values()
+        .map(|m| {
+            ["parse", "request"]
+                .iter()
+                .filter_map(|s| m.stages.get(*s))
+                .map(|h| h.count)
+                .sum::<f64>()
+        })
+        .sum();
+    if requests > 0.0 && other_cpu.is_finite() {
+        let w = ((other_cpu - explained).max(0.0) / requests * 1e9).round();
+        for n in nodes.iter_mut() {
+            let Some(m) = measured.get(&n.id) else {
+                continue;
+            };
+            if !(m.stages.contains_key("parse") || m.stages.contains_key("request")) {
+                continue;
+            }
+            n.wakeup = Some(Dist::Const(w as u64));
+            n.notes.push(format!(
+                "wakeup: the request handlers' threads used {other_cpu:.2} s of CPU, {explained:.2} s of it timed (parse, handle, validate, the views' reads): the rest over {} requests is {} a wake-up",
+                requests as u64,
+                format_ns(w)
+            ));
+        }
+    }
+    true
+}
+
 fn servers(m: &Measured) -> Option<u32> {
     m.concurrency
         .get("servers")
@@ -334,6 +463,7 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         interval: None,
         off_host: m.concurrency.get("off_host").is_some_and(|v| *v > 0.0),
         read: None,
+        wakeup: None,
         notes: Vec::new(),
     };
     let batch_stage = m
@@ -358,10 +488,25 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         // takes what queued during the batch before it, so its sizes follow how slow that
         // batch was (slow spells make big batches), and a slope fitted to them is not a cost.
         let timed_batches = micros(m, "interval_us").is_some();
+        // Its thread's CPU per batch grows with the batch's size whatever the wait before it,
+        // so its slope is a cost per item even for a greedy batcher.
+        let cpu_line = m
+            .batch_fit
+            .cpu()
+            .and_then(|sums| fit::batch_line(&sums))
+            .filter(|l| l.flat_because.is_none() && l.per_item_ns > 0.0);
         let line = if m.has_fit {
             fit::batch_line(&m.batch_fit).map(|l| {
                 if timed_batches || l.flat_because.is_some() {
                     l
+                } else if let Some(cpu) = cpu_line {
+                    fit::BatchLine {
+                        fixed_ns: (m.batch_fit.t / m.batch_fit.n - cpu.per_item_ns * l.mean_size)
+                            .max(0.0),
+                        per_item_ns: cpu.per_item_ns,
+                        mean_size: l.mean_size,
+                        flat_because: None,
+                    }
                 } else {
                     fit::BatchLine {
                         fixed_ns: m.batch_fit.t / m.batch_fit.n,
@@ -374,6 +519,13 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         } else {
             None
         };
+        if let (Some(cpu), false) = (cpu_line, timed_batches) {
+            c.notes.push(format!(
+                "its thread's CPU per batch = {} + {} per item (least squares): the slope is the per-item time, the rest of the batch's time the fixed part",
+                format_ns(cpu.fixed_ns),
+                format_ns(cpu.per_item_ns)
+            ));
+        }
         match line {
             Some(l) => {
                 c.service = fit::empirical(h, Some(l.fixed_ns / 1e9));
@@ -431,13 +583,7 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         }
         return c;
     }
-    let own = [
-        "parse", "handle", "validate", "route", "deliver", "query", "apply",
-    ];
-    let timed = m
-        .stages
-        .iter()
-        .find(|(s, h)| own.contains(&s.as_str()) && h.count > 0.0);
+    let timed = own_stage(m);
     if let (Some((stage, h)), Some(limit), Some(rest)) = (
         timed,
         m.concurrency
@@ -579,6 +725,9 @@ impl Calibration {
             }
             if let Some(d) = &n.read {
                 let _ = writeln!(s, "read = {}", toml_str(&d.to_string()));
+            }
+            if let Some(d) = &n.wakeup {
+                let _ = writeln!(s, "wakeup = {}", toml_str(&d.to_string()));
             }
             if let Some(v) = n.servers {
                 let _ = writeln!(s, "servers = {v}");

@@ -45,7 +45,7 @@ pub const PACKS: &[PackDef] = &[
             r#"serde_json = "=1.0.154" # JSON bodies, events, states"#,
             r#"thiserror = "=2.0.21" # error types"#,
             r#"utoipa = "=5.5.0" # /openapi.json from the handlers' annotations"#,
-            r#"libc = "=0.2.191" # lower the event bus threads' priority"#,
+            r#"libc = "=0.2.191" # lower the event bus threads' priority; per-thread CPU for /metrics"#,
         ],
         core: true,
         feature: None,

@@ -914,7 +914,7 @@ impl<'n> Engine<'n> {
         st.tick(now, self.warmup);
         if st.busy < spec.servers && !(spec.keyed && st.key_busy(tok.key)) {
             st.n_in += 1;
-            self.start(s, slot, tail);
+            self.start(s, slot, tail, true);
         } else if spec.capacity.is_some_and(|c| st.queue.len() >= c as usize) {
             if now >= self.warmup {
                 st.stats.drops += 1;
@@ -926,12 +926,14 @@ impl<'n> Engine<'n> {
         }
     }
 
+    /// A server of station `s` takes `slot`; `woke`: it was idle (or resting), so the
+    /// station's wake-up time is added.
     #[inline]
-    fn start(&mut self, s: u32, slot: u32, tail: bool) {
+    fn start(&mut self, s: u32, slot: u32, tail: bool, woke: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
         if let Some(b) = &spec.batch {
-            return self.start_batch(s, slot, b.max);
+            return self.start_batch(s, slot, b.max, woke);
         }
         let st = &mut self.st[s as usize];
         let tok = &mut self.toks.v[slot as usize];
@@ -944,10 +946,19 @@ impl<'n> Engine<'n> {
         }
         // A store's read (a token visiting to read, to return where it came from) takes the
         // store's read time where it has one.
-        let d = match &spec.read_service {
+        let mut d = match &spec.read_service {
             Some(r) if tok.ret != NONE => r.sample(&mut self.rng),
             _ => spec.service.sample(&mut self.rng),
         };
+        if woke {
+            if let Some(w) = &spec.wakeup {
+                let x = w.sample(&mut self.rng);
+                d = d.saturating_add(x);
+                if !spec.on_host {
+                    self.off_host_cpu(now, s, x);
+                }
+            }
+        }
         if d > 0 && spec.on_host {
             if let Some(h) = self.host.as_mut() {
                 let (at, gen) = h.admit(now, s, &[slot], d);
@@ -969,7 +980,7 @@ impl<'n> Engine<'n> {
     /// and serves them together: one `service` draw plus one `per_item` draw per token; every
     /// member departs at the end (in the order they queued), and the server is free after the
     /// last.
-    fn start_batch(&mut self, s: u32, slot: u32, max: u32) {
+    fn start_batch(&mut self, s: u32, slot: u32, max: u32, woke: bool) {
         let now = self.q.now();
         let spec = &self.net.stations[s as usize];
         let Some(b) = &spec.batch else { return };
@@ -988,8 +999,20 @@ impl<'n> Engine<'n> {
         st.stats.starts_total += k as u64;
         self.events += k as u64;
         let mut d = spec.service.sample(&mut self.rng);
+        // The items' and the wake-up's time: off the host (a commit waiting for its fsync)
+        // they are still its thread's CPU on the host's cores.
+        let mut cpu: Nanos = 0;
         for _ in 0..k {
-            d = d.saturating_add(b.per_item.sample(&mut self.rng));
+            cpu = cpu.saturating_add(b.per_item.sample(&mut self.rng));
+        }
+        if woke {
+            if let Some(w) = &spec.wakeup {
+                cpu = cpu.saturating_add(w.sample(&mut self.rng));
+            }
+        }
+        d = d.saturating_add(cpu);
+        if !spec.on_host {
+            self.off_host_cpu(now, s, cpu);
         }
         let rec = match self.free_batches.pop() {
             Some(r) => {
@@ -1021,6 +1044,17 @@ impl<'n> Engine<'n> {
             }
         }
         self.batch_scratch = members;
+    }
+
+    /// CPU that station `s`, off the host's cores (it waits, for an fsync), still spends on
+    /// them (its wake-up, its items): a job of its own there, which no token waits for.
+    fn off_host_cpu(&mut self, now: Nanos, s: u32, work: Nanos) {
+        if work > 0 {
+            if let Some(h) = self.host.as_mut() {
+                let (at, gen) = h.admit(now, s, &[], work);
+                self.q.schedule(at, Ev::HostDone(gen));
+            }
+        }
     }
 
     /// The host's earliest finish point may be reached: every job done by now departs (its
@@ -1055,7 +1089,8 @@ impl<'n> Engine<'n> {
         st.tick(now, warmup);
         st.busy -= 1;
         if let Some(next) = st.queue.pop_front() {
-            self.start(s, next, false);
+            // After a rest the thread wakes for the batch.
+            self.start(s, next, false, true);
         }
     }
 
@@ -1164,7 +1199,8 @@ impl<'n> Engine<'n> {
             st.queue.pop_front()
         };
         if let Some(next) = next {
-            self.start(s, next, false);
+            // Taken straight from the queue: the thread did not sleep.
+            self.start(s, next, false, false);
         }
         if answered_req != NONE {
             self.answer_at_commit(answered_req);

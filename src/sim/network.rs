@@ -134,6 +134,8 @@ pub struct Station {
     pub on_host: bool,
     /// A store's service time for reads (a query's visit); `None`: reads take `service`.
     pub read_service: Option<Dist>,
+    /// Added to every start from idle (see `NodeProfile::wakeup`); `None`: waking is free.
+    pub wakeup: Option<Dist>,
 }
 
 impl Station {
@@ -156,6 +158,7 @@ impl Station {
             batch: None,
             on_host: true,
             read_service: None,
+            wakeup: None,
         }
     }
 

@@ -95,6 +95,10 @@ pub struct NodeProfile {
     pub host: Option<bool>,
     /// A store's service time for a read (a query's visit); writes take `service`.
     pub read: Option<Dist>,
+    /// The time its thread spends waking for work: added to every start from idle (a token
+    /// that finds a server free, a batch after a rest), not to a token taken straight from
+    /// the queue; on the `[host]`'s cores even for a station with `host = false`.
+    pub wakeup: Option<Dist>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +171,7 @@ const NODE_KEYS: &[&str] = &[
     "interval",
     "host",
     "read",
+    "wakeup",
 ];
 const EDGE_KEYS: &[&str] = &["delay"];
 const LOOP_KEYS: &[&str] = &["repeat", "max"];
@@ -569,6 +574,7 @@ fn parse_node(
         interval: None,
         host: None,
         read: None,
+        wakeup: None,
     };
     for (key, kspan, item, vs) in entries(t) {
         match key {
@@ -588,6 +594,7 @@ fn parse_node(
             "batch" => n.batch = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000_000)? as u32),
             "per_item" => n.per_item = Some(dist(cx, &sec, key, item, &vs)?),
             "read" => n.read = Some(dist(cx, &sec, key, item, &vs)?),
+            "wakeup" => n.wakeup = Some(dist(cx, &sec, key, item, &vs)?),
             "interval" => n.interval = Some(dist(cx, &sec, key, item, &vs)?),
             "servers" => n.servers = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000)? as u32),
             "queue" => {

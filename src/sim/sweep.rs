@@ -57,6 +57,8 @@ const DURATION_KEYS: &[&str] = &[
     "join_timeout",
     "per_item",
     "interval",
+    "read",
+    "wakeup",
     "duration",
     "warmup",
 ];

@@ -374,6 +374,7 @@ fn route(
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
 ) {
+    crate::metrics::thread_serves(metrics.timings.route.node);
     let head = store.head();
     let none: Arc<[usize]> = Arc::from(Vec::new());
     let mut last_end = Instant::now();
@@ -442,6 +443,7 @@ fn deliver(
     inboxes: Vec<mpsc::SyncSender<Delivery>>,
     metrics: Arc<Metrics>,
 ) {
+    crate::metrics::thread_serves(metrics.timings.deliver.node);
     while let Ok(r) = rx.recv() {
         match r {
             Routed::Event(event, targets) => {
@@ -493,6 +495,9 @@ fn run_projector(
     };
     let m = metrics.projector(name);
     let t = metrics.timings.projector(name);
+    if let Some(t) = t {
+        crate::metrics::thread_serves(t.apply_batch.node);
+    }
     let publish = |cps: &[u64]| {
         if let Some(m) = m {
             m.checkpoint

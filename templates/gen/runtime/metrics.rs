@@ -130,6 +130,8 @@ pub struct BatchFit {
     kk: AtomicU64,
     t: AtomicU64,
     kt: AtomicU64,
+    cpu_t: AtomicU64,
+    cpu_kt: AtomicU64,
 }
 
 impl BatchFit {
@@ -141,6 +143,13 @@ impl BatchFit {
         self.t.fetch_add(ns, Ordering::Relaxed);
         self.kt.fetch_add(k.saturating_mul(ns), Ordering::Relaxed);
     }
+    /// Records the CPU its thread spent on a batch of `k` items (`record` gives its wall
+    /// time): a batch's CPU does not grow with a wait before it, so its slope on the size
+    /// is a cost per item even where batches form greedily.
+    pub fn record_cpu(&self, k: u64, cpu_ns: u64) {
+        self.cpu_t.fetch_add(cpu_ns, Ordering::Relaxed);
+        self.cpu_kt.fetch_add(k.saturating_mul(cpu_ns), Ordering::Relaxed);
+    }
     fn render(&self, s: &mut String, node: &str) {
         for (stat, v) in [
             ("n", &self.n),
@@ -148,6 +157,8 @@ impl BatchFit {
             ("kk", &self.kk),
             ("t_ns", &self.t),
             ("kt_ns", &self.kt),
+            ("cpu_t_ns", &self.cpu_t),
+            ("cpu_kt_ns", &self.cpu_kt),
         ] {
             let _ = writeln!(
                 s,
@@ -317,19 +328,141 @@ impl Timings {
             let _ = writeln!(s, "# TYPE process_cpu_seconds_total counter");
             let _ = writeln!(s, "process_cpu_seconds_total {cpu}");
         }
+        render_threads(s);
     }
 }
 
-/// utime + stime of this process, from /proc/self/stat (Linux only).
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// Threads that serve one diagram node (the event store's writer, each projector, the
+/// router, the partitions): `/metrics` reports their CPU and their wake-ups (voluntary
+/// context switches) per node, and the other threads' (the HTTP runtime's) together, so
+/// `fz calibrate` can charge each node the CPU its timings do not cover.
+static NODE_THREADS: Mutex<Vec<(i64, &'static str)>> = Mutex::new(Vec::new());
+
+/// The calling thread serves `node` (nothing for an empty id).
+pub fn thread_serves(node: &'static str) {
+    if node.is_empty() {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid takes no arguments and cannot fail.
+        let tid = i64::from(unsafe { libc::gettid() });
+        if let Ok(mut v) = NODE_THREADS.lock() {
+            v.retain(|(t, _)| *t != tid);
+            v.push((tid, node));
+        }
+    }
+}
+
+/// The CPU the calling thread has used, in ns (0 where it cannot be read).
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    if ok {
+        (ts.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec as u64)
+    } else {
+        0
+    }
+}
+
+/// Per thread of this process: its id, CPU seconds and voluntary context switches, from
+/// /proc/self/task (Linux only; empty elsewhere).
+fn thread_stats() -> Vec<(i64, f64, f64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    // SAFETY: sysconf only reads its argument.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if tick <= 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|t| t.parse::<i64>().ok()) else {
+            continue;
+        };
+        let path = e.path();
+        let Some(cpu) = std::fs::read_to_string(path.join("stat"))
+            .ok()
+            .and_then(|st| cpu_of_stat(&st))
+        else {
+            continue;
+        };
+        let wakeups = std::fs::read_to_string(path.join("status"))
+            .ok()
+            .and_then(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0);
+        out.push((tid, cpu / tick as f64, wakeups));
+    }
+    out
+}
+
+/// utime + stime, in clock ticks, of a /proc stat line.
+fn cpu_of_stat(stat: &str) -> Option<f64> {
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     let mut f = rest.split_whitespace().skip(11);
     let (utime, stime): (f64, f64) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
+    Some(utime + stime)
+}
+
+fn render_threads(s: &mut String) {
+    let threads = thread_stats();
+    if threads.is_empty() {
+        return;
+    }
+    let serving = NODE_THREADS.lock().map(|v| v.clone()).unwrap_or_default();
+    let mut per_node: Vec<(&'static str, f64, f64)> = Vec::new();
+    let (mut other_cpu, mut other_wakeups) = (0.0, 0.0);
+    for (tid, cpu, wakeups) in threads {
+        match serving.iter().find(|(t, _)| *t == tid) {
+            Some((_, node)) => match per_node.iter_mut().find(|(n, _, _)| n == node) {
+                Some(e) => {
+                    e.1 += cpu;
+                    e.2 += wakeups;
+                }
+                None => per_node.push((node, cpu, wakeups)),
+            },
+            None => {
+                other_cpu += cpu;
+                other_wakeups += wakeups;
+            }
+        }
+    }
+    let _ = writeln!(s, "# HELP fz_node_thread_cpu_seconds_total CPU of the threads that serve a diagram node.");
+    let _ = writeln!(s, "# TYPE fz_node_thread_cpu_seconds_total counter");
+    for (n, cpu, _) in &per_node {
+        let _ = writeln!(s, "fz_node_thread_cpu_seconds_total{{node=\"{n}\"}} {cpu}");
+    }
+    let _ = writeln!(s, "# HELP fz_node_thread_wakeups_total Voluntary context switches (sleeps, so wake-ups) of the threads that serve a diagram node.");
+    let _ = writeln!(s, "# TYPE fz_node_thread_wakeups_total counter");
+    for (n, _, w) in &per_node {
+        let _ = writeln!(s, "fz_node_thread_wakeups_total{{node=\"{n}\"}} {w}");
+    }
+    let _ = writeln!(s, "# HELP fz_other_threads_cpu_seconds_total CPU of the threads that serve no one node (the HTTP runtime's workers).");
+    let _ = writeln!(s, "# TYPE fz_other_threads_cpu_seconds_total counter");
+    let _ = writeln!(s, "fz_other_threads_cpu_seconds_total {other_cpu}");
+    let _ = writeln!(s, "# HELP fz_other_threads_wakeups_total Voluntary context switches of the threads that serve no one node.");
+    let _ = writeln!(s, "# TYPE fz_other_threads_wakeups_total counter");
+    let _ = writeln!(s, "fz_other_threads_wakeups_total {other_wakeups}");
+}
+
+/// utime + stime of this process, from /proc/self/stat (Linux only).
+fn process_cpu_seconds() -> Option<f64> {
+    let ticks = cpu_of_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
     // SAFETY: sysconf only reads its argument.
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (tick > 0).then(|| (utime + stime) / tick as f64)
+    (tick > 0).then(|| ticks / tick as f64)
 }
 
 const QUERY_BUCKETS: [f64; 16] = [

@@ -623,7 +623,14 @@ fn writer_loop(
     // Known current versions, so most conflict checks need no query.
     let mut versions: HashMap<StreamKey, u64> = HashMap::new();
     let mut last_end = std::time::Instant::now();
+    let mut serving = false;
     while let Ok(first) = rx.recv() {
+        if !serving {
+            if let Some(m) = metrics.get() {
+                crate::metrics::thread_serves(m.timings.commit_batch.node);
+                serving = true;
+            }
+        }
         let mut batch = vec![first];
         // The group: what is queued now and, until `commit_rest` has passed since the
         // last commit ended, what arrives meanwhile. Below saturation a commit per
@@ -648,6 +655,7 @@ fn writer_loop(
             versions.clear();
         }
         let start = std::time::Instant::now();
+        let cpu_start = crate::metrics::thread_cpu_ns();
         let committed = match &mut conn {
             Db::Sqlite(c) => commit_batch(c, &batch, &mut versions),
             Db::Pg(c) => commit_batch_pg(c, &batch, &mut versions),
@@ -658,6 +666,10 @@ fn writer_loop(
             m.timings.commit_batch.time.record(ns);
             m.timings.commit_size.record(batch.len() as u64);
             m.timings.commit_fit.record(batch.len() as u64, ns);
+            m.timings.commit_fit.record_cpu(
+                batch.len() as u64,
+                crate::metrics::thread_cpu_ns().saturating_sub(cpu_start),
+            );
         }
         last_end = std::time::Instant::now();
         match committed {
