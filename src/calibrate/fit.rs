@@ -178,7 +178,7 @@ pub struct BatchSums {
 impl BatchSums {
     /// The sums with the batches' CPU in place of their wall time.
     pub fn cpu(&self) -> Option<BatchSums> {
-        (self.cpu_t > 0.0).then(|| BatchSums {
+        (self.cpu_t > 0.0).then_some(BatchSums {
             t: self.cpu_t,
             kt: self.cpu_kt,
             ..*self
@@ -345,6 +345,7 @@ mod tests {
             kk: 80.0,
             t: 2e7,
             kt: 4e7,
+            ..BatchSums::default()
         };
         let l = batch_line(&s).unwrap();
         assert_eq!(l.per_item_ns, 0.0);

@@ -933,4 +933,48 @@ process_cpu_seconds_total 0.00115
             "the commit is as measured"
         );
     }
+
+    #[test]
+    fn thread_cpu_is_charged_per_wake_up() {
+        // 10 commands parsed (15 us each); the HTTP threads used 1.15 ms: 1 ms untimed over
+        // 10 requests, 100 us a wake-up. The writer: 10 commits of 2 ms wall, its CPU per
+        // batch 100 us + 10 us per append (sizes 1 and 3), its threads 2 ms of CPU: 2 ms
+        // minus 20 appends x 10 us over 10 batches, 180 us a wake-up.
+        let text = "\
+fz_node_seconds_bucket{node=\"n2\",stage=\"parse\",le=\"2e-5\"} 10
+fz_node_seconds_bucket{node=\"n2\",stage=\"parse\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n2\",stage=\"parse\"} 0.00015
+fz_node_seconds_count{node=\"n2\",stage=\"parse\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"2e-3\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"commit_batch\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n3\",stage=\"commit_batch\"} 0.02
+fz_node_seconds_count{node=\"n3\",stage=\"commit_batch\"} 10
+fz_node_batch_fit{node=\"n3\",stat=\"n\"} 10
+fz_node_batch_fit{node=\"n3\",stat=\"k\"} 20
+fz_node_batch_fit{node=\"n3\",stat=\"kk\"} 50
+fz_node_batch_fit{node=\"n3\",stat=\"t_ns\"} 20000000
+fz_node_batch_fit{node=\"n3\",stat=\"kt_ns\"} 40000000
+fz_node_batch_fit{node=\"n3\",stat=\"cpu_t_ns\"} 1200000
+fz_node_batch_fit{node=\"n3\",stat=\"cpu_kt_ns\"} 2500000
+fz_node_concurrency{node=\"n3\",kind=\"off_host\"} 1
+fz_node_concurrency{node=\"n3\",kind=\"batch\"} 512
+fz_node_concurrency{node=\"n3\",kind=\"rest_us\"} 1000
+fz_node_thread_cpu_seconds_total{node=\"n3\"} 0.002
+fz_node_thread_wakeups_total{node=\"n3\"} 25
+fz_other_threads_cpu_seconds_total 0.00115
+process_cpu_seconds_total 0.00315
+";
+        let c = calibrate(&diagram(FZ), "x.fz", text, "m.txt").unwrap();
+        let (n2, n3) = (&c.nodes[0], &c.nodes[1]);
+        assert_eq!(n2.wakeup, Some(Dist::Const(100_000)), "{:?}", n2.notes);
+        let parse = n2.service.as_ref().unwrap().mean_ns();
+        assert!(
+            (parse - 15_000.0).abs() < 10.0,
+            "not charged per request: {parse}"
+        );
+        assert_eq!(n3.per_item, Some(Dist::Const(10_000)), "{:?}", n3.notes);
+        assert_eq!(n3.wakeup, Some(Dist::Const(180_000)), "{:?}", n3.notes);
+        let p = crate::sim::profile::Profile::parse("p.sim.toml", &c.to_toml());
+        assert!(p.is_ok(), "{p:?}");
+    }
 }
