@@ -269,13 +269,24 @@ fn own_stage(m: &Measured) -> Option<(&String, &Histogram)> {
         .find(|(s, h)| OWN_STAGES.contains(&s.as_str()) && h.count > 0.0)
 }
 
-/// The stage a node's station is fitted to (its batch stage, else its own per-item stage).
-fn station_stage(m: &Measured) -> Option<&Histogram> {
+/// The node's batch stage (`*_batch`), if it timed batches.
+fn batch_stage(m: &Measured) -> Option<(&String, &Histogram)> {
     m.stages
         .iter()
         .find(|(s, h)| s.ends_with("_batch") && h.count > 0.0)
-        .or_else(|| own_stage(m))
-        .map(|(_, h)| h)
+}
+
+/// The stage a node's station is fitted to (its batch stage, else its own per-item stage).
+fn station_stage(m: &Measured) -> Option<&Histogram> {
+    batch_stage(m).or_else(|| own_stage(m)).map(|(_, h)| h)
+}
+
+/// The requests the service answered: commands parsed and query requests.
+fn requests(measured: &BTreeMap<String, Measured>) -> f64 {
+    measured
+        .values()
+        .flat_map(|m| ["parse", "request"].map(|s| m.stages.get(s).map_or(0.0, |h| h.count)))
+        .sum()
 }
 
 /// The service's CPU that no node's timing covers (`process_cpu_seconds_total` minus the
@@ -294,14 +305,7 @@ fn charge_unmeasured_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) {
         .filter_map(station_stage)
         .map(|h| h.sum)
         .sum();
-    let count = |stage: &str| -> f64 {
-        measured
-            .values()
-            .filter_map(|m| m.stages.get(stage))
-            .map(|h| h.count)
-            .sum()
-    };
-    let requests = count("parse") + count("request");
+    let requests = requests(measured);
     if !(cpu.is_finite() && requests > 0.0 && cpu > explained) {
         return;
     }
@@ -359,11 +363,7 @@ fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
         let Some(cpu) = m.thread_cpu.filter(|c| c.is_finite() && *c > 0.0) else {
             continue;
         };
-        let batches = m
-            .stages
-            .iter()
-            .find(|(s, h)| s.ends_with("_batch") && h.count > 0.0)
-            .map(|(_, h)| h.count);
+        let batches = batch_stage(m).map(|(_, h)| h.count);
         let items = if n.off_host {
             // Only its per-item CPU is work on the host; the rest of its time is a wait.
             match &n.per_item {
@@ -396,16 +396,7 @@ fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
         .filter(|m| m.thread_cpu.is_none())
         .map(|m| on_http.iter().map(|s| total(m, s)).sum::<f64>())
         .sum();
-    let requests: f64 = measured
-        .values()
-        .map(|m| {
-            ["parse", "request"]
-                .iter()
-                .filter_map(|s| m.stages.get(*s))
-                .map(|h| h.count)
-                .sum::<f64>()
-        })
-        .sum();
+    let requests = requests(measured);
     if requests > 0.0 && other_cpu.is_finite() {
         let w = ((other_cpu - explained).max(0.0) / requests * 1e9).round();
         for n in nodes.iter_mut() {
@@ -466,10 +457,7 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         wakeup: None,
         notes: Vec::new(),
     };
-    let batch_stage = m
-        .stages
-        .iter()
-        .find(|(s, h)| s.ends_with("_batch") && h.count > 0.0);
+    let batch_stage = batch_stage(m);
     if let Some((stage, h)) = batch_stage {
         c.notes.push(format!(
             "{stage}: {} batches, {}",
@@ -493,6 +481,7 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         let cpu_line = m
             .batch_fit
             .cpu()
+            .filter(|_| !timed_batches)
             .and_then(|sums| fit::batch_line(&sums))
             .filter(|l| l.flat_because.is_none() && l.per_item_ns > 0.0);
         let line = if m.has_fit {
@@ -519,7 +508,7 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         } else {
             None
         };
-        if let (Some(cpu), false) = (cpu_line, timed_batches) {
+        if let Some(cpu) = cpu_line {
             c.notes.push(format!(
                 "its thread's CPU per batch = {} + {} per item (least squares): the slope is the per-item time, the rest of the batch's time the fixed part",
                 format_ns(cpu.fixed_ns),
