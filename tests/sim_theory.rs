@@ -550,3 +550,22 @@ fn an_off_host_wakeup_loads_the_shared_core() {
     }
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// A client on the host's cores (`[host] client`): each request first takes its client's
+/// CPU on the shared core, then the service's; two processor-sharing visits to one core
+/// (BCMP), so the service's response is S / (1 - rho) with rho the core's whole load:
+/// 1 ms / 0.4 = 2.5 ms, where the service alone would take 1 ms / 0.7 = 1.43 ms.
+#[test]
+fn a_client_on_the_host_shares_its_cores() {
+    let r = simulate("ps_client", 1000, 2, 63);
+    let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let want = 1e-3 / (1.0 - 0.6);
+    let e = rel(n2.response.mean.v(), want);
+    eprintln!(
+        "ps_client: mean response {:.4}ms vs {:.4}ms ({:+.2}%)",
+        n2.response.mean.v() * 1e3,
+        want * 1e3,
+        e * 100.0
+    );
+    assert!(e.abs() < 0.03, "mean response {:+.2}%", e * 100.0);
+}

@@ -80,10 +80,14 @@ echo "== calibrate at 1000 commands/s with 1000 queries/s"
 point calibrate --rate 1000 --reads 1000
 
 entry=$(awk '/^\[node\./{gsub(/[\[\]]|node\./,""); print; exit}' "$WORK/$design.sim.toml")
+# loadgen runs on the cores it measures: its CPU per request at the calibration point (its
+# own report) is the model's [host] client, the same at every point.
+client=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])).get("client",{}).get("cpu_per_request"); print("" if c is None else f"const({c*1e9:.0f}ns)")' "$WORK/calibrate.json")
+echo "== the client's CPU per request at calibration: ${client:-not reported}"
 predict() {
   local name=$1; shift
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
-    --replications 3 --set reads.rate=1000 "$@" --format json >"$WORK/$name.sim.json"
+    --replications 3 --set reads.rate=1000 ${client:+--set "host.client=$client"} "$@" --format json >"$WORK/$name.sim.json"
 }
 
 if [ $quick = 1 ]; then

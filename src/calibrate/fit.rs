@@ -186,6 +186,17 @@ impl BatchSums {
     }
 }
 
+/// The least-squares line t = a + b × k through the sums: (intercept, slope), or None
+/// when k never varied.
+pub fn line(s: &BatchSums) -> Option<(f64, f64)> {
+    let den = s.n * s.kk - s.k * s.k;
+    if s.n <= 0.0 || den <= 1e-9 * s.n * s.kk.max(1.0) {
+        return None;
+    }
+    let b = (s.n * s.kt - s.k * s.t) / den;
+    Some(((s.t - b * s.k) / s.n, b))
+}
+
 /// A batch's time as a fixed part plus a part per item, nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BatchLine {
@@ -215,17 +226,14 @@ pub fn batch_line(s: &BatchSums) -> Option<BatchLine> {
     if s.n < 10.0 {
         return Some(flat("fewer than 10 batches"));
     }
-    let den = s.n * s.kk - s.k * s.k;
-    if den <= 1e-9 * s.n * s.kk.max(1.0) {
+    let Some((a, b)) = line(s) else {
         return Some(flat("every batch had the same size"));
-    }
+    };
     // A slope from sizes that hardly vary is noise (and a group commit's size is set by
     // how long the batch before it took, so slow spells make big batches, not the reverse).
-    if den / (s.n * s.n) < 0.5 {
+    if (s.n * s.kk - s.k * s.k) / (s.n * s.n) < 0.5 {
         return Some(flat("the batch sizes hardly varied (variance below 0.5)"));
     }
-    let b = (s.n * s.kt - s.k * s.t) / den;
-    let a = (s.t - b * s.k) / s.n;
     if b < 0.0 {
         return Some(flat("the time did not grow with the size"));
     }

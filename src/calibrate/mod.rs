@@ -97,6 +97,8 @@ struct Metrics {
     process_cpu: Option<f64>,
     /// CPU seconds of the threads that serve no one node (the HTTP runtime's).
     other_cpu: Option<f64>,
+    /// The HTTP workers' busy spells: CPU (`t`) against the requests each started (`k`).
+    http_spells: Option<fit::BatchSums>,
 }
 
 /// Reads the fz series of a `/metrics` text into per-node measurements.
@@ -108,11 +110,22 @@ fn measure(text: &str, source: &str) -> Result<Metrics, CalibrateError> {
         ))
     })?;
     let mut nodes: BTreeMap<String, Measured> = BTreeMap::new();
-    let (mut process_cpu, mut other_cpu) = (None, None);
+    let (mut process_cpu, mut other_cpu, mut http_spells) = (None, None, None);
     for s in &samples {
         match s.name.as_str() {
             "process_cpu_seconds_total" => process_cpu = Some(s.value),
             "fz_other_threads_cpu_seconds_total" => other_cpu = Some(s.value),
+            "fz_http_spells" => {
+                let f = http_spells.get_or_insert_with(fit::BatchSums::default);
+                match s.label("stat") {
+                    Some("n") => f.n = s.value,
+                    Some("k") => f.k = s.value,
+                    Some("kk") => f.kk = s.value,
+                    Some("t_ns") => f.t = s.value,
+                    Some("kt_ns") => f.kt = s.value,
+                    _ => {}
+                }
+            }
             _ => {}
         }
         let Some(series) = [
@@ -208,6 +221,7 @@ fn measure(text: &str, source: &str) -> Result<Metrics, CalibrateError> {
         nodes,
         process_cpu,
         other_cpu,
+        http_spells,
     })
 }
 
@@ -397,7 +411,23 @@ fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
         .map(|m| on_http.iter().map(|s| total(m, s)).sum::<f64>())
         .sum();
     let requests = requests(measured);
-    if requests > 0.0 && other_cpu.is_finite() {
+    if let Some(split) = spell_split(metrics, explained, requests) {
+        for n in nodes.iter_mut() {
+            let Some(m) = measured.get(&n.id) else {
+                continue;
+            };
+            if let Some(h) = m.stages.get("parse").filter(|h| h.count > 0.0) {
+                n.service = fit::empirical(h, Some(h.sum / h.count + split.per_request))
+                    .or(n.service.take());
+            } else if m.stages.contains_key("request") && n.batch.is_none() {
+                n.service = Some(Dist::Const((split.per_request * 1e9).round() as u64));
+            } else {
+                continue;
+            }
+            n.wakeup = Some(Dist::Const((split.wakeup * 1e9).round() as u64));
+            n.notes.push(split.note.clone());
+        }
+    } else if requests > 0.0 && other_cpu.is_finite() {
         let w = ((other_cpu - explained).max(0.0) / requests * 1e9).round();
         for n in nodes.iter_mut() {
             let Some(m) = measured.get(&n.id) else {
@@ -415,6 +445,50 @@ fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
         }
     }
     true
+}
+
+/// The HTTP threads' untimed CPU split into a part per request and a part per wake-up.
+struct SpellSplit {
+    /// Seconds a request, beyond its timed work.
+    per_request: f64,
+    /// Seconds charged at each start of a request station from idle.
+    wakeup: f64,
+    note: String,
+}
+
+/// Fits the HTTP workers' spells (`fz_http_spells`): a spell's CPU = wake + per × its
+/// requests. `per` less the timed work per request is charged to each request; the wake
+/// cost times the spells per request (at the calibration load nearly every request finds
+/// the handlers idle, and some wake them twice: its arrival, then its answer) to each
+/// start from idle. None where the service reports no spells or the line is not usable.
+fn spell_split(metrics: &Metrics, explained: f64, requests: f64) -> Option<SpellSplit> {
+    let s = metrics.http_spells.filter(|s| s.n >= 10.0 && s.k > 0.0)?;
+    let usable = |x: f64| x.is_finite() && x >= 0.0;
+    let (wake_ns, per_ns) = fit::line(&s)?;
+    if !(usable(requests) && requests > 0.0 && usable(wake_ns) && usable(per_ns)) {
+        return None;
+    }
+    let timed = explained / requests;
+    let per_request = (per_ns * 1e-9 - timed).max(0.0);
+    let spells_per_request = s.n / requests;
+    let wakeup = wake_ns * 1e-9 * spells_per_request;
+    Some(SpellSplit {
+        per_request,
+        wakeup,
+        note: format!(
+            "the request handlers' threads: {} spells from waking to sleeping, {:.2} s of CPU over {} requests; least squares: a spell costs {} + {} a request it starts ({} of it timed: parse, handle, validate, the views' reads), so {} a request more, and {} a wake-up ({} a spell × {:.2} spells a request)",
+            s.n as u64,
+            s.t * 1e-9,
+            requests as u64,
+            format_ns(wake_ns),
+            format_ns(per_ns),
+            format_ns(timed * 1e9),
+            format_ns(per_request * 1e9),
+            format_ns(wakeup * 1e9),
+            format_ns(wake_ns),
+            spells_per_request
+        ),
+    })
 }
 
 fn servers(m: &Measured) -> Option<u32> {
@@ -478,17 +552,17 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         let timed_batches = micros(m, "interval_us").is_some();
         // Its thread's CPU per batch grows with the batch's size whatever the wait before it,
         // so its slope is a cost per item even for a greedy batcher.
+        // It is also the better slope where a timer forms the batches: a batch's wall time
+        // grows with its size by more than its work where each item wakes another thread
+        // (the router's sends to the partitions), which then preempts it.
         let cpu_line = m
             .batch_fit
             .cpu()
-            .filter(|_| !timed_batches)
             .and_then(|sums| fit::batch_line(&sums))
             .filter(|l| l.flat_because.is_none() && l.per_item_ns > 0.0);
         let line = if m.has_fit {
             fit::batch_line(&m.batch_fit).map(|l| {
-                if timed_batches || l.flat_because.is_some() {
-                    l
-                } else if let Some(cpu) = cpu_line {
+                if let Some(cpu) = cpu_line {
                     fit::BatchLine {
                         fixed_ns: (m.batch_fit.t / m.batch_fit.n - cpu.per_item_ns * l.mean_size)
                             .max(0.0),
@@ -496,6 +570,8 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
                         mean_size: l.mean_size,
                         flat_because: None,
                     }
+                } else if timed_batches || l.flat_because.is_some() {
+                    l
                 } else {
                     fit::BatchLine {
                         fixed_ns: m.batch_fit.t / m.batch_fit.n,
@@ -965,5 +1041,69 @@ process_cpu_seconds_total 0.00315
         assert_eq!(n3.wakeup, Some(Dist::Const(180_000)), "{:?}", n3.notes);
         let p = crate::sim::profile::Profile::parse("p.sim.toml", &c.to_toml());
         assert!(p.is_ok(), "{p:?}");
+    }
+
+    #[test]
+    fn the_http_spells_split_their_cpu_into_per_request_and_per_wake_up() {
+        // 10 commands parsed (15 us each). 20 spells of the HTTP workers: 10 started no
+        // request (20 us each), 10 started one (85 us each): 20 us a spell + 65 us a
+        // request, of which 15 us timed, so 50 us a request more; 2 spells a request, so
+        // 40 us a wake-up.
+        let text = "\
+fz_node_seconds_bucket{node=\"n2\",stage=\"parse\",le=\"2e-5\"} 10
+fz_node_seconds_bucket{node=\"n2\",stage=\"parse\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n2\",stage=\"parse\"} 0.00015
+fz_node_seconds_count{node=\"n2\",stage=\"parse\"} 10
+fz_node_thread_cpu_seconds_total{node=\"n3\"} 0.001
+fz_node_thread_wakeups_total{node=\"n3\"} 10
+fz_other_threads_cpu_seconds_total 0.00105
+fz_http_spells{stat=\"n\"} 20
+fz_http_spells{stat=\"k\"} 10
+fz_http_spells{stat=\"kk\"} 10
+fz_http_spells{stat=\"t_ns\"} 1050000
+fz_http_spells{stat=\"kt_ns\"} 850000
+";
+        let c = calibrate(&diagram(FZ), "x.fz", text, "m.txt").unwrap();
+        let n2 = &c.nodes[0];
+        assert_eq!(n2.wakeup, Some(Dist::Const(40_000)), "{:?}", n2.notes);
+        let parse = n2.service.as_ref().unwrap().mean_ns();
+        assert!((parse - 65_000.0).abs() < 10.0, "15 us + 50 us: {parse}");
+        assert!(
+            n2.notes.iter().any(|n| n.contains("spells")),
+            "{:?}",
+            n2.notes
+        );
+    }
+
+    #[test]
+    fn a_routers_batches_take_their_slope_from_its_cpu() {
+        // 10 reads of the log, 5 of 1 event and 5 of 3: wall 130 and 190 us (30 us an
+        // event: the woken partitions preempt it), CPU 55 and 65 us (5 us an event).
+        let text = "\
+fz_node_seconds_bucket{node=\"n2\",stage=\"route_batch\",le=\"1.5e-4\"} 5
+fz_node_seconds_bucket{node=\"n2\",stage=\"route_batch\",le=\"2e-4\"} 10
+fz_node_seconds_bucket{node=\"n2\",stage=\"route_batch\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n2\",stage=\"route_batch\"} 0.0016
+fz_node_seconds_count{node=\"n2\",stage=\"route_batch\"} 10
+fz_node_batch_fit{node=\"n2\",stat=\"n\"} 10
+fz_node_batch_fit{node=\"n2\",stat=\"k\"} 20
+fz_node_batch_fit{node=\"n2\",stat=\"kk\"} 50
+fz_node_batch_fit{node=\"n2\",stat=\"t_ns\"} 1600000
+fz_node_batch_fit{node=\"n2\",stat=\"kt_ns\"} 3500000
+fz_node_batch_fit{node=\"n2\",stat=\"cpu_t_ns\"} 600000
+fz_node_batch_fit{node=\"n2\",stat=\"cpu_kt_ns\"} 1250000
+fz_node_concurrency{node=\"n2\",kind=\"servers\"} 1
+fz_node_concurrency{node=\"n2\",kind=\"batch\"} 2000
+fz_node_concurrency{node=\"n2\",kind=\"interval_us\"} 2000
+";
+        let c = calibrate(&diagram(FZ), "x.fz", text, "m.txt").unwrap();
+        let n2 = &c.nodes[0];
+        assert_eq!(n2.per_item, Some(Dist::Const(5_000)), "{:?}", n2.notes);
+        let fixed = n2.service.as_ref().unwrap().mean_ns();
+        assert!(
+            (fixed - 150_000.0).abs() < 10.0,
+            "160 us - 5 us x 2: {fixed}"
+        );
+        assert_eq!(n2.interval, Some(Dist::Const(2_000_000)));
     }
 }

@@ -171,6 +171,9 @@ pub struct Engine<'n> {
 struct HostJob {
     station: u32,
     members: Vec<u32>,
+    /// Its members then arrive at `station` (a client's work before it sends), rather than
+    /// depart from it.
+    then_arrive: bool,
 }
 
 /// Processor sharing on `cores` cores: while n jobs are in service, each gets
@@ -221,7 +224,14 @@ impl Host {
     }
 
     /// Admits a job with `work` ns of work at `now`; returns the wake-up to schedule.
-    fn admit(&mut self, now: Nanos, station: u32, members: &[u32], work: Nanos) -> (Nanos, u32) {
+    fn admit(
+        &mut self,
+        now: Nanos,
+        station: u32,
+        members: &[u32],
+        work: Nanos,
+        then_arrive: bool,
+    ) -> (Nanos, u32) {
         self.advance(now);
         let id = match self.free.pop() {
             Some(i) => i,
@@ -232,6 +242,7 @@ impl Host {
         };
         let job = &mut self.jobs[id as usize];
         job.station = station;
+        job.then_arrive = then_arrive;
         job.members.clear();
         job.members.extend_from_slice(members);
         let at = self.v + work as f64;
@@ -559,8 +570,27 @@ impl<'n> Engine<'n> {
         if self.track_reqs {
             tok.req = self.new_req(NONE);
         }
+        let station = src.station;
         let slot = self.toks.alloc(tok);
-        self.arrive(src.station, slot, true);
+        self.send_request(now, station, slot);
+    }
+
+    /// A request enters at `station`: at once, or, with a client on the host's cores
+    /// (`[host] client`), once the client has spent its CPU sending it (a job on the cores
+    /// the request waits for, as it waits for the client in a real run).
+    #[inline]
+    fn send_request(&mut self, now: Nanos, station: u32, slot: u32) {
+        let work = match &self.net.host_client {
+            Some(d) => d.sample(&mut self.rng),
+            None => 0,
+        };
+        match self.host.as_mut() {
+            Some(h) if work > 0 => {
+                let (at, gen) = h.admit(now, station, &[slot], work, true);
+                self.q.schedule(at, Ev::HostDone(gen));
+            }
+            _ => self.arrive(station, slot, true),
+        }
     }
 
     #[inline]
@@ -622,8 +652,9 @@ impl<'n> Engine<'n> {
         let mut tok = Token::new(now, key, TokenKind::Message);
         tok.src = si as u16;
         tok.req = self.new_req(u);
+        let station = src.station;
         let slot = self.toks.alloc(tok);
-        self.arrive(src.station, slot, true);
+        self.send_request(now, station, slot);
     }
 
     /// The request of `slot` is answered at station `s` (a sink, or a reply entering its
@@ -961,7 +992,7 @@ impl<'n> Engine<'n> {
         }
         if d > 0 && spec.on_host {
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &[slot], d);
+                let (at, gen) = h.admit(now, s, &[slot], d, false);
                 self.q.schedule(at, Ev::HostDone(gen));
                 return;
             }
@@ -1039,7 +1070,7 @@ impl<'n> Engine<'n> {
         if shared {
             // The batch is one job on the shared cores; its members depart together.
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &members, d);
+                let (at, gen) = h.admit(now, s, &members, d, false);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
         }
@@ -1051,7 +1082,7 @@ impl<'n> Engine<'n> {
     fn off_host_cpu(&mut self, now: Nanos, s: u32, work: Nanos) {
         if work > 0 {
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &[], work);
+                let (at, gen) = h.admit(now, s, &[], work, false);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
         }
@@ -1074,7 +1105,11 @@ impl<'n> Engine<'n> {
         for &id in &done {
             let job = &mut h.jobs[id as usize];
             for &m in &job.members {
-                self.q.schedule(now, Ev::Depart(job.station, m));
+                if job.then_arrive {
+                    self.q.schedule(now, Ev::Arrive(job.station, m));
+                } else {
+                    self.q.schedule(now, Ev::Depart(job.station, m));
+                }
             }
             h.free.push(id);
         }

@@ -736,6 +736,13 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     }
     let mut network = Network::new(stations, sources);
     network.host_cores = profile.host.cores;
+    if let (Some(span), None) = (&profile.host.client_span, profile.host.cores) {
+        return Err(LowerError::Profile(profile.error_at(
+            span,
+            "[host] client needs cores: the clients' CPU is a share of the host's cores (give [host] cores = N)",
+        )));
+    }
+    network.host_client = profile.host.client.clone();
     network.hop_limit = opts
         .hop_limit
         .or(profile.run.hop_limit)

@@ -207,6 +207,8 @@ pub struct Network {
     /// tokens in service runs at `min(1, cores / n)` of its speed). `None`: every server
     /// has a core of its own.
     pub host_cores: Option<f64>,
+    /// CPU on the host's cores that each request's client spends as it sends it.
+    pub host_client: Option<Dist>,
 }
 
 pub const DEFAULT_HOP_LIMIT: u32 = 10_000;
@@ -219,6 +221,7 @@ impl Network {
             hop_limit: DEFAULT_HOP_LIMIT,
             cqrs: None,
             host_cores: None,
+            host_client: None,
         }
     }
 

@@ -48,9 +48,16 @@ pub struct RunSection {
 /// on the host (all but those with `host = false`) shares C cores: while n tokens are in
 /// service across them, each is served at `min(1, C / n)` of its own speed (processor
 /// sharing), so a station's service time is its time alone on a core.
+///
+/// `client = DIST`: CPU that the clients offering the load spend on the same cores, per
+/// request they send (each command and each query): a load generator on the machine it
+/// measures takes its share of the cores the service runs on.
 #[derive(Debug, Clone, Default)]
 pub struct HostSection {
     pub cores: Option<f64>,
+    pub client: Option<Dist>,
+    /// Where `client` was given (a client needs cores: checked once the profile is whole).
+    pub client_span: Option<Span>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -157,7 +164,7 @@ const TOP: &[&str] = &[
     "components",
 ];
 const RUN_KEYS: &[&str] = &["duration", "warmup", "seed", "replications", "hop_limit"];
-const HOST_KEYS: &[&str] = &["cores"];
+const HOST_KEYS: &[&str] = &["cores", "client"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
 const NODE_KEYS: &[&str] = &[
@@ -465,6 +472,7 @@ fn parse_run(cx: &Cx<'_>, t: &dyn TableLike) -> Result<RunSection, ProfileError>
 
 fn parse_host(cx: &Cx<'_>, t: &dyn TableLike) -> Result<HostSection, ProfileError> {
     let mut h = HostSection::default();
+    let mut client_at = None;
     for (key, kspan, item, vs) in entries(t) {
         match key {
             "cores" => {
@@ -477,9 +485,14 @@ fn parse_host(cx: &Cx<'_>, t: &dyn TableLike) -> Result<HostSection, ProfileErro
                 }
                 h.cores = Some(c);
             }
+            "client" => {
+                h.client = Some(dist(cx, "host", key, item, &vs)?);
+                client_at = Some(vs.clone());
+            }
             _ => return Err(unknown(cx, "host", key, &kspan, HOST_KEYS)),
         }
     }
+    h.client_span = client_at;
     Ok(h)
 }
 

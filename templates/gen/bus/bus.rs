@@ -397,6 +397,7 @@ fn route(
             std::thread::sleep(due - now);
         }
         let read_start = Instant::now();
+        let cpu_start = crate::metrics::thread_cpu_ns();
         let events = match store.read_after(position, ROUTE_BATCH) {
             Ok(e) => e,
             Err(e) => {
@@ -423,9 +424,19 @@ fn route(
                 return;
             }
         }
-        // Route Event's time per event: the read back from the log and the routing.
-        if let Some(per) = (read_start.elapsed().as_nanos() as u64).checked_div(routed) {
-            metrics.timings.route.time.record_n(per, routed);
+        // Route Event's time per batch (one read of the log, fixed, and the routing of each
+        // event) and, split evenly, per event: `fz calibrate` fits the first to the size.
+        let took = read_start.elapsed().as_nanos() as u64;
+        if let Some(per) = took.checked_div(routed) {
+            let t = &metrics.timings;
+            t.route.time.record_n(per, routed);
+            t.route_batch.time.record(took);
+            t.route_size.record(routed);
+            t.route_fit.record(routed, took);
+            t.route_fit.record_cpu(
+                routed,
+                crate::metrics::thread_cpu_ns().saturating_sub(cpu_start),
+            );
         }
         for tx in &partitions {
             if tx.send(Routed::Watermark(position)).is_err() {
@@ -608,6 +619,7 @@ fn run_projector(
         let controls = std::mem::take(&mut controls);
         let mut attempt = 0;
         let apply_start = Instant::now();
+        let cpu_start = crate::metrics::thread_cpu_ns();
         let visible = loop {
             match p.apply(&batch, &next) {
                 Ok(visible) => break visible,
@@ -630,6 +642,8 @@ fn run_projector(
             t.apply_event.time.record_n(ns / k, k);
             t.batch_size.record(k);
             t.batch_fit.record(k, ns);
+            t.batch_fit
+                .record_cpu(k, crate::metrics::thread_cpu_ns().saturating_sub(cpu_start));
         }
         cps = next;
         publish(&cps);

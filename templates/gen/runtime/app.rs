@@ -411,7 +411,10 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app.router())
+    let routes = app
+        .router()
+        .layer(axum::middleware::map_request(crate::metrics::count_request));
+    axum::serve(listener, routes)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -524,6 +524,9 @@ async fn main() -> std::process::ExitCode {
     let stats = Arc::new(Stats::default());
     let histogram_before = service_histogram(&metrics_text(&args.url).await);
     let start = Instant::now() + Duration::from_millis(50);
+    // The load generator's own CPU over the run: on the machine it measures, it takes its
+    // share of the cores the service runs on (`fz sim`'s `[host] client`).
+    let cpu_before = {{ plan.crate_name }}::metrics::process_cpu_seconds();
     let end = start + args.duration;
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -612,6 +615,10 @@ async fn main() -> std::process::ExitCode {
         }
     }
     let elapsed = start.elapsed().as_secs_f64().max(1e-9);
+    let client_cpu = match (cpu_before, {{ plan.crate_name }}::metrics::process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some((b - a).max(0.0)),
+        _ => None,
+    };
     // Let the views catch up before reading the lag figures.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let metrics = metrics_text(&args.url).await;
@@ -646,6 +653,10 @@ async fn main() -> std::process::ExitCode {
         },
         "views": lags.iter().map(|(k, q)| (k.clone(), json!({"lag_p50": q[0], "lag_p99": q[1], "lag_max": q[2]}))).collect::<serde_json::Map<_, _>>(),
         "errors": stats.errors.load(Ordering::Relaxed),
+        "client": {
+            "cpu_seconds": client_cpu,
+            "cpu_per_request": client_cpu.map(|c| c / (stats.sent.load(Ordering::Relaxed) + ql.len() as u64).max(1) as f64),
+        },
     });
 {%- if plan.uses("notification_websocket") %}
     // Accepted to confirmed (the read model applied it), from the service's window.

@@ -8,8 +8,18 @@ use std::process::ExitCode;
 
 use {{ plan.crate_name }}::{app, config::Config};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The HTTP runtime, its workers' busy spells timed for `fz calibrate` (`/metrics`).
+    match {{ plan.crate_name }}::metrics::runtime() {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -135,6 +135,17 @@ pub struct BatchFit {
 }
 
 impl BatchFit {
+    pub const fn new() -> Self {
+        BatchFit {
+            n: AtomicU64::new(0),
+            k: AtomicU64::new(0),
+            kk: AtomicU64::new(0),
+            t: AtomicU64::new(0),
+            kt: AtomicU64::new(0),
+            cpu_t: AtomicU64::new(0),
+            cpu_kt: AtomicU64::new(0),
+        }
+    }
     /// Records one batch of `k` items that took `ns`.
     pub fn record(&self, k: u64, ns: u64) {
         self.n.fetch_add(1, Ordering::Relaxed);
@@ -151,6 +162,10 @@ impl BatchFit {
         self.cpu_kt.fetch_add(k.saturating_mul(cpu_ns), Ordering::Relaxed);
     }
     fn render(&self, s: &mut String, node: &str) {
+        self.render_as(s, "fz_node_batch_fit", &format!("node=\"{node}\","));
+    }
+    /// Renders the sums as `name{labels stat="…"}` (`labels` empty or ending in a comma).
+    fn render_as(&self, s: &mut String, name: &str, labels: &str) {
         for (stat, v) in [
             ("n", &self.n),
             ("k", &self.k),
@@ -162,7 +177,7 @@ impl BatchFit {
         ] {
             let _ = writeln!(
                 s,
-                "fz_node_batch_fit{{node=\"{node}\",stat=\"{stat}\"}} {}",
+                "{name}{{{labels}stat=\"{stat}\"}} {}",
                 v.load(Ordering::Relaxed)
             );
         }
@@ -195,6 +210,12 @@ pub struct Timings {
     pub commit_fit: BatchFit,
     /// n6: the router's work per event (read back from the log, routing).
     pub route: NodeTiming,
+    /// n6: one read of the log and the routing of what it returned, per batch.
+    pub route_batch: NodeTiming,
+    /// n6: events per read of the log.
+    pub route_size: Histogram,
+    /// n6: batch time against batch size (its fixed part: the read's own cost).
+    pub route_fit: BatchFit,
     /// n7/n8: a partition's delivery of one event to its projectors.
     pub deliver: NodeTiming,
     /// Per projector: apply per batch, per event, batch size; per view: queries.
@@ -236,6 +257,9 @@ impl Timings {
             commit_size: Histogram::default(),
             commit_fit: BatchFit::default(),
             route: timing(ids.event_router, "route"),
+            route_batch: timing(ids.event_router, "route_batch"),
+            route_size: Histogram::default(),
+            route_fit: BatchFit::default(),
             deliver: timing(ids.ordering, "deliver"),
             projectors: ids
                 .projectors
@@ -282,6 +306,7 @@ impl Timings {
             &self.commit,
             &self.commit_batch,
             &self.route,
+            &self.route_batch,
             &self.deliver,
             &self.query,
         ];
@@ -302,6 +327,10 @@ impl Timings {
             self.commit_size
                 .render(s, "fz_node_batch_size", &labels, 1.0);
         }
+        if !self.ids.event_router.is_empty() && !self.route_size.is_empty() {
+            let labels = format!("node=\"{}\"", self.ids.event_router);
+            self.route_size.render(s, "fz_node_batch_size", &labels, 1.0);
+        }
         for p in &self.projectors {
             let labels = format!("node=\"{}\"", p.apply_batch.node);
             p.batch_size.render(s, "fz_node_batch_size", &labels, 1.0);
@@ -310,6 +339,9 @@ impl Timings {
         let _ = writeln!(s, "# TYPE fz_node_batch_fit counter");
         if !self.ids.write_commit.is_empty() {
             self.commit_fit.render(s, self.ids.write_commit);
+        }
+        if !self.ids.event_router.is_empty() && !self.route_size.is_empty() {
+            self.route_fit.render(s, self.ids.event_router);
         }
         for p in &self.projectors {
             p.batch_fit.render(s, p.apply_batch.node);
@@ -329,6 +361,7 @@ impl Timings {
             let _ = writeln!(s, "process_cpu_seconds_total {cpu}");
         }
         render_threads(s);
+        render_spells(s);
     }
 }
 
@@ -371,17 +404,71 @@ pub fn thread_cpu_ns() -> u64 {
     }
 }
 
+/// The HTTP runtime's busy spells (a worker thread's run from waking to sleeping again):
+/// each spell's CPU against the requests it started. `fz calibrate` fits the line through
+/// them: its slope is the HTTP stack's CPU per request (hyper's parsing, the socket reads
+/// and writes), its intercept the cost of a wake-up (the futex, the scheduler, the
+/// runtime's search for work before it sleeps), which one load alone cannot tell apart
+/// from the threads' totals.
+static HTTP_SPELLS: BatchFit = BatchFit::new();
+
+thread_local! {
+    /// Requests started on this thread, and (CPU ns, requests) when its spell began.
+    static SPELL: std::cell::Cell<(u64, u64, u64)> = const { std::cell::Cell::new((0, 0, 0)) };
+}
+
+fn spell_begins() {
+    let cpu = thread_cpu_ns();
+    SPELL.with(|c| {
+        let (items, _, _) = c.get();
+        c.set((items, cpu, items));
+    });
+}
+
+fn spell_ends() {
+    let cpu = thread_cpu_ns();
+    SPELL.with(|c| {
+        let (items, start, items_then) = c.get();
+        if start > 0 && cpu >= start {
+            HTTP_SPELLS.record(items - items_then, cpu - start);
+        }
+        c.set((items, 0, items));
+    });
+}
+
+/// Counts a request on the thread that serves it (a layer over every route).
+pub async fn count_request(req: axum::extract::Request) -> axum::extract::Request {
+    SPELL.with(|c| {
+        let (items, start, then) = c.get();
+        c.set((items + 1, start, then));
+    });
+    req
+}
+
+/// The HTTP runtime: tokio's multi-threaded scheduler, its workers' spells measured.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_unpark(spell_begins)
+        .on_thread_park(spell_ends)
+        .build()
+}
+
+fn render_spells(s: &mut String) {
+    let _ = writeln!(s, "# HELP fz_http_spells Sums for fitting the HTTP workers' CPU per busy spell (t_ns) to the requests it started (k).");
+    let _ = writeln!(s, "# TYPE fz_http_spells counter");
+    HTTP_SPELLS.render_as(s, "fz_http_spells", "");
+}
+
 /// Per thread of this process: its id, CPU seconds and voluntary context switches, from
 /// /proc/self/task (Linux only; empty elsewhere).
 fn thread_stats() -> Vec<(i64, f64, f64)> {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
     };
-    // SAFETY: sysconf only reads its argument.
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if tick <= 0 {
+    let Some(tick) = clock_tick() else {
         return Vec::new();
-    }
+    };
     let mut out = Vec::new();
     for e in dir.flatten() {
         let Some(tid) = e.file_name().to_str().and_then(|t| t.parse::<i64>().ok()) else {
@@ -402,9 +489,16 @@ fn thread_stats() -> Vec<(i64, f64, f64)> {
                     .and_then(|v| v.trim().parse::<f64>().ok())
             })
             .unwrap_or(0.0);
-        out.push((tid, cpu / tick as f64, wakeups));
+        out.push((tid, cpu / tick, wakeups));
     }
     out
+}
+
+/// The kernel's clock ticks per second, the unit of /proc's CPU times.
+fn clock_tick() -> Option<f64> {
+    // SAFETY: sysconf only reads its argument.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (tick > 0).then_some(tick as f64)
 }
 
 /// utime + stime, in clock ticks, of a /proc stat line.
@@ -458,11 +552,9 @@ fn render_threads(s: &mut String) {
 }
 
 /// utime + stime of this process, from /proc/self/stat (Linux only).
-fn process_cpu_seconds() -> Option<f64> {
+pub fn process_cpu_seconds() -> Option<f64> {
     let ticks = cpu_of_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-    // SAFETY: sysconf only reads its argument.
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (tick > 0).then(|| ticks / tick as f64)
+    Some(ticks / clock_tick()?)
 }
 
 const QUERY_BUCKETS: [f64; 16] = [
