@@ -176,6 +176,21 @@ pub struct BatchSums {
 }
 
 impl BatchSums {
+    /// Sets the sum a `stat` label names (`n`, `k`, `kk`, `t_ns`, `kt_ns`, `cpu_t_ns`,
+    /// `cpu_kt_ns`, as the generated service writes them); other stats are ignored.
+    pub fn set(&mut self, stat: &str, value: f64) {
+        match stat {
+            "n" => self.n = value,
+            "k" => self.k = value,
+            "kk" => self.kk = value,
+            "t_ns" => self.t = value,
+            "kt_ns" => self.kt = value,
+            "cpu_t_ns" => self.cpu_t = value,
+            "cpu_kt_ns" => self.cpu_kt = value,
+            _ => {}
+        }
+    }
+
     /// The sums with the batches' CPU in place of their wall time.
     pub fn cpu(&self) -> Option<BatchSums> {
         (self.cpu_t > 0.0).then_some(BatchSums {

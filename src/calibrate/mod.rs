@@ -116,14 +116,10 @@ fn measure(text: &str, source: &str) -> Result<Metrics, CalibrateError> {
             "process_cpu_seconds_total" => process_cpu = Some(s.value),
             "fz_other_threads_cpu_seconds_total" => other_cpu = Some(s.value),
             "fz_http_spells" => {
-                let f = http_spells.get_or_insert_with(fit::BatchSums::default);
-                match s.label("stat") {
-                    Some("n") => f.n = s.value,
-                    Some("k") => f.k = s.value,
-                    Some("kk") => f.kk = s.value,
-                    Some("t_ns") => f.t = s.value,
-                    Some("kt_ns") => f.kt = s.value,
-                    _ => {}
+                if let Some(stat) = s.label("stat") {
+                    http_spells
+                        .get_or_insert_with(fit::BatchSums::default)
+                        .set(stat, s.value);
                 }
             }
             _ => {}
@@ -184,17 +180,8 @@ fn measure(text: &str, source: &str) -> Result<Metrics, CalibrateError> {
             }
             "fz_node_batch_fit" => {
                 m.has_fit = true;
-                let f = &mut m.batch_fit;
-                match s.label("stat").ok_or_else(|| bad("stat"))? {
-                    "n" => f.n = s.value,
-                    "k" => f.k = s.value,
-                    "kk" => f.kk = s.value,
-                    "t_ns" => f.t = s.value,
-                    "kt_ns" => f.kt = s.value,
-                    "cpu_t_ns" => f.cpu_t = s.value,
-                    "cpu_kt_ns" => f.cpu_kt = s.value,
-                    _ => {}
-                }
+                let stat = s.label("stat").ok_or_else(|| bad("stat"))?;
+                m.batch_fit.set(stat, s.value);
             }
             "fz_node_thread_cpu_seconds_total" => m.thread_cpu = Some(s.value),
             "fz_node_thread_wakeups_total" => m.thread_wakeups = Some(s.value),
@@ -328,12 +315,7 @@ fn charge_unmeasured_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) {
         let Some(m) = measured.get(&n.id) else {
             continue;
         };
-        if let Some(h) = m.stages.get("parse").filter(|h| h.count > 0.0) {
-            let mean = h.sum / h.count;
-            n.service = fit::empirical(h, Some(mean + extra)).or(n.service.take());
-        } else if m.stages.contains_key("request") && n.batch.is_none() {
-            n.service = Some(Dist::Const((extra * 1e9).round() as u64));
-        } else {
+        if !add_per_request(n, m, extra) {
             continue;
         }
         n.notes.push(format!(
@@ -344,6 +326,20 @@ fn charge_unmeasured_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) {
             requests as u64
         ));
     }
+}
+
+/// Adds `extra` seconds to each request a request station serves: to the mean of the node
+/// that parses commands (its measured shape kept), or as the query API's service (its own
+/// time is the views' reads). False for any other node.
+fn add_per_request(n: &mut NodeCalibration, m: &Measured, extra: f64) -> bool {
+    if let Some(h) = m.stages.get("parse").filter(|h| h.count > 0.0) {
+        n.service = fit::empirical(h, Some(h.sum / h.count + extra)).or(n.service.take());
+    } else if m.stages.contains_key("request") && n.batch.is_none() {
+        n.service = Some(Dist::Const((extra * 1e9).round() as u64));
+    } else {
+        return false;
+    }
+    true
 }
 
 /// Where the service reports its threads' CPU and wake-ups (`fz_node_thread_*`,
@@ -416,12 +412,7 @@ fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
             let Some(m) = measured.get(&n.id) else {
                 continue;
             };
-            if let Some(h) = m.stages.get("parse").filter(|h| h.count > 0.0) {
-                n.service = fit::empirical(h, Some(h.sum / h.count + split.per_request))
-                    .or(n.service.take());
-            } else if m.stages.contains_key("request") && n.batch.is_none() {
-                n.service = Some(Dist::Const((split.per_request * 1e9).round() as u64));
-            } else {
+            if !add_per_request(n, m, split.per_request) {
                 continue;
             }
             n.wakeup = Some(Dist::Const((split.wakeup * 1e9).round() as u64));

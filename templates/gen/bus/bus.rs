@@ -432,11 +432,7 @@ fn route(
             t.route.time.record_n(per, routed);
             t.route_batch.time.record(took);
             t.route_size.record(routed);
-            t.route_fit.record(routed, took);
-            t.route_fit.record_cpu(
-                routed,
-                crate::metrics::thread_cpu_ns().saturating_sub(cpu_start),
-            );
+            t.route_fit.record_with_cpu(routed, took, cpu_start);
         }
         for tx in &partitions {
             if tx.send(Routed::Watermark(position)).is_err() {
@@ -641,9 +637,7 @@ fn run_projector(
             t.apply_batch.time.record(ns);
             t.apply_event.time.record_n(ns / k, k);
             t.batch_size.record(k);
-            t.batch_fit.record(k, ns);
-            t.batch_fit
-                .record_cpu(k, crate::metrics::thread_cpu_ns().saturating_sub(cpu_start));
+            t.batch_fit.record_with_cpu(k, ns, cpu_start);
         }
         cps = next;
         publish(&cps);

@@ -154,10 +154,15 @@ impl BatchFit {
         self.t.fetch_add(ns, Ordering::Relaxed);
         self.kt.fetch_add(k.saturating_mul(ns), Ordering::Relaxed);
     }
-    /// Records the CPU its thread spent on a batch of `k` items (`record` gives its wall
-    /// time): a batch's CPU does not grow with a wait before it, so its slope on the size
-    /// is a cost per item even where batches form greedily.
-    pub fn record_cpu(&self, k: u64, cpu_ns: u64) {
+    /// Records one batch of `k` items that took `ns` of wall time and the calling thread's
+    /// CPU since `cpu_start` (`thread_cpu_ns()` when the batch began): a batch's CPU does
+    /// not grow with a wait before it, nor with the threads that preempt it, so its slope
+    /// on the size is a cost per item even where batches form greedily.
+    pub fn record_with_cpu(&self, k: u64, ns: u64, cpu_start: u64) {
+        self.record(k, ns);
+        self.record_cpu(k, thread_cpu_ns().saturating_sub(cpu_start));
+    }
+    fn record_cpu(&self, k: u64, cpu_ns: u64) {
         self.cpu_t.fetch_add(cpu_ns, Ordering::Relaxed);
         self.cpu_kt.fetch_add(k.saturating_mul(cpu_ns), Ordering::Relaxed);
     }

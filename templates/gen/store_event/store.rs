@@ -665,11 +665,9 @@ fn writer_loop(
             let ns = start.elapsed().as_nanos() as u64;
             m.timings.commit_batch.time.record(ns);
             m.timings.commit_size.record(batch.len() as u64);
-            m.timings.commit_fit.record(batch.len() as u64, ns);
-            m.timings.commit_fit.record_cpu(
-                batch.len() as u64,
-                crate::metrics::thread_cpu_ns().saturating_sub(cpu_start),
-            );
+            m.timings
+                .commit_fit
+                .record_with_cpu(batch.len() as u64, ns, cpu_start);
         }
         last_end = std::time::Instant::now();
         match committed {
