@@ -245,6 +245,16 @@ fn lenses_measure_what_each_design_is_about() {
         rw["cqrs"]["reads"]["staleness_mean"].is_null()
             || rw["cqrs"]["views"]["n12"]["lag_mean"].as_f64().unwrap() > 0.0
     );
+    // ... and a read comes back: past the read database (n16 -> n12 -> n17) it is an
+    // ordinary flow again, so the DTO step's reply reaches "Query Response" (n4) for the
+    // diamond's share of the requests (0.5 by default), not only the writes' ACK.
+    let read = &rw["requests"]["n1"]["outcomes"]["n4"];
+    let share = read["share"].as_f64().unwrap_or(0.0);
+    assert!((share - 0.5).abs() < 0.05, "read share {share}: {read}");
+    let n4 = &rw["nodes"]["n4"];
+    assert!(n4["arrivals"].as_f64().unwrap_or(0.0) > 0.0, "{n4}");
+    // Three stations at 1 ms / 0.5 ms / 1 ms mean service: a read takes at least 2.5 ms.
+    assert!(read["mean"].as_f64().unwrap() > 2.5e-3, "{read}");
 }
 
 #[test]

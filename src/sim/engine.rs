@@ -1381,13 +1381,18 @@ impl<'n> Engine<'n> {
 
     #[inline(always)]
     fn send(&mut self, h: &Hop, slot: u32, tail: bool) {
-        if h.write || h.reply || h.read {
+        if h.write || h.reply || h.read || h.read_only {
             let tok = &mut self.toks.v[slot as usize];
             if h.write {
                 tok.flags |= WRITING;
             }
             if h.read {
                 tok.flags |= READING;
+            }
+            if h.read_only {
+                // Out of the store it read: the read goes on as an ordinary flow (a DTO
+                // step, a reply), not as a read passing through another store.
+                tok.flags &= !READING;
             }
             if h.reply {
                 let src = tok.src as usize;
