@@ -309,8 +309,32 @@ fn the_read_write_separation_design_plans_with_a_lag_monitor() {
     }
     let app = files.iter().find(|f| f.path == "src/app.rs").expect("app");
     assert!(app.contents.contains(".route(\"/lag\""));
+    // No router or partitions of its own: the bus's log reads are timed at the publication
+    // (n8), its delivery at the consumer in front of the projector (n10), so `fz calibrate`
+    // sees the steps between commit and view; the first request station states the cores.
+    let ids = &plan.ids;
+    assert_eq!(
+        (
+            ids.event_router.as_str(),
+            ids.ordering.as_str(),
+            ids.delivery.as_str()
+        ),
+        ("n8", "n10", "n10")
+    );
+    assert!(app
+        .contents
+        .contains("[NODES.command_handler, NODES.validator, NODES.query_api]"));
+    // The seed keeps its own router and partitions.
+    let seed_plan = seed_plan();
+    assert_eq!(
+        (
+            seed_plan.ids.event_router.as_str(),
+            seed_plan.ids.ordering.as_str()
+        ),
+        ("n6", "n7")
+    );
     // The seed has no lag monitor: no /lag, no src/lag.rs.
-    let seed = templates::render(&seed_plan()).expect("renders");
+    let seed = templates::render(&seed_plan).expect("renders");
     assert!(!seed.iter().any(|f| f.path == "src/lag.rs"));
 }
 

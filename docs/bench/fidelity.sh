@@ -20,9 +20,15 @@ root=$PWD
 design=${1:-seed}
 quick=0
 [ "${2:-}" = "--quick" ] && quick=1
+# mix: how loadgen's two streams map onto the design. The seed's commands enter at its
+# command source; the read/write separation's client sends reads and writes through one
+# diamond (n2), so its source carries the commands only (every one down the write path)
+# and loadgen's queries are the [reads] stream at the query handler, as for the seed.
+mix=()
 case "$design" in
   seed) fz_file=examples/cqrs-materialized-views.fz ;;
-  rws) fz_file=examples/cqrs-read-write-separation.fz ;;
+  rws) fz_file=examples/cqrs-read-write-separation.fz
+       mix=(--set node.n2.branch.n5=1 --set node.n2.branch.n16=0) ;;
   *) echo "usage: $0 [seed|rws] [--quick]" >&2; exit 2 ;;
 esac
 FZ=${FZ:-$root/target/release/fz}
@@ -87,7 +93,7 @@ echo "== the client's CPU per request at calibration: ${client:-not reported}"
 predict() {
   local name=$1; shift
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
-    --replications 3 --set reads.rate=1000 ${client:+--set "host.client=$client"} "$@" --format json >"$WORK/$name.sim.json"
+    --replications 3 --set reads.rate=1000 ${client:+--set "host.client=$client"} "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
 }
 
 if [ $quick = 1 ]; then

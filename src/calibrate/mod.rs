@@ -282,12 +282,32 @@ fn station_stage(m: &Measured) -> Option<&Histogram> {
     batch_stage(m).or_else(|| own_stage(m)).map(|(_, h)| h)
 }
 
-/// The requests the service answered: commands parsed and query requests.
+/// Where the command endpoint's requests enter the diagram: the node that parses commands,
+/// else (a design with no command source of its own, such as the read/write separation's
+/// client diamond) the command handler, else the validator: the first timed station every
+/// command passes. Returns the node's id and that stage.
+fn command_entry(measured: &BTreeMap<String, Measured>) -> Option<(&str, &'static str)> {
+    ["parse", "handle", "validate"]
+        .into_iter()
+        .find_map(|stage| {
+            measured
+                .iter()
+                .find(|(_, m)| m.stages.get(stage).is_some_and(|h| h.count > 0.0))
+                .map(|(id, _)| (id.as_str(), stage))
+        })
+}
+
+/// The requests the service answered: the commands at their entry and the query requests.
 fn requests(measured: &BTreeMap<String, Measured>) -> f64 {
-    measured
+    let commands = command_entry(measured)
+        .and_then(|(id, stage)| measured.get(id)?.stages.get(stage))
+        .map_or(0.0, |h| h.count);
+    let queries: f64 = measured
         .values()
-        .flat_map(|m| ["parse", "request"].map(|s| m.stages.get(s).map_or(0.0, |h| h.count)))
-        .sum()
+        .filter_map(|m| m.stages.get("request"))
+        .map(|h| h.count)
+        .sum();
+    commands + queries
 }
 
 /// The service's CPU that no node's timing covers (`process_cpu_seconds_total` minus the
@@ -311,11 +331,12 @@ fn charge_unmeasured_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) {
         return;
     }
     let extra = (cpu - explained) / requests;
+    let entry = command_entry(measured).map(|(id, stage)| (id.to_string(), stage));
     for n in nodes.iter_mut() {
         let Some(m) = measured.get(&n.id) else {
             continue;
         };
-        if !add_per_request(n, m, extra) {
+        if !add_per_request(n, m, entry.as_ref(), extra) {
             continue;
         }
         n.notes.push(format!(
@@ -328,11 +349,20 @@ fn charge_unmeasured_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) {
     }
 }
 
-/// Adds `extra` seconds to each request a request station serves: to the mean of the node
-/// that parses commands (its measured shape kept), or as the query API's service (its own
-/// time is the views' reads). False for any other node.
-fn add_per_request(n: &mut NodeCalibration, m: &Measured, extra: f64) -> bool {
-    if let Some(h) = m.stages.get("parse").filter(|h| h.count > 0.0) {
+/// Adds `extra` seconds to each request a request station serves: to the mean of the
+/// commands' entry ([`command_entry`]: its measured shape kept), or as the query API's
+/// service (its own time is the views' reads). False for any other node.
+fn add_per_request(
+    n: &mut NodeCalibration,
+    m: &Measured,
+    entry: Option<&(String, &'static str)>,
+    extra: f64,
+) -> bool {
+    let entry_stage = entry
+        .filter(|(id, _)| *id == n.id)
+        .and_then(|(_, stage)| m.stages.get(*stage))
+        .filter(|h| h.count > 0.0);
+    if let Some(h) = entry_stage {
         n.service = fit::empirical(h, Some(h.sum / h.count + extra)).or(n.service.take());
     } else if m.stages.contains_key("request") && n.batch.is_none() {
         n.service = Some(Dist::Const((extra * 1e9).round() as u64));
@@ -407,12 +437,13 @@ fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
         .map(|m| on_http.iter().map(|s| total(m, s)).sum::<f64>())
         .sum();
     let requests = requests(measured);
+    let entry = command_entry(measured).map(|(id, stage)| (id.to_string(), stage));
     if let Some(split) = spell_split(metrics, explained, requests) {
         for n in nodes.iter_mut() {
             let Some(m) = measured.get(&n.id) else {
                 continue;
             };
-            if !add_per_request(n, m, split.per_request) {
+            if !add_per_request(n, m, entry.as_ref(), split.per_request) {
                 continue;
             }
             n.wakeup = Some(Dist::Const((split.wakeup * 1e9).round() as u64));
@@ -424,7 +455,8 @@ fn charge_thread_cpu(metrics: &Metrics, nodes: &mut [NodeCalibration]) -> bool {
             let Some(m) = measured.get(&n.id) else {
                 continue;
             };
-            if !(m.stages.contains_key("parse") || m.stages.contains_key("request")) {
+            let is_entry = entry.as_ref().is_some_and(|(id, _)| *id == n.id);
+            if !(is_entry || m.stages.contains_key("request")) {
                 continue;
             }
             n.wakeup = Some(Dist::Const(w as u64));
@@ -1032,6 +1064,52 @@ process_cpu_seconds_total 0.00315
         assert_eq!(n3.wakeup, Some(Dist::Const(180_000)), "{:?}", n3.notes);
         let p = crate::sim::profile::Profile::parse("p.sim.toml", &c.to_toml());
         assert!(p.is_ok(), "{p:?}");
+    }
+
+    #[test]
+    fn without_a_command_parser_the_validator_takes_the_commands_share_of_the_http_cpu() {
+        // A read/write separation: the commands enter at the validator (n2, 10 commands
+        // of 15 us), the queries at the query API (n3, 10 requests). 40 spells: 20 started
+        // no request (20 us each), 20 started one (85 us each): 20 us a spell + 65 us a
+        // request over all 20 requests, 7.5 us of it timed, so 57.5 us a request more at
+        // both entries, and 2 spells a request: 40 us a wake-up.
+        let text = "\
+fz_node_seconds_bucket{node=\"n2\",stage=\"validate\",le=\"2e-5\"} 10
+fz_node_seconds_bucket{node=\"n2\",stage=\"validate\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n2\",stage=\"validate\"} 0.00015
+fz_node_seconds_count{node=\"n2\",stage=\"validate\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"request\",le=\"2e-5\"} 10
+fz_node_seconds_bucket{node=\"n3\",stage=\"request\",le=\"+Inf\"} 10
+fz_node_seconds_sum{node=\"n3\",stage=\"request\"} 0.00005
+fz_node_seconds_count{node=\"n3\",stage=\"request\"} 10
+fz_node_concurrency{node=\"n3\",kind=\"servers\"} 2
+fz_node_thread_cpu_seconds_total{node=\"n1\"} 0.001
+fz_node_thread_wakeups_total{node=\"n1\"} 10
+fz_other_threads_cpu_seconds_total 0.0021
+fz_http_spells{stat=\"n\"} 40
+fz_http_spells{stat=\"k\"} 20
+fz_http_spells{stat=\"kk\"} 20
+fz_http_spells{stat=\"t_ns\"} 2100000
+fz_http_spells{stat=\"kt_ns\"} 1700000
+";
+        let c = calibrate(&diagram(FZ), "x.fz", text, "m.txt").unwrap();
+        let node = |id: &str| c.nodes.iter().find(|n| n.id == id).unwrap();
+        let (n2, n3) = (node("n2"), node("n3"));
+        for n in [n2, n3] {
+            assert_eq!(
+                n.wakeup,
+                Some(Dist::Const(40_000)),
+                "{}: {:?}",
+                n.id,
+                n.notes
+            );
+        }
+        let validate = n2.service.as_ref().unwrap().mean_ns();
+        assert!(
+            (validate - 72_500.0).abs() < 10.0,
+            "15 us + 57.5 us: {validate}"
+        );
+        assert_eq!(n3.service, Some(Dist::Const(57_500)), "{:?}", n3.notes);
     }
 
     #[test]

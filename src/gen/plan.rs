@@ -843,15 +843,42 @@ pub fn build_arch(
             .or_insert_with(|| comment_text(&d.node(a.node).id));
     }
     let id = |role: &str| role_ids.get(role).cloned().unwrap_or_default();
+    // A design without a router or partitions of its own (the read/write separation's
+    // `Publish Change Event -> Sync Consumer -> Sync Read Model`) still runs the bus: its
+    // log reads are timed at the publication after commit, its delivery at the consumer in
+    // front of the projector, so `fz calibrate` sees every step between commit and view.
+    let consumer = roles
+        .assigned
+        .iter()
+        .filter(|a| a.role == Role::Projector)
+        .map(|a| a.node)
+        .filter(|ix| {
+            let own = comment_text(&d.node(*ix).id);
+            !projectors.iter().any(|p| p.node == own)
+                && d.successors(*ix).into_iter().any(|(_, s, _)| {
+                    let next = comment_text(&d.node(s).id);
+                    projectors.iter().any(|p| p.node == next)
+                })
+        })
+        .map(|ix| comment_text(&d.node(ix).id))
+        .next()
+        .unwrap_or_default();
+    let or = |first: String, then: &str| {
+        if first.is_empty() {
+            then.to_string()
+        } else {
+            first
+        }
+    };
     let ids = DocRefs {
         command_source: id("command_source"),
         command_handler: id("command_handler"),
         validator: id("validator"),
         write_commit: id("write_commit"),
         event_publisher: id("event_publisher"),
-        event_router: id("event_router"),
-        ordering: id("ordering"),
-        delivery: id("delivery"),
+        event_router: or(id("event_router"), &id("event_publisher")),
+        ordering: or(id("ordering"), &consumer),
+        delivery: or(id("delivery"), &consumer),
         query_api: id("query_api"),
         read_response: id("read_response"),
     };

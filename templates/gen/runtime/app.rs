@@ -102,8 +102,15 @@ fn concurrency(metrics: &Metrics, config: &Config) {
     for node in [NODES.command_source, NODES.command_handler, NODES.validator, NODES.query_api] {
         t.set_concurrency(node, "servers", workers);
     }
-    // The threads share the machine's cores; the commit mostly waits on its fsync.
-    t.set_concurrency(NODES.command_handler, "host_cores", workers);
+    // The threads share the machine's cores; the commit mostly waits on its fsync. Stated
+    // on the first request station the design has (a read/write separation has no command
+    // handler node of its own).
+    if let Some(node) = [NODES.command_handler, NODES.validator, NODES.query_api]
+        .into_iter()
+        .find(|n| !n.is_empty())
+    {
+        t.set_concurrency(node, "host_cores", workers);
+    }
     t.set_concurrency(NODES.write_commit, "off_host", 1);
     t.set_concurrency(NODES.write_commit, "servers", 1);
     t.set_concurrency(NODES.write_commit, "batch", config.max_batch as u64);
