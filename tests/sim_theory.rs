@@ -417,6 +417,21 @@ fn batch_station_with_an_interval_rests_between_batches() {
     );
 }
 
+/// A batcher that rests between batches is busy (resting or serving) whenever an item waits
+/// at the end of its rest, at any load above a few per rest; it is unstable only when full
+/// batches cannot keep up (10 items per 5 ms is 2,000/s, against 3,000/s offered).
+#[test]
+fn a_resting_batcher_is_unstable_only_when_full_batches_cannot_keep_up() {
+    let busy = simulate("batch_rest_busy", 200, 1, 43);
+    let n2 = busy.nodes.iter().find(|n| n.id == "n2").unwrap();
+    assert!(n2.utilization.v() > 0.999, "busy {}", n2.utilization.v());
+    assert!(busy.unstable.is_empty(), "{:?}", busy.unstable);
+    // Every item waits at most one rest: 5 ms.
+    assert!(n2.wait.max.unwrap() <= 5e-3 + 1e-6);
+    let full = simulate("batch_rest_full", 200, 1, 43);
+    assert_eq!(full.unstable, vec!["n2".to_string()]);
+}
+
 /// Stations sharing a host's cores are processor-sharing queues: M/G/1-PS has the mean
 /// response S / (1 - rho) whatever the service distribution (5 ms here, where FCFS M/D/1
 /// would give 3 ms and a core per thread 1 ms).

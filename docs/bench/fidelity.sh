@@ -3,7 +3,7 @@
 # simulator on it at one load, then predict with no further calibration and measure at
 # other loads, and compare.
 #
-#   docs/bench/fidelity.sh [seed|rws] [--quick]
+#   docs/bench/fidelity.sh [seed|rws] [--quick | --find SLO]
 #
 # Environment: FZ (the fz binary, default target/release/fz), WORK (scratch folder,
 # default /tmp/fz-fidelity-$DESIGN), PORT (default 19150), DUR (seconds per point, default
@@ -14,12 +14,21 @@
 # and predicts every point again (a model change judged on the same measurements).
 # --quick (CI): calibrate at 1000/s, check the predictions at 2000/s only; exit 1 when a
 # prediction leaves its band (CHECK_ONLY=REGEX: only the figures matching it). Without it: every point, a table, exit 0 (the table is the result).
+# --find SLO (e.g. "command.p50<5ms,view.n13.lag_p50<20ms"): after calibrating (RESUME=1: from
+# WORK's profile), the largest command rate meeting SLO with 1000 queries/s, predicted by
+# `fz sim --find rate` and found by bisecting loadgen's rate on fresh services (a rate passes
+# when every objective holds on loadgen's figures, every command is acknowledged at the
+# offered rate and none fails); writes WORK/find.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 design=${1:-seed}
 quick=0
+find_slo=
 [ "${2:-}" = "--quick" ] && quick=1
+if [ "${2:-}" = "--find" ]; then
+  find_slo=${3:?--find needs objectives, e.g. "command.p50<5ms"}
+fi
 # mix: how loadgen's two streams map onto the design. The seed's commands enter at its
 # command source; the read/write separation's client sends reads and writes through one
 # diamond (n2), so its source carries the commands only (every one down the write path)
@@ -103,6 +112,35 @@ predict() {
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
     --replications 3 --set reads.rate=1000 ${client:+--set "host.client=$client"} "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
 }
+
+if [ -n "$find_slo" ]; then
+  echo "== predict: fz sim --find rate --slo $find_slo"
+  predict find --find rate --slo "$find_slo" --rate 1000 || true
+  echo "== measure: bisect loadgen's rate (${DUR}s a point, a fresh service each)"
+  # passes RATE: one measured point at RATE, judged by fidelity.py --slo.
+  passes() {
+    point "find-r$1" --rate "$1" --reads 1000 >/dev/null
+    python3 "$root/docs/bench/fidelity.py" "$WORK" "$design" --slo "$find_slo" --rate "$1" "find-r$1"
+  }
+  lo=0; hi=0; r=1000
+  while [ "$hi" = 0 ] && [ "$r" -le 64000 ]; do
+    if passes "$r"; then lo=$r; r=$((r * 2)); else hi=$r; fi
+  done
+  if [ "$lo" = 0 ] && [ "$hi" != 0 ]; then
+    # Even 1000/s misses: halve down to 125/s.
+    r=$((hi / 2))
+    while [ "$lo" = 0 ] && [ "$r" -ge 125 ]; do
+      if passes "$r"; then lo=$r; else hi=$r; r=$((r / 2)); fi
+    done
+  fi
+  # Bisect to 5% of the rate.
+  while [ "$lo" -gt 0 ] && [ "$hi" -gt 0 ] && [ $((hi * 100)) -gt $((lo * 105)) ]; do
+    mid=$(((lo + hi) / 2))
+    if passes "$mid"; then lo=$mid; else hi=$mid; fi
+  done
+  python3 "$root/docs/bench/fidelity.py" "$WORK" "$design" --find-result "$find_slo" "$lo" "$hi"
+  exit 0
+fi
 
 if [ $quick = 1 ]; then
   points="r2000"

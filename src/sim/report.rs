@@ -245,10 +245,18 @@ impl Report {
             .filter(|n| n.utilization.v() > 0.0)
             .max_by(|a, b| a.utilization.v().total_cmp(&b.utilization.v()))
             .map(|n| n.id.clone());
+        // Busy all the time is saturated, except at a batcher that rests between batches
+        // (a projector's apply interval, a router's rest): its rest counts as busy, so it is
+        // busy at any load that keeps one item waiting; only its offered load (full batches,
+        // rest included) says whether its queue grows.
         let unstable = nodes
             .iter()
-            .filter(|n| n.offered_load.v() >= 1.0 || n.utilization.v() >= 0.999)
-            .map(|n| n.id.clone())
+            .zip(&net.stations)
+            .filter(|(n, spec)| {
+                let rests = spec.batch.as_ref().is_some_and(|b| !b.interval.is_zero());
+                n.offered_load.v() >= 1.0 || (!rests && n.utilization.v() >= 0.999)
+            })
+            .map(|(n, _)| n.id.clone())
             .collect();
         let cqrs = net.cqrs.as_ref().and_then(|spec| {
             let cs: Vec<_> = reps.iter().filter_map(|x| x.cqrs.as_ref()).collect();
