@@ -1187,7 +1187,7 @@ fn a_view_read_time_charges_queries_not_writes() {
             "--profile",
             s(&p),
             "--duration",
-            "10s",
+            "30s",
             "--warmup",
             "1s",
             "--seed",
@@ -1198,7 +1198,7 @@ fn a_view_read_time_charges_queries_not_writes() {
     };
     let (plain, slow) = (run(None), run(Some("const(20ms)")));
     let p50 = |v: &serde_json::Value| v["cqrs"]["reads"]["p50"].as_f64().unwrap();
-    let lag = |v: &serde_json::Value| v["cqrs"]["views"]["n13"]["lag_p50"].as_f64().unwrap();
+    let lag = |v: &serde_json::Value| v["cqrs"]["views"]["n13"]["lag_mean"].as_f64().unwrap();
     assert!(
         p50(&plain) < 0.005,
         "reads without a read time: {}",
@@ -1215,4 +1215,37 @@ fn a_view_read_time_charges_queries_not_writes() {
         (a - b).abs() <= 0.05 * a,
         "the lag is the writes': {a} vs {b}"
     );
+}
+
+/// Projection lag counts from the start of the event's commit (where the generated service
+/// stamps `recorded_at`, before its inserts and fsync), so a slow commit shows in the lag as
+/// it does in the service's own figure; the command's latency ends with the commit.
+#[test]
+fn the_lag_counts_from_the_commits_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "lag.sim.toml",
+        "[defaults]\nservice = \"0\"\nservers = 100\n\n[source.n1]\nrate = 10\n\n\
+         [node.n4]\nservice = \"const(3ms)\"\n\n[node.n9]\nservice = \"const(2ms)\"\n",
+    );
+    let v = json(&fz(&[
+        SEED,
+        "--profile",
+        s(&p),
+        "--duration",
+        "20s",
+        "--warmup",
+        "1s",
+        "--format",
+        "json",
+    ]));
+    let command = v["cqrs"]["command_latency"]["p50"].as_f64().unwrap();
+    let lag = v["cqrs"]["views"]["n13"]["lag_p50"].as_f64().unwrap();
+    let other = v["cqrs"]["views"]["n14"]["lag_p50"].as_f64().unwrap();
+    // Nothing queues at 10/s on 100 servers: the command is its 3 ms commit, the lag of
+    // n13 the commit and its projector (3 + 2 ms), of n14 the commit alone.
+    assert!((command - 3e-3).abs() < 1e-4, "command p50 {command}");
+    assert!((lag - 5e-3).abs() < 1e-4, "n13 lag p50 {lag}");
+    assert!((other - 3e-3).abs() < 1e-4, "n14 lag p50 {other}");
 }

@@ -1187,8 +1187,12 @@ impl<'n> Engine<'n> {
                         c.stats.command.record(now - tok.origin);
                         c.stats.commits += 1;
                     }
+                    // The log (staleness) has the event once its commit ends; its lag
+                    // counts from the commit's start, where event stores stamp an event
+                    // (the generated service's `recorded_at`, set as its group commit
+                    // begins, before the inserts and the fsync).
                     let (cseq, kseq) = c.commit(now, tok.key);
-                    tok.commit = now;
+                    tok.commit = tok.started;
                     tok.cseq = cseq;
                     tok.kseq = kseq;
                 }

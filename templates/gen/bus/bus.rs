@@ -534,6 +534,8 @@ fn run_projector(
         invisible.clear();
     };
     let mut last_apply = Instant::now();
+    // The applies since the view last became visible: their time and how many.
+    let (mut cycle_ns, mut cycle_batches) = (0u64, 0u32);
     loop {
         let first = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(d) => d,
@@ -543,6 +545,7 @@ fn run_projector(
                         record(&mut invisible);
                         show(&cps);
                         ack_all(&mut unacked);
+                        (cycle_ns, cycle_batches) = (0, 0);
                     }
                     Ok(false) => {}
                     Err(e) => eprintln!("{e}"),
@@ -638,6 +641,15 @@ fn run_projector(
             t.apply_event.time.record_n(ns / k, k);
             t.batch_size.record(k);
             t.batch_fit.record_with_cpu(k, ns, cpu_start);
+            cycle_ns += ns;
+            cycle_batches += 1;
+            // A view that was visible after every apply has no cycle of its own.
+            if visible && cycle_batches > 1 {
+                t.refresh.time.record(cycle_ns);
+            }
+            if visible {
+                (cycle_ns, cycle_batches) = (0, 0);
+            }
         }
         cps = next;
         publish(&cps);

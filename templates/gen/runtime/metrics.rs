@@ -238,6 +238,9 @@ pub struct ProjectorTiming {
     pub name: &'static str,
     pub apply_batch: NodeTiming,
     pub apply_event: NodeTiming,
+    /// A view that shows its writes at intervals (a search index's refresh): the time of
+    /// the applies of one such cycle, the last one's commit included.
+    pub refresh: NodeTiming,
     pub batch_size: Histogram,
     pub batch_fit: BatchFit,
     pub query: NodeTiming,
@@ -273,6 +276,7 @@ impl Timings {
                     name,
                     apply_batch: timing(p, "apply_batch"),
                     apply_event: timing(p, "apply"),
+                    refresh: timing(p, "refresh"),
                     batch_size: Histogram::default(),
                     batch_fit: BatchFit::default(),
                     query: timing(v, "query"),
@@ -316,7 +320,7 @@ impl Timings {
             &self.query,
         ];
         for p in &self.projectors {
-            all.extend([&p.apply_batch, &p.apply_event, &p.query]);
+            all.extend([&p.apply_batch, &p.apply_event, &p.refresh, &p.query]);
         }
         for t in all {
             if t.node.is_empty() || t.time.is_empty() {
