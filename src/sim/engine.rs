@@ -174,6 +174,9 @@ struct HostJob {
     /// Its members then arrive at `station` (a client's work before it sends), rather than
     /// depart from it.
     then_arrive: bool,
+    /// Its members then wait this long off the host before they depart (a group commit's
+    /// fsync after its inserts' CPU).
+    then_wait: Nanos,
 }
 
 /// Processor sharing on `cores` cores: while n jobs are in service, each gets
@@ -231,6 +234,7 @@ impl Host {
         members: &[u32],
         work: Nanos,
         then_arrive: bool,
+        then_wait: Nanos,
     ) -> (Nanos, u32) {
         self.advance(now);
         let id = match self.free.pop() {
@@ -243,6 +247,7 @@ impl Host {
         let job = &mut self.jobs[id as usize];
         job.station = station;
         job.then_arrive = then_arrive;
+        job.then_wait = then_wait;
         job.members.clear();
         job.members.extend_from_slice(members);
         let at = self.v + work as f64;
@@ -586,7 +591,7 @@ impl<'n> Engine<'n> {
         };
         match self.host.as_mut() {
             Some(h) if work > 0 => {
-                let (at, gen) = h.admit(now, station, &[slot], work, true);
+                let (at, gen) = h.admit(now, station, &[slot], work, true, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
             _ => self.arrive(station, slot, true),
@@ -992,7 +997,7 @@ impl<'n> Engine<'n> {
         }
         if d > 0 && spec.on_host {
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &[slot], d, false);
+                let (at, gen) = h.admit(now, s, &[slot], d, false, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
                 return;
             }
@@ -1041,10 +1046,12 @@ impl<'n> Engine<'n> {
                 cpu = cpu.saturating_add(w.sample(&mut self.rng));
             }
         }
+        // Off the host with shared cores, the items' CPU runs first, on the cores (stretched
+        // as they are shared: a busy host slows the inserts), then the rest of the batch
+        // waits off them (the fsync).
+        let cpu_first = !spec.on_host && cpu > 0 && self.host.is_some();
+        let wait = d;
         d = d.saturating_add(cpu);
-        if !spec.on_host {
-            self.off_host_cpu(now, s, cpu);
-        }
         let rec = match self.free_batches.pop() {
             Some(r) => {
                 self.batch_left[r as usize] = k;
@@ -1063,14 +1070,22 @@ impl<'n> Engine<'n> {
             }
             self.batch_of[m as usize] = rec;
             self.toks.v[m as usize].started = now;
-            if !shared {
+            if !shared && !cpu_first {
                 self.q.schedule(end, Ev::Depart(s, m));
             }
+        }
+        if cpu_first {
+            if let Some(h) = self.host.as_mut() {
+                let (at, gen) = h.admit(now, s, &members, cpu, false, wait);
+                self.q.schedule(at, Ev::HostDone(gen));
+            }
+        } else if !spec.on_host {
+            self.off_host_cpu(now, s, cpu);
         }
         if shared {
             // The batch is one job on the shared cores; its members depart together.
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &members, d, false);
+                let (at, gen) = h.admit(now, s, &members, d, false, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
         }
@@ -1082,7 +1097,7 @@ impl<'n> Engine<'n> {
     fn off_host_cpu(&mut self, now: Nanos, s: u32, work: Nanos) {
         if work > 0 {
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &[], work, false);
+                let (at, gen) = h.admit(now, s, &[], work, false, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
         }
@@ -1108,7 +1123,8 @@ impl<'n> Engine<'n> {
                 if job.then_arrive {
                     self.q.schedule(now, Ev::Arrive(job.station, m));
                 } else {
-                    self.q.schedule(now, Ev::Depart(job.station, m));
+                    let at = now.saturating_add(job.then_wait);
+                    self.q.schedule(at, Ev::Depart(job.station, m));
                 }
             }
             h.free.push(id);
