@@ -294,6 +294,19 @@ async fn rebuild_restores_every_view_from_the_store() {
 }
 {%- if plan.uses("lag_monitor") %}
 
+/// The service's `/metrics` (Prometheus text).
+async fn metrics_text(router: &Router) -> String {
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let resp = router.clone().oneshot(req).await.expect("response");
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lag_monitor_reports_replication_lag_by_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -306,21 +319,12 @@ async fn the_lag_monitor_reports_replication_lag_by_stream() {
     wait_for_views(&router, &posted).await;
     // Every event appended, as /metrics counts them: the lag monitor's head follows the
     // router's reads of the log (one every 2 ms), so a lag of 0 counts only at that head.
-    let appended = {
-        let req = Request::builder()
-            .uri("/metrics")
-            .body(Body::empty())
-            .expect("request");
-        let resp = router.clone().oneshot(req).await.expect("response");
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
-            .await
-            .expect("body");
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .find_map(|l| l.strip_prefix("events_appended_total "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .expect("events_appended_total in /metrics")
-    };
+    let appended = metrics_text(&router)
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("events_appended_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .expect("events_appended_total in /metrics");
     // Caught up: every stream at the head, within the SLO.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -337,15 +341,7 @@ async fn the_lag_monitor_reports_replication_lag_by_stream() {
         assert!(Instant::now() < deadline, "the lag never reached 0: {v}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let req = Request::builder()
-        .uri("/metrics")
-        .body(Body::empty())
-        .expect("request");
-    let resp = router.clone().oneshot(req).await.expect("response");
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
-        .await
-        .expect("body");
-    let text = String::from_utf8_lossy(&bytes);
+    let text = metrics_text(&router).await;
     for stream in app::PROJECTORS {
         let label = format!("stream=\"{stream}\"");
         let count = text
