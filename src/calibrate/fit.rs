@@ -227,6 +227,24 @@ pub struct BatchLine {
 /// that never vary, or a negative slope or intercept (noise), the slope is 0 and the fixed
 /// part the mean time.
 pub fn batch_line(s: &BatchSums) -> Option<BatchLine> {
+    batch_line_with(s, Spread::Variance)
+}
+
+/// How much the batch sizes must vary before a slope is fitted to them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Spread {
+    /// A variance of at least 0.5: a batch's wall time, where a greedy batcher's sizes
+    /// follow how slow the batch before was, needs sizes that vary for themselves.
+    Variance,
+    /// That, or as many batches as 200 a size apart (n × variance ≥ 200): a thread's CPU per
+    /// batch, which no wait before the batch inflates, so only the slope's precision
+    /// counts: a group commit at 1,000/s whose batches are 1 to 3 (variance 0.4) over
+    /// 9,000 batches states its CPU per item to a few per cent.
+    Precision,
+}
+
+/// [`batch_line`] with the spread of sizes it needs stated.
+pub fn batch_line_with(s: &BatchSums, spread: Spread) -> Option<BatchLine> {
     if s.n <= 0.0 {
         return None;
     }
@@ -246,8 +264,17 @@ pub fn batch_line(s: &BatchSums) -> Option<BatchLine> {
     };
     // A slope from sizes that hardly vary is noise (and a group commit's size is set by
     // how long the batch before it took, so slow spells make big batches, not the reverse).
-    if (s.n * s.kk - s.k * s.k) / (s.n * s.n) < 0.5 {
-        return Some(flat("the batch sizes hardly varied (variance below 0.5)"));
+    let variance = (s.n * s.kk - s.k * s.k) / (s.n * s.n);
+    match spread {
+        Spread::Variance if variance < 0.5 => {
+            return Some(flat("the batch sizes hardly varied (variance below 0.5)"));
+        }
+        Spread::Precision if variance < 0.5 && s.n * variance < 200.0 => {
+            return Some(flat(
+                "the batch sizes varied too little to state a slope (batches × variance below 200)",
+            ));
+        }
+        _ => {}
     }
     if b < 0.0 {
         return Some(flat("the time did not grow with the size"));
@@ -375,5 +402,38 @@ mod tests {
         assert_eq!(l.fixed_ns, 1e6);
         assert_eq!(l.flat_because, Some("every batch had the same size"));
         assert_eq!(batch_line(&BatchSums::default()), None);
+    }
+
+    #[test]
+    fn a_cpu_slope_needs_precision_where_a_wall_slope_needs_variance() {
+        // 9,000 group commits at 1,000/s: 6,000 of one append and 3,000 of two
+        // (variance 0.22), 100 us + 20 us an item of CPU.
+        let mut s = BatchSums::default();
+        for (k, count) in [(1.0, 6000.0), (2.0, 3000.0)] {
+            let t = 1e5 + 2e4 * k;
+            s.n += count;
+            s.k += count * k;
+            s.kk += count * k * k;
+            s.t += count * t;
+            s.kt += count * k * t;
+        }
+        let wall = batch_line(&s).unwrap();
+        assert_eq!(wall.per_item_ns, 0.0);
+        assert!(wall.flat_because.is_some());
+        let cpu = batch_line_with(&s, Spread::Precision).unwrap();
+        assert_eq!(cpu.flat_because, None, "{cpu:?}");
+        assert!((cpu.per_item_ns - 2e4).abs() < 1e-3, "{cpu:?}");
+        assert!((cpu.fixed_ns - 1e5).abs() < 1e-3, "{cpu:?}");
+        // Twenty batches of the same spread: too few to tell the slope from noise.
+        let few = BatchSums {
+            n: 20.0,
+            k: s.k / s.n * 20.0,
+            kk: s.kk / s.n * 20.0,
+            t: s.t / s.n * 20.0,
+            kt: s.kt / s.n * 20.0,
+            ..BatchSums::default()
+        };
+        let l = batch_line_with(&few, Spread::Precision).unwrap();
+        assert_eq!(l.per_item_ns, 0.0, "{l:?}");
     }
 }

@@ -616,7 +616,7 @@ fn node(id: &str, label: &str, m: &Measured) -> NodeCalibration {
         let cpu_line = m
             .batch_fit
             .cpu()
-            .and_then(|sums| fit::batch_line(&sums))
+            .and_then(|sums| fit::batch_line_with(&sums, fit::Spread::Precision))
             .filter(|l| l.flat_because.is_none() && l.per_item_ns > 0.0);
         let line = if m.has_fit {
             fit::batch_line(&m.batch_fit).map(|l| {

@@ -235,6 +235,23 @@ impl Plan {
     }
 }
 
+/// The projector a projector-role node feeds when it is not one itself: a consumer in
+/// front of it (`Sync Consumer -> Sync Read Model`), which the bus's delivery implements.
+fn fed_projector<'a>(
+    d: &Diagram,
+    ix: NodeIx,
+    projectors: &'a [ProjectorPlan],
+) -> Option<&'a ProjectorPlan> {
+    let own = comment_text(&d.node(ix).id);
+    if projectors.iter().any(|p| p.node == own) {
+        return None;
+    }
+    d.successors(ix).into_iter().find_map(|(_, s, _)| {
+        let next = comment_text(&d.node(s).id);
+        projectors.iter().find(|p| p.node == next)
+    })
+}
+
 fn node_ref(d: &Diagram, ix: NodeIx) -> String {
     let n = d.node(ix);
     format!("{} \"{}\"", comment_text(&n.id), comment_text(n.display()))
@@ -636,19 +653,11 @@ pub fn build_arch(
             ));
             continue;
         }
-        let feeds_projector = d
-            .successors(ix)
-            .into_iter()
-            .any(|(_, s, _)| used.contains(&s));
-        if feeds_projector {
+        if let Some(p) = fed_projector(d, ix, &projectors) {
             inferred.push(format!(
                 "{} consumes for projector {}: the bus's checkpointed delivery",
                 d.node(ix).id,
-                d.successors(ix)
-                    .into_iter()
-                    .find(|(_, s, _)| used.contains(s))
-                    .map(|(_, s, _)| d.node(s).id.clone())
-                    .unwrap_or_default()
+                p.node
             ));
         } else if !used.contains(&ix) {
             inferred.push(format!(
@@ -724,11 +733,7 @@ pub fn build_arch(
                     ),
                     // A consumer in front of a projector (`Sync Consumer -> Sync Read
                     // Model`): the bus's delivery into that projector.
-                    None => match d.successors(ix).into_iter().find_map(|(_, s, _)| {
-                        projectors
-                            .iter()
-                            .find(|p| p.node == comment_text(&d.node(s).id))
-                    }) {
+                    None => match fed_projector(d, ix, &projectors) {
                         Some(p) => (
                             "src/bus.rs".to_string(),
                             format!(
@@ -852,14 +857,7 @@ pub fn build_arch(
         .iter()
         .filter(|a| a.role == Role::Projector)
         .map(|a| a.node)
-        .filter(|ix| {
-            let own = comment_text(&d.node(*ix).id);
-            !projectors.iter().any(|p| p.node == own)
-                && d.successors(*ix).into_iter().any(|(_, s, _)| {
-                    let next = comment_text(&d.node(s).id);
-                    projectors.iter().any(|p| p.node == next)
-                })
-        })
+        .filter(|ix| fed_projector(d, *ix, &projectors).is_some())
         .map(|ix| comment_text(&d.node(ix).id))
         .next()
         .unwrap_or_default();

@@ -643,11 +643,11 @@ fn run_projector(
             t.batch_fit.record_with_cpu(k, ns, cpu_start);
             cycle_ns += ns;
             cycle_batches += 1;
-            // A view that was visible after every apply has no cycle of its own.
-            if visible && cycle_batches > 1 {
-                t.refresh.time.record(cycle_ns);
-            }
             if visible {
+                // A view that was visible after every apply has no cycle of its own.
+                if cycle_batches > 1 {
+                    t.refresh.time.record(cycle_ns);
+                }
                 (cycle_ns, cycle_batches) = (0, 0);
             }
         }

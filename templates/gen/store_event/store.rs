@@ -247,6 +247,11 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // A 32 MB page cache (2 MB by default) keeps the index pages that commits touch in
+    // memory: the writer reads an eighth of what it read from the file. (A checkpoint
+    // every 10,000 WAL pages rather than 1,000 wrote a fifth less but made each
+    // checkpoint a longer stall of the commit: command p99 50 -> 75 ms at 12,000/s.)
+    conn.pragma_update(None, "cache_size", -32_768)?;
     Ok(conn)
 }
 
