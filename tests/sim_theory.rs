@@ -601,3 +601,26 @@ fn a_client_on_the_host_shares_its_cores() {
     );
     assert!(e.abs() < 0.03, "mean response {:+.2}%", e * 100.0);
 }
+
+/// Paced arrivals (a load generator's open loop: the k-th at k / rate) against Poisson ones
+/// at the same rate, into a commit of 0.5 ms that rests 1 ms after each batch: paced every
+/// 2 ms, no arrival meets the 1.5 ms of work and rest, so none waits and every response is
+/// the 0.5 ms commit; at random, those that come within it wait.
+#[test]
+fn paced_arrivals_meet_no_rest_that_random_ones_wait_for() {
+    let paced = simulate("rest_paced", 100, 1, 44);
+    let n2 = paced.nodes.iter().find(|n| n.id == "n2").unwrap();
+    assert_eq!(n2.wait.max.unwrap(), 0.0, "paced: nobody waits");
+    assert!((n2.response.mean.v() - 5e-4).abs() < 1e-9);
+    assert!((n2.throughput.v() - 500.0).abs() < 1.0);
+    let random = simulate("rest_poisson", 100, 1, 44);
+    let n2 = random.nodes.iter().find(|n| n.id == "n2").unwrap();
+    // An arrival waits when it comes within the 1.5 ms after a batch starts: at 500/s,
+    // 1 - e^(-0.75) = 53% of gaps are shorter, so the mean wait is well above 0.2 ms.
+    assert!(
+        n2.wait.mean.v() > 2e-4,
+        "random: mean wait {}",
+        n2.wait.mean.v()
+    );
+    assert!(n2.wait.max.unwrap() > 1e-3);
+}

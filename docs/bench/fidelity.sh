@@ -105,12 +105,14 @@ client_of() {
   python3 -c 'import json,sys; c=json.load(open(sys.argv[1])).get("client",{}).get("cpu_per_request"); print("" if c is None else f"const({c*1e9:.0f}ns)")' "$1"
 }
 echo "== the client's CPU per request at calibration: $(client_of "$WORK/calibrate.json") (CLIENT=${CLIENT:-calibration})"
+# loadgen paces its open loops (the k-th request due at k / rate), so the model's arrivals
+# at a rate are paced too (run.arrivals = "paced"), not Poisson.
 predict() {
   local name=$1; shift
   local client
   if [ "${CLIENT:-calibration}" = calibration ]; then client=$(client_of "$WORK/calibrate.json"); else client=$(client_of "$WORK/$name.json"); fi
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
-    --replications 3 --set reads.rate=1000 ${client:+--set "host.client=$client"} "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
+    --replications 3 --set reads.rate=1000 --set run.arrivals=paced ${client:+--set "host.client=$client"} "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
 }
 
 if [ -n "$find_slo" ]; then

@@ -11,7 +11,7 @@ use super::dist::{Dist, KeyDist};
 use super::network::{
     ClosedLoop, CqrsSpec, Hop, JoinSpec, LoopBack, Network, Routing, SimRole, Source, Station,
 };
-use super::profile::{Profile, ProfileError};
+use super::profile::{Arrivals, Profile, ProfileError};
 
 /// Arrivals per second at each source when nothing says otherwise.
 pub const DEFAULT_RATE: f64 = 500.0;
@@ -434,6 +434,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             source_nodes.insert(ix);
         }
     }
+    let arrivals = profile.run.arrivals.unwrap_or(Arrivals::Poisson);
     let unrated = source_nodes
         .iter()
         .filter(|ix| {
@@ -453,14 +454,14 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             sp.and_then(|s| s.interarrival.clone()),
             sp.and_then(|s| s.rate),
         ) {
-            (Some(r), _, _) => rate_dist(r),
+            (Some(r), _, _) => rate_dist(r, arrivals),
             (None, Some(ia), _) => ia,
-            (None, None, Some(r)) => rate_dist(r),
+            (None, None, Some(r)) => rate_dist(r, arrivals),
             (None, None, None) => match profile.defaults.rate {
-                Some(r) => rate_dist(r),
+                Some(r) => rate_dist(r, arrivals),
                 // The default load is shared by the entry points that have no rate of their
                 // own, so that two entries meeting at one store do not double it.
-                None => rate_dist(DEFAULT_RATE / unrated.max(1) as f64),
+                None => rate_dist(DEFAULT_RATE / unrated.max(1) as f64, arrivals),
             },
         };
         let closed = sp.and_then(|s| s.users).map(|users| ClosedLoop {
@@ -484,9 +485,10 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             (None, Some(s)) if s.rate.is_some() || s.interarrival.is_some() || opts.rate.is_some() => {}
             (None, _) if opts.rate.is_some() => {}
             (None, _) => assumptions.push(format!(
-                "source {} \"{}\": Poisson arrivals at {:.0}/s (the default {DEFAULT_RATE}/s shared by the entry points without a rate; set [source.{}] rate, or users and think for a closed loop)",
+                "source {} \"{}\": {} arrivals at {:.0}/s (the default {DEFAULT_RATE}/s shared by the entry points without a rate; set [source.{}] rate, or users and think for a closed loop)",
                 d.node(*ix).id,
                 d.node(*ix).display(),
+                if arrivals == Arrivals::Paced { "paced" } else { "Poisson" },
                 1e9 / interarrival.mean_ns(),
                 d.node(*ix).id
             )),
@@ -695,7 +697,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
                 };
                 sources.push(Source {
                     station: qa,
-                    interarrival: rate_dist(r.rate),
+                    interarrival: rate_dist(r.rate, arrivals),
                     key: KeyDist::Unique,
                     reads: Some(views),
                     closed: None,
@@ -819,9 +821,13 @@ fn replicas_of(d: &Diagram, arch: &Architecture, commits: &[NodeIx]) -> Vec<Node
     out
 }
 
-fn rate_dist(rate: f64) -> Dist {
+/// The gaps between arrivals at `rate` per second: exponential (Poisson arrivals), or
+/// every gap the same where the load is paced.
+fn rate_dist(rate: f64, arrivals: Arrivals) -> Dist {
     if rate <= 0.0 {
         Dist::ZERO
+    } else if arrivals == Arrivals::Paced {
+        Dist::Const((1e9 / rate).round().max(1.0) as u64)
     } else {
         Dist::Exp { mean: 1e9 / rate }
     }

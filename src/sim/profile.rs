@@ -42,6 +42,19 @@ pub struct RunSection {
     pub seed: Option<u64>,
     pub replications: Option<u32>,
     pub hop_limit: Option<u32>,
+    /// How arrivals at a `rate` are spaced (`arrivals = "poisson"`, the default, or `"paced"`).
+    pub arrivals: Option<Arrivals>,
+}
+
+/// The arrival process of a rate: Poisson (independent arrivals, the open world's users)
+/// or paced (the k-th arrival at k / rate, a load generator's open loop: the generated
+/// loadgen, wrk2, k6's constant arrival rate). A rest after each group commit of 1 ms
+/// delays no command when commands come every 2 ms, and a third of them when they come at
+/// random with the same mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrivals {
+    Poisson,
+    Paced,
 }
 
 /// `[host]`: the machine the stations run on. With `cores = C`, every station that serves
@@ -163,7 +176,14 @@ const TOP: &[&str] = &[
     "roles",
     "components",
 ];
-const RUN_KEYS: &[&str] = &["duration", "warmup", "seed", "replications", "hop_limit"];
+const RUN_KEYS: &[&str] = &[
+    "duration",
+    "warmup",
+    "seed",
+    "replications",
+    "hop_limit",
+    "arrivals",
+];
 const HOST_KEYS: &[&str] = &["cores", "client"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
@@ -463,6 +483,20 @@ fn parse_run(cx: &Cx<'_>, t: &dyn TableLike) -> Result<RunSection, ProfileError>
             }
             "hop_limit" => {
                 r.hop_limit = Some(integer(cx, "run", key, item, &vs, 1, u32::MAX as i64)? as u32)
+            }
+            "arrivals" => {
+                r.arrivals = Some(match str_value(cx, "run", key, item, &vs)? {
+                    "poisson" => Arrivals::Poisson,
+                    "paced" => Arrivals::Paced,
+                    other => {
+                        return Err(cx.err(
+                            &vs,
+                            format!(
+                                "[run] arrivals must be \"poisson\" or \"paced\", not {other:?}"
+                            ),
+                        ))
+                    }
+                })
             }
             _ => return Err(unknown(cx, "run", key, &kspan, RUN_KEYS)),
         }
@@ -836,6 +870,15 @@ n7 = "ordering"
 
         let e = err("[run]\nduration = \"1 fortnight\"\n");
         assert_eq!(e.line, 2);
+
+        let e = err("[run]\nseed = 1\narrivals = \"uniform\"\n");
+        assert_eq!(e.line, 3);
+        assert!(
+            e.message
+                .contains("[run] arrivals must be \"poisson\" or \"paced\", not \"uniform\""),
+            "{}",
+            e.message
+        );
 
         let e = err("[node.n3]\nbranch = { n4 = 0.8, n5 = 0.8 }\n");
         assert!(e.message.contains("sum to"), "{}", e.message);
