@@ -48,9 +48,9 @@ pub struct RunSection {
 
 /// The arrival process of a rate: Poisson (independent arrivals, the open world's users)
 /// or paced (the k-th arrival at k / rate, a load generator's open loop: the generated
-/// loadgen, wrk2, k6's constant arrival rate). A rest after each group commit of 1 ms
-/// delays no command when commands come every 2 ms, and a third of them when they come at
-/// random with the same mean.
+/// loadgen, wrk2, k6's constant arrival rate). A commit of 0.5 ms that rests 1 ms after
+/// each batch delays no command when commands come every 2 ms, and about half of them when
+/// they come at random with the same mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrivals {
     Poisson,
