@@ -30,7 +30,7 @@ pub struct PackDef {
     pub feature: Option<&'static str>,
 }
 
-const SQLITE: &str = r#"rusqlite = { version = "=0.43.0", features = ["bundled"] } # SQLite store and views (C trimmed in .cargo/config.toml)"#;
+const SQLITE: &str = r#"rusqlite = { version = "=0.43.0", features = ["bundled", "hooks"] } # SQLite store and views; hooks: the WAL hook that hands checkpoints to their own thread (C trimmed in .cargo/config.toml)"#;
 const POSTGRES: &str = r#"postgres = "=0.19.14" # the same on PostgreSQL when DATABASE_URL is set"#;
 
 /// Every pack, in wiring order.

@@ -133,6 +133,30 @@ pub fn open_sqlite(
     Ok(conn)
 }
 
+/// Opens the connection a projector writes its view's SQLite file with: [`open_sqlite`],
+/// with the WAL checkpoints on a thread of their own (`crate::store::checkpoint_beside`),
+/// so no apply waits for one. `node` is the projector's diagram node, whose CPU that
+/// thread's is. The thread ends with the connection.
+pub fn open_sqlite_writer(
+    dir: &Path,
+    file: &str,
+    name: &'static str,
+    node: &'static str,
+) -> Result<Connection, ProjectionError> {
+    let mut conn = open_sqlite(dir, file, name)?;
+    // Detached: it holds no state of the view, and a checkpoint cut short at exit is
+    // finished by the next one (the WAL keeps every frame until then).
+    let _checkpointer = crate::store::checkpoint_beside(
+        &dir.join(file),
+        &mut conn,
+        &format!("{name}-checkpoints"),
+        node,
+        |_| {},
+    )
+    .map_err(|e| ProjectionError::new(name, e))?;
+    Ok(conn)
+}
+
 /// Reads the checkpoints stored in a view's SQLite file.
 pub fn sqlite_checkpoints(
     conn: &Connection,

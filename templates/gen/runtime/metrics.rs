@@ -213,6 +213,8 @@ pub struct Timings {
     pub commit_size: Histogram,
     /// n4: batch time against batch size.
     pub commit_fit: BatchFit,
+    /// n4: one WAL checkpoint (SQLite), run beside the commits by its own thread.
+    pub checkpoint: NodeTiming,
     /// n6: the router's work per event (read back from the log, routing).
     pub route: NodeTiming,
     /// n6: one read of the log and the routing of what it returned, per batch.
@@ -264,6 +266,7 @@ impl Timings {
             commit_batch: timing(ids.write_commit, "commit_batch"),
             commit_size: Histogram::default(),
             commit_fit: BatchFit::default(),
+            checkpoint: timing(ids.write_commit, "checkpoint"),
             route: timing(ids.event_router, "route"),
             route_batch: timing(ids.event_router, "route_batch"),
             route_size: Histogram::default(),
@@ -314,6 +317,7 @@ impl Timings {
             &self.validate,
             &self.commit,
             &self.commit_batch,
+            &self.checkpoint,
             &self.route,
             &self.route_batch,
             &self.deliver,

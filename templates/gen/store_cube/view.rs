@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    fold, open_sqlite, sqlite_checkpoints, sqlite_save_checkpoints, PageRequest, SqliteReaders,
+    fold, open_sqlite_writer, sqlite_checkpoints, sqlite_save_checkpoints, PageRequest, SqliteReaders,
 };
 use crate::bus::{Delivered, ProjectionError, Projector};
 use crate::domain::{{ v.aggregate_module }}::{ {{- v.aggregate }}State, EVENT_TYPES};
@@ -135,7 +135,7 @@ pub struct {{ p.projector_type }} {
 impl {{ p.projector_type }} {
     /// Opens the view's storage under `dir`.
     pub fn open(dir: &Path) -> Result<Self, ProjectionError> {
-        let conn = open_sqlite(dir, FILE, PROJECTOR)?;
+        let conn = open_sqlite_writer(dir, FILE, PROJECTOR, "{{ p.node }}")?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok({{ p.projector_type }} {
             conn,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    fold, open_sqlite, pg_checkpoints, pg_save_checkpoints, sqlite_checkpoints,
+    fold, open_sqlite_writer, pg_checkpoints, pg_save_checkpoints, sqlite_checkpoints,
     sqlite_save_checkpoints, PageRequest, PgReaders, SqliteReaders,
 };
 use crate::bus::{Delivered, ProjectionError, Projector};
@@ -102,7 +102,7 @@ impl {{ p.projector_type }} {
                 Storage::Pg(Box::new(c))
             }
             None => {
-                let conn = open_sqlite(dir, FILE, PROJECTOR)?;
+                let conn = open_sqlite_writer(dir, FILE, PROJECTOR, "{{ p.node }}")?;
                 conn.execute_batch(&format!("{SCHEMA}\n{META}"))
                     .map_err(err)?;
                 Storage::Sqlite(conn)
