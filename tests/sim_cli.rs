@@ -344,6 +344,16 @@ fn profile_errors_name_file_line_and_choices() {
             1,
             "only diamonds choose a branch",
         ),
+        (
+            "[run]\nseed = 1\n[host]\nclient_wakeup = \"const(20us)\"\n",
+            4,
+            "[host] client and client_wakeup need cores",
+        ),
+        (
+            "[host]\ncores = 2\nclient_wake = \"const(20us)\"\n",
+            3,
+            "valid keys: cores, client, client_wakeup",
+        ),
     ];
     for (text, line, want) in cases {
         let p = write(dir.path(), "mm1.sim.toml", text);

@@ -602,6 +602,32 @@ fn a_client_on_the_host_shares_its_cores() {
     assert!(e.abs() < 0.03, "mean response {:+.2}%", e * 100.0);
 }
 
+/// A client's wake-up (`[host] client_wakeup`) is paid by a send that finds the client
+/// asleep: paced 10 ms apart, every request pays it (1.5 ms from arrival to done: 100 us
+/// of the client's CPU, its 400 us wake-up, the 1 ms handler); in a closed loop that keeps
+/// 50 sends on the core, none does, and the core serves one request per 100 us of the
+/// client's CPU alone.
+#[test]
+fn a_client_wakes_only_for_a_send_that_finds_it_asleep() {
+    let paced = simulate("client_wake_paced", 100, 1, 81);
+    let e = rel(paced.end_to_end.mean.v(), 1.5e-3);
+    eprintln!(
+        "client_wake_paced: end to end {:.4}ms vs 1.5ms ({:+.3}%)",
+        paced.end_to_end.mean.v() * 1e3,
+        e * 100.0
+    );
+    assert!(e.abs() < 1e-3, "paced: {:+.3}%", e * 100.0);
+    let closed = simulate("client_wake_closed", 20, 1, 82);
+    let n2 = closed.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let e = rel(n2.throughput.v(), 10_000.0);
+    eprintln!(
+        "client_wake_closed: {:.1}/s vs 10,000/s ({:+.3}%)",
+        n2.throughput.v(),
+        e * 100.0
+    );
+    assert!(e.abs() < 0.005, "closed: {:+.3}%", e * 100.0);
+}
+
 /// Paced arrivals (a load generator's open loop: the k-th at k / rate) against Poisson ones
 /// at the same rate, into a commit of 0.5 ms that rests 1 ms after each batch: paced every
 /// 2 ms, no arrival meets the 1.5 ms of work and rest, so none waits and every response is

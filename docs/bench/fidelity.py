@@ -159,6 +159,18 @@ for p in points:
 (work / "fidelity.json").write_text(json.dumps({"design": design, "results": results}, indent=1))
 within = sum(r["within"] for r in results)
 print(f"{within} of {len(results)} figures within their band")
+# The machine's speed at each point against the calibration's (fidelity.sh's probe: CPU
+# seconds of one fixed hash): above 1, the machine ran that point slower than it calibrated.
+speed = {}
+for p in ["calibrate", *points]:
+    f = work / f"{p}.speed"
+    try:
+        speed[p] = float(f.read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+if "calibrate" in speed and speed["calibrate"] > 0 and len(speed) > 1:
+    print("machine time for a fixed hash against the calibration's: " + ", ".join(
+        f"{p} {v / speed['calibrate']:.2f}x" for p, v in speed.items() if p != "calibrate"))
 if check and failed:
     print("out of band: " + ", ".join(failed), file=sys.stderr)
     sys.exit(1)

@@ -80,6 +80,9 @@ point() {
   if [ "${RESUME:-0}" = 1 ] && [ -s "$WORK/$name.json" ]; then return 0; fi
   start
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  # The machine's own speed before the point (CPU seconds of a fixed hash of 100 MB, one
+  # core): a shared machine's cores are not equally fast from one half hour to the next.
+  /usr/bin/env time -f "%U" -o "$WORK/$name.speed" sh -c 'head -c 100000000 /dev/zero | sha256sum >/dev/null' 2>/dev/null || true
   "$WORK/bin/loadgen" --url "$url" --duration "${DUR}s" --format json "$@" >"$WORK/$name.json"
   curl -sf "$url/metrics" >"$WORK/$name.metrics"
   if [ "$name" = calibrate ]; then
@@ -95,24 +98,45 @@ echo "== calibrate at 1000 commands/s with 1000 queries/s"
 point calibrate --rate 1000 --reads 1000
 
 entry=$(awk '/^\[node\./{gsub(/[\[\]]|node\./,""); print; exit}' "$WORK/$design.sim.toml")
-# loadgen runs on the cores it measures: its CPU per request at the calibration point (its
-# own report) is the model's [host] client, the same at every point (CLIENT=calibration,
-# the default). CLIENT=point gives each point loadgen's own figure for that point instead
-# (it falls from 60-115 us a request at 1,000/s to about 20 us in a closed loop of 128
-# users); on the runs of docs/fidelity.md it over-predicts the sustained maximum by 24-44%
-# where the held figure under-predicts it by 20-21%, so it is not the default.
+# loadgen runs on the cores it measures, so the model has its CPU as [host] client: all of
+# its CPU per request at the calibration point, the same at every point (CLIENT_FIT=whole,
+# the default). CLIENT_FIT=split divides it, as the service's HTTP threads' is, by its
+# runtimes' busy spells (`client.spells` in its report): the spells' slope on the requests
+# each sent is `host.client`, the rest over its requests `host.client_wakeup`, paid by a
+# request that finds loadgen asleep (requests sent together share one). On the same data
+# (docs/fidelity.md, 4 December) the split gave 39 of 68 within band and the sustained
+# maximum +71%, the whole figure 48 of 68 and +14%, so it is not the default. CLIENT=point
+# gives each point loadgen's own figure for that point (all of it per request; a
+# diagnosis, not a prediction). A report without spells (an older loadgen) is always whole.
 client_of() {
-  python3 -c 'import json,sys; c=json.load(open(sys.argv[1])).get("client",{}).get("cpu_per_request"); print("" if c is None else f"const({c*1e9:.0f}ns)")' "$1"
+  python3 - "$1" "${2:-split}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])).get("client", {})
+cpu, req, s = c.get("cpu_seconds"), c.get("requests"), c.get("spells") or {}
+if cpu is None:
+    sys.exit(0)
+per = c.get("cpu_per_request")
+n, k, kk, t, kt = (s.get(x, 0) for x in ("n", "k", "kk", "t_ns", "kt_ns"))
+var = kk / n - (k / n) ** 2 if n else 0
+if sys.argv[2] == "split" and req and n >= 10 and var > 0:
+    slope = (kt / n - (k / n) * (t / n)) / var * 1e-9
+    if 0 < slope < cpu / req:
+        wake = (cpu - slope * req) / req
+        print(f"--set host.client=const({slope*1e9:.0f}ns) --set host.client_wakeup=const({wake*1e9:.0f}ns)")
+        sys.exit(0)
+print(f"--set host.client=const({per*1e9:.0f}ns)")
+PY
 }
-echo "== the client's CPU per request at calibration: $(client_of "$WORK/calibrate.json") (CLIENT=${CLIENT:-calibration})"
+echo "== the client's CPU at calibration: $(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-whole}") (CLIENT=${CLIENT:-calibration}, CLIENT_FIT=${CLIENT_FIT:-whole})"
 # loadgen paces its open loops (the k-th request due at k / rate), so the model's arrivals
 # at a rate are paced too (run.arrivals = "paced"), not Poisson.
 predict() {
   local name=$1; shift
   local client
-  if [ "${CLIENT:-calibration}" = calibration ]; then client=$(client_of "$WORK/calibrate.json"); else client=$(client_of "$WORK/$name.json"); fi
+  if [ "${CLIENT:-calibration}" = calibration ]; then client=$(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-whole}"); else client=$(client_of "$WORK/$name.json" whole); fi
+  # shellcheck disable=SC2086 # $client is a list of --set arguments
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
-    --replications 3 --set reads.rate=1000 --set run.arrivals=paced ${client:+--set "host.client=$client"} "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
+    --replications 3 --set reads.rate=1000 --set run.arrivals=paced $client "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
 }
 
 if [ -n "$find_slo" ]; then

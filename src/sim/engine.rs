@@ -194,6 +194,8 @@ struct Host {
     jobs: Vec<HostJob>,
     free: Vec<u32>,
     gen: u32,
+    /// Clients' jobs in service (sending a request): while there is one, the client is awake.
+    clients: u32,
 }
 
 impl Host {
@@ -206,6 +208,7 @@ impl Host {
             jobs: Vec::new(),
             free: Vec::new(),
             gen: 0,
+            clients: 0,
         }
     }
 
@@ -247,6 +250,7 @@ impl Host {
         let job = &mut self.jobs[id as usize];
         job.station = station;
         job.then_arrive = then_arrive;
+        self.clients += u32::from(then_arrive);
         job.then_wait = then_wait;
         job.members.clear();
         job.members.extend_from_slice(members);
@@ -582,13 +586,19 @@ impl<'n> Engine<'n> {
 
     /// A request enters at `station`: at once, or, with a client on the host's cores
     /// (`[host] client`), once the client has spent its CPU sending it (a job on the cores
-    /// the request waits for, as it waits for the client in a real run).
+    /// the request waits for, as it waits for the client in a real run). A client that
+    /// finds no other client job on the cores wakes first (`[host] client_wakeup`).
     #[inline]
     fn send_request(&mut self, now: Nanos, station: u32, slot: u32) {
-        let work = match &self.net.host_client {
+        let mut work = match &self.net.host_client {
             Some(d) => d.sample(&mut self.rng),
             None => 0,
         };
+        if let (Some(d), Some(h)) = (&self.net.host_client_wakeup, &self.host) {
+            if h.clients == 0 {
+                work = work.saturating_add(d.sample(&mut self.rng));
+            }
+        }
         match self.host.as_mut() {
             Some(h) if work > 0 => {
                 let (at, gen) = h.admit(now, station, &[slot], work, true, 0);
@@ -1119,6 +1129,7 @@ impl<'n> Engine<'n> {
         }
         for &id in &done {
             let job = &mut h.jobs[id as usize];
+            h.clients -= u32::from(job.then_arrive);
             for &m in &job.members {
                 if job.then_arrive {
                     self.q.schedule(now, Ev::Arrive(job.station, m));

@@ -741,10 +741,11 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     if let (Some(span), None) = (&profile.host.client_span, profile.host.cores) {
         return Err(LowerError::Profile(profile.error_at(
             span,
-            "[host] client needs cores: the clients' CPU is a share of the host's cores (give [host] cores = N)",
+            "[host] client and client_wakeup need cores: the clients' CPU is a share of the host's cores (give [host] cores = N)",
         )));
     }
     network.host_client = profile.host.client.clone();
+    network.host_client_wakeup = profile.host.client_wakeup.clone();
     network.hop_limit = opts
         .hop_limit
         .or(profile.run.hop_limit)

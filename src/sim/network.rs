@@ -209,6 +209,8 @@ pub struct Network {
     pub host_cores: Option<f64>,
     /// CPU on the host's cores that each request's client spends as it sends it.
     pub host_client: Option<Dist>,
+    /// CPU added to a request whose client finds no client work on the cores (a wake-up).
+    pub host_client_wakeup: Option<Dist>,
 }
 
 pub const DEFAULT_HOP_LIMIT: u32 = 10_000;
@@ -222,6 +224,7 @@ impl Network {
             cqrs: None,
             host_cores: None,
             host_client: None,
+            host_client_wakeup: None,
         }
     }
 

@@ -64,11 +64,15 @@ pub enum Arrivals {
 ///
 /// `client = DIST`: CPU that the clients offering the load spend on the same cores, per
 /// request they send (each command and each query): a load generator on the machine it
-/// measures takes its share of the cores the service runs on.
+/// measures takes its share of the cores the service runs on. `client_wakeup = DIST`: CPU
+/// added to a request whose client finds no other client work on the cores (its threads
+/// were asleep and wake for it): requests sent together, as a closed loop's users answered
+/// by one group commit are, share one wake-up.
 #[derive(Debug, Clone, Default)]
 pub struct HostSection {
     pub cores: Option<f64>,
     pub client: Option<Dist>,
+    pub client_wakeup: Option<Dist>,
     /// Where `client` was given (a client needs cores: checked once the profile is whole).
     pub client_span: Option<Span>,
 }
@@ -184,7 +188,7 @@ const RUN_KEYS: &[&str] = &[
     "hop_limit",
     "arrivals",
 ];
-const HOST_KEYS: &[&str] = &["cores", "client"];
+const HOST_KEYS: &[&str] = &["cores", "client", "client_wakeup"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
 const NODE_KEYS: &[&str] = &[
@@ -522,6 +526,10 @@ fn parse_host(cx: &Cx<'_>, t: &dyn TableLike) -> Result<HostSection, ProfileErro
             "client" => {
                 h.client = Some(dist(cx, "host", key, item, &vs)?);
                 client_at = Some(vs.clone());
+            }
+            "client_wakeup" => {
+                h.client_wakeup = Some(dist(cx, "host", key, item, &vs)?);
+                client_at = client_at.or(Some(vs.clone()));
             }
             _ => return Err(unknown(cx, "host", key, &kspan, HOST_KEYS)),
         }

@@ -125,7 +125,7 @@ pub fn open_sqlite(
         .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
         .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
         // As the event store: the hot pages cached.
-        .and_then(|_| conn.pragma_update(None, "cache_size", -32_768))
+        .and_then(|_| conn.pragma_update(None, "cache_size", -crate::store::SQLITE_CACHE_KIB))
         .and_then(|_| {
             conn.execute_batch("CREATE TABLE IF NOT EXISTS checkpoints (partition INTEGER PRIMARY KEY, position INTEGER NOT NULL);")
         })

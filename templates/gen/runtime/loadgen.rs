@@ -286,6 +286,7 @@ impl Http {
 
 async fn post(http: &mut Http, path: &str, body: Value, stats: &Stats) -> bool {
     stats.sent.fetch_add(1, Ordering::Relaxed);
+    {{ plan.crate_name }}::metrics::spell_item();
     let t = Instant::now();
     let body = body.to_string();
     let ok = match http.request("POST", path, Some(body.as_bytes())).await {
@@ -412,6 +413,7 @@ async fn query_worker(
         ];
         let _ = k;
         let path = &paths[(n >> 20) as usize % paths.len()];
+        {{ plan.crate_name }}::metrics::spell_item();
         let t = Instant::now();
         match http.request("GET", path, None).await {
             Ok((status, _)) if (200..300).contains(&status) || status == 404 => {
@@ -508,8 +510,18 @@ fn service_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 
     lower
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Its workers' busy spells timed, as the service's are: `client.spells` in the report.
+    match {{ plan.crate_name }}::metrics::runtime() {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => {
+            eprintln!("loadgen: cannot start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> std::process::ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -570,9 +582,10 @@ async fn main() -> std::process::ExitCode {
         let spawned = std::thread::Builder::new()
             .name("queries".into())
             .spawn(move || -> Result<(), String> {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
+                let rt = {{ plan.crate_name }}::metrics::with_spells(
+                    tokio::runtime::Builder::new_current_thread().enable_all(),
+                )
+                .build()
                     .map_err(|e| e.to_string())?;
                 rt.block_on(async move {
                     let mut tasks = Vec::new();
@@ -656,6 +669,10 @@ async fn main() -> std::process::ExitCode {
         "client": {
             "cpu_seconds": client_cpu,
             "cpu_per_request": client_cpu.map(|c| c / (stats.sent.load(Ordering::Relaxed) + ql.len() as u64).max(1) as f64),
+            "requests": stats.sent.load(Ordering::Relaxed) + ql.len() as u64,
+            // Its runtimes' busy spells against the requests each sent: the slope is its
+            // CPU per request, the rest of `cpu_seconds` its wake-ups' (docs/fidelity.md).
+            "spells": {{ plan.crate_name }}::metrics::spell_sums(),
         },
     });
 {%- if plan.uses("notification_websocket") %}

@@ -449,22 +449,42 @@ fn spell_ends() {
     });
 }
 
-/// Counts a request on the thread that serves it (a layer over every route).
-pub async fn count_request(req: axum::extract::Request) -> axum::extract::Request {
+/// Counts a request on the thread that serves (or, in loadgen, sends) it.
+pub fn spell_item() {
     SPELL.with(|c| {
         let (items, start, then) = c.get();
         c.set((items + 1, start, then));
     });
+}
+
+/// Counts a request on the thread that serves it (a layer over every route).
+pub async fn count_request(req: axum::extract::Request) -> axum::extract::Request {
+    spell_item();
     req
+}
+
+/// Times the busy spells of a runtime's threads ([`spell_item`] counts their requests).
+pub fn with_spells(b: &mut tokio::runtime::Builder) -> &mut tokio::runtime::Builder {
+    b.on_thread_unpark(spell_begins).on_thread_park(spell_ends)
 }
 
 /// The HTTP runtime: tokio's multi-threaded scheduler, its workers' spells measured.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_unpark(spell_begins)
-        .on_thread_park(spell_ends)
-        .build()
+    with_spells(tokio::runtime::Builder::new_multi_thread().enable_all()).build()
+}
+
+/// This process's spells so far, as JSON sums (`n`, `k`, `kk`, `t_ns`, `kt_ns`): loadgen
+/// reports its own, so that its CPU per request can be told from its CPU per wake-up.
+pub fn spell_sums() -> serde_json::Value {
+    let f = &HTTP_SPELLS;
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    serde_json::json!({
+        "n": get(&f.n),
+        "k": get(&f.k),
+        "kk": get(&f.kk),
+        "t_ns": get(&f.t),
+        "kt_ns": get(&f.kt),
+    })
 }
 
 fn render_spells(s: &mut String) {

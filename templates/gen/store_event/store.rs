@@ -237,6 +237,12 @@ pub struct EventStore {
     metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>>,
 }
 
+/// The page cache of every SQLite connection the service opens, in KiB (`PRAGMA
+/// cache_size` takes it negated): 32 MB rather than SQLite's 2 MB keeps the index pages
+/// that commits touch in memory, so the writer reads an eighth of what it read from the
+/// file (docs/benchmarks.md).
+pub const SQLITE_CACHE_KIB: i64 = 32_768;
+
 fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     // The bundled SQLite has STAT4, which re-prepares a cached statement whenever
@@ -249,9 +255,7 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // A 32 MB page cache (2 MB by default) keeps the index pages that commits touch in
-    // memory: the writer reads an eighth of what it read from the file.
-    conn.pragma_update(None, "cache_size", -32_768)?;
+    conn.pragma_update(None, "cache_size", -SQLITE_CACHE_KIB)?;
     Ok(conn)
 }
 
