@@ -109,7 +109,7 @@ entry=$(awk '/^\[node\./{gsub(/[\[\]]|node\./,""); print; exit}' "$WORK/$design.
 # gives each point loadgen's own figure for that point (all of it per request; a
 # diagnosis, not a prediction). A report without spells (an older loadgen) is always whole.
 client_of() {
-  python3 - "$1" "${2:-split}" <<'PY'
+  python3 - "$1" "${2:-whole}" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1])).get("client", {})
 cpu, req, s = c.get("cpu_seconds"), c.get("requests"), c.get("spells") or {}

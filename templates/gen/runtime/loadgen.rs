@@ -648,6 +648,8 @@ async fn run() -> std::process::ExitCode {
         .map(|v| v.clone())
         .unwrap_or_default();
     let acknowledged = stats.acknowledged.load(Ordering::Relaxed);
+    // Every request sent: the commands and the queries that were answered.
+    let requests = stats.sent.load(Ordering::Relaxed) + ql.len() as u64;
     let report = json!({
         "commands": {
             "users": args.users,
@@ -668,8 +670,8 @@ async fn run() -> std::process::ExitCode {
         "errors": stats.errors.load(Ordering::Relaxed),
         "client": {
             "cpu_seconds": client_cpu,
-            "cpu_per_request": client_cpu.map(|c| c / (stats.sent.load(Ordering::Relaxed) + ql.len() as u64).max(1) as f64),
-            "requests": stats.sent.load(Ordering::Relaxed) + ql.len() as u64,
+            "cpu_per_request": client_cpu.map(|c| c / requests.max(1) as f64),
+            "requests": requests,
             // Its runtimes' busy spells against the requests each sent: the slope is its
             // CPU per request, the rest of `cpu_seconds` its wake-ups' (docs/fidelity.md).
             "spells": {{ plan.crate_name }}::metrics::spell_sums(),

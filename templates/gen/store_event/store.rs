@@ -275,9 +275,9 @@ const CHECKPOINT_INLINE: i32 = 4;
 /// replaces the automatic checkpoint) only signals; a thread named `thread` with its own
 /// connection runs a PASSIVE checkpoint, which blocks neither the writer nor a reader, and
 /// then calls `done` with its time. A log that still reaches [`CHECKPOINT_INLINE`] times
-/// the threshold is checkpointed by its commit, so it stays bounded. The thread's CPU is `node`'s (`fz calibrate` charges it
-/// to that node's batches). It ends once the writer's connection, and with it the hook, is
-/// gone. Used by the event store and by every SQLite view.
+/// the threshold is checkpointed by its commit, so it stays bounded. The thread's CPU is
+/// `node`'s (`fz calibrate` charges it to that node's batches). It ends once the writer's
+/// connection, and with it the hook, is gone. Used by the event store and every SQLite view.
 pub fn checkpoint_beside(
     path: &Path,
     writer: &mut Connection,
@@ -310,7 +310,6 @@ pub fn checkpoint_beside(
         .and_then(|c| c.busy_timeout(Duration::from_secs(10)).map(|_| c))
         .map_err(|e| format!("cannot open {} for checkpoints: {e}", path.display()))?;
     let shown = path.display().to_string();
-    let failed = format!("cannot start the checkpointer of {shown}");
     std::thread::Builder::new()
         .name(thread.into())
         .spawn(move || {
@@ -328,7 +327,7 @@ pub fn checkpoint_beside(
                 done(start.elapsed());
             }
         })
-        .map_err(|e| format!("{failed}: {e}"))
+        .map_err(|e| format!("cannot start the checkpointer of {}: {e}", path.display()))
 }
 
 fn now_us() -> i64 {
