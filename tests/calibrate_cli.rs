@@ -205,3 +205,160 @@ fn a_closed_loop_user_is_answered_at_the_commit() {
     let thr = r["requests"]["n1"]["throughput"].as_f64().unwrap();
     assert!(thr > 5000.0, "16 users with 1 ms think: {thr}/s");
 }
+
+const AT_3S: &str = "tests/fixtures/calibrate/seed-1000-at-3s.metrics";
+const AT_15S: &str = "tests/fixtures/calibrate/seed-1000-at-15s.metrics";
+
+/// `per_item` of `[node.ID]` in a profile, in µs (`const(17.56us)`).
+fn per_item_us(profile: &str, id: &str) -> f64 {
+    let section = profile
+        .split(&format!("[node.{id}]\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no [node.{id}] in\n{profile}"));
+    let section = section.split("\n[").next().unwrap();
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("per_item = "))
+        .unwrap_or_else(|| panic!("no per_item in [node.{id}]:\n{section}"));
+    let v = line
+        .trim_start_matches("per_item = \"const(")
+        .trim_end_matches(")\"");
+    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = v.strip_suffix("ns") {
+        (n, 1e-3)
+    } else {
+        panic!("per_item {v}")
+    };
+    num.parse::<f64>().unwrap() * scale
+}
+
+/// Two reads of one run of the seed's service at 1,000 commands/s (3 s and 15 s into it).
+/// Counted from the start, the first batches of a fresh store (a few of 8 to 13 commits
+/// costing 6 to 7 ms of CPU each) set the group commit's CPU slope at about 42 µs an
+/// append; over the window between the reads it is the steady cost, under 25 µs (the
+/// service measured 10 µs an append at 20,000/s).
+#[test]
+fn since_an_earlier_read_the_fit_leaves_out_the_services_start() {
+    let whole = fz(&["calibrate", SEED, "--from", AT_15S]);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let window = fz(&["calibrate", SEED, "--from", AT_15S, "--since", AT_3S]);
+    assert!(window.status.success(), "{}", stderr(&window));
+    let (whole, window) = (
+        String::from_utf8(whole.stdout).unwrap(),
+        String::from_utf8(window.stdout).unwrap(),
+    );
+    let (w, s) = (per_item_us(&whole, "n4"), per_item_us(&window, "n4"));
+    assert!(
+        w > 35.0 && s < 25.0,
+        "since the start {w} µs, the window {s} µs"
+    );
+    assert!(
+        window.contains("# commit_batch: 8066 batches"),
+        "the window's batches only:\n{window}"
+    );
+    assert!(
+        window.starts_with(&format!(
+            "# Profile of {SEED} fitted by `fz calibrate` to {AT_15S}, less {AT_3S}."
+        )),
+        "{window}"
+    );
+}
+
+#[test]
+fn reads_in_the_wrong_order_or_from_two_runs_are_refused() {
+    let o = fz(&["calibrate", SEED, "--from", AT_3S, "--since", AT_15S]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "error: {AT_3S}:2: commands_total is 2954 here but was 15000 in {AT_15S}"
+        )) && e.contains("wrong order"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+    // The same read twice: nothing happened between them.
+    let o = fz(&["calibrate", SEED, "--from", AT_3S, "--since", AT_3S]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no node timed anything between the two reads"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_window_needs_a_running_service_and_a_duration() {
+    let o = fz(&["calibrate", SEED, "--from", AT_15S, "--window", "5s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o)
+            .contains("--window 5.000s reads --from twice, so it needs a running service's URL"),
+        "{}",
+        stderr(&o)
+    );
+    let o = fz(&["calibrate", SEED, "--from", AT_15S, "--window", "soon"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`soon` is not a duration"),
+        "{}",
+        stderr(&o)
+    );
+    let o = fz(&[
+        "calibrate",
+        SEED,
+        "--from",
+        AT_15S,
+        "--since",
+        AT_3S,
+        "--window",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+}
+
+/// `--window` against a live service: the fit is to what it did between its two reads,
+/// the same profile as the two saved copies give.
+#[test]
+fn a_window_on_a_running_service_fits_what_it_did_between_two_reads() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = [AT_3S, AT_15S].map(|f| std::fs::read(Path::new(ROOT).join(f)).unwrap());
+    let server = std::thread::spawn(move || {
+        for body in bodies {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "the request ended early");
+                req.extend_from_slice(&buf[..n]);
+            }
+            assert!(req.starts_with(b"GET /metrics HTTP/1.1\r\n"));
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes()).unwrap();
+            conn.write_all(&body).unwrap();
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let o = fz(&["calibrate", SEED, "--from", &url, "--window", "200ms"]);
+    server.join().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("read {url}; reading it again in 200.000ms")),
+        "{}",
+        stderr(&o)
+    );
+    let live = String::from_utf8(o.stdout).unwrap();
+    let saved = fz(&["calibrate", SEED, "--from", AT_15S, "--since", AT_3S]);
+    let saved = String::from_utf8(saved.stdout).unwrap();
+    let body = |p: &str| p.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&live), body(&saved));
+}

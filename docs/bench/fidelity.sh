@@ -7,7 +7,7 @@
 #
 # Environment: FZ (the fz binary, default target/release/fz), WORK (scratch folder,
 # default /tmp/fz-fidelity-$DESIGN), PORT (default 19150), DUR (seconds per point, default
-# 20), PROFILE (cargo profile of the service: release or dev, default release),
+# 20), WARM (seconds of the calibration run left out of its fit, default 3), PROFILE (cargo profile of the service: release or dev, default release),
 # CARGO_TARGET_DIR / FZ_GEN_TARGET_DIR (where the service is built).
 # RESUME=1 keeps the points already measured in WORK (a run that stopped half way).
 # REPREDICT=1 measures nothing: it re-fits the profile from WORK's saved calibrate.metrics
@@ -44,6 +44,8 @@ FZ=${FZ:-$root/target/release/fz}
 WORK=${WORK:-/tmp/fz-fidelity-$design}
 PORT=${PORT:-19150}
 DUR=${DUR:-20}
+# WARM: seconds of the calibration run left out of the fit (its start), default 3.
+WARM=${WARM:-3}
 PROFILE=${PROFILE:-release}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${FZ_GEN_TARGET_DIR:-$WORK/target}}
 mkdir -p "$WORK"
@@ -52,7 +54,9 @@ url=http://127.0.0.1:$PORT
 if [ "${REPREDICT:-0}" = 1 ]; then
   [ -s "$WORK/calibrate.metrics" ] || { echo "REPREDICT=1: no $WORK/calibrate.metrics to re-fit from" >&2; exit 1; }
   RESUME=1
-  "$FZ" calibrate "$fz_file" --from "$WORK/calibrate.metrics" -o "$WORK/$design.sim.toml"
+  since=()
+  [ -s "$WORK/calibrate.start.metrics" ] && since=(--since "$WORK/calibrate.start.metrics")
+  "$FZ" calibrate "$fz_file" --from "$WORK/calibrate.metrics" "${since[@]}" -o "$WORK/$design.sim.toml"
 else
 echo "== generate and build the $design service ($PROFILE)"
 "$FZ" gen "$fz_file" -o "$WORK/svc" --force >/dev/null 2>&1
@@ -83,11 +87,20 @@ point() {
   # The machine's own speed before the point (CPU seconds of a fixed hash of 100 MB, one
   # core): a shared machine's cores are not equally fast from one half hour to the next.
   /usr/bin/env time -f "%U" -o "$WORK/$name.speed" sh -c 'head -c 100000000 /dev/zero | sha256sum >/dev/null' 2>/dev/null || true
-  "$WORK/bin/loadgen" --url "$url" --duration "${DUR}s" --format json "$@" >"$WORK/$name.json"
+  "$WORK/bin/loadgen" --url "$url" --duration "${DUR}s" --format json "$@" >"$WORK/$name.json" &
+  local lg=$!
+  if [ "$name" = calibrate ]; then
+    # The fit is to the run after its first WARM seconds (--since): a fresh service's
+    # first batches (a new store's first pages, cold caches) cost many times a steady
+    # one and come large, and counted in they set the slope of every batch fit.
+    sleep "$WARM"
+    curl -sf "$url/metrics" >"$WORK/$name.start.metrics"
+  fi
+  wait "$lg"
   curl -sf "$url/metrics" >"$WORK/$name.metrics"
   if [ "$name" = calibrate ]; then
-    # From the running service itself (the saved copy is kept beside it).
-    "$FZ" calibrate "$fz_file" --from "$url/metrics" -o "$WORK/$design.sim.toml"
+    # From the running service itself (the saved copies are kept beside it).
+    "$FZ" calibrate "$fz_file" --from "$url/metrics" --since "$WORK/$name.start.metrics" -o "$WORK/$design.sim.toml"
   fi
   stop
   echo "$load" >"$WORK/$name.load"
@@ -98,16 +111,17 @@ echo "== calibrate at 1000 commands/s with 1000 queries/s"
 point calibrate --rate 1000 --reads 1000
 
 entry=$(awk '/^\[node\./{gsub(/[\[\]]|node\./,""); print; exit}' "$WORK/$design.sim.toml")
-# loadgen runs on the cores it measures, so the model has its CPU as [host] client: all of
-# its CPU per request at the calibration point, the same at every point (CLIENT_FIT=whole,
-# the default). CLIENT_FIT=split divides it, as the service's HTTP threads' is, by its
-# runtimes' busy spells (`client.spells` in its report): the spells' slope on the requests
-# each sent is `host.client`, the rest over its requests `host.client_wakeup`, paid by a
-# request that finds loadgen asleep (requests sent together share one). On the same data
-# (docs/fidelity.md, 4 December) the split gave 39 of 68 within band and the sustained
-# maximum +71%, the whole figure 48 of 68 and +14%, so it is not the default. CLIENT=point
-# gives each point loadgen's own figure for that point (all of it per request; a
-# diagnosis, not a prediction). A report without spells (an older loadgen) is always whole.
+# loadgen runs on the cores it measures, so the model has its CPU as [host] client. It is
+# split (CLIENT_FIT=split, the default), as the service's HTTP threads' is, by its runtimes'
+# busy spells (`client.spells` in its report): the spells' slope on the requests each sent
+# is `host.client`, the rest over its requests `host.client_wakeup`, paid by a request that
+# finds loadgen asleep (requests sent together share one): loadgen's CPU a request is
+# 75-90 us in a paced open loop (a wake-up for each) and 12-22 us in a closed loop, and the
+# split predicts both from one load. CLIENT_FIT=whole charges every request the calibration
+# point's whole figure (the default until 4 December: then it stood in for costs the model
+# lacked; docs/fidelity.md). CLIENT=point gives each point loadgen's own figure for that
+# point (all of it per request; a diagnosis, not a prediction). A report without spells
+# (an older loadgen) is always whole.
 client_of() {
   python3 - "$1" "${2:-whole}" <<'PY'
 import json, sys
@@ -127,13 +141,13 @@ if sys.argv[2] == "split" and req and n >= 10 and var > 0:
 print(f"--set host.client=const({per*1e9:.0f}ns)")
 PY
 }
-echo "== the client's CPU at calibration: $(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-whole}") (CLIENT=${CLIENT:-calibration}, CLIENT_FIT=${CLIENT_FIT:-whole})"
+echo "== the client's CPU at calibration: $(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}") (CLIENT=${CLIENT:-calibration}, CLIENT_FIT=${CLIENT_FIT:-split})"
 # loadgen paces its open loops (the k-th request due at k / rate), so the model's arrivals
 # at a rate are paced too (run.arrivals = "paced"), not Poisson.
 predict() {
   local name=$1; shift
   local client
-  if [ "${CLIENT:-calibration}" = calibration ]; then client=$(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-whole}"); else client=$(client_of "$WORK/$name.json" whole); fi
+  if [ "${CLIENT:-calibration}" = calibration ]; then client=$(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}"); else client=$(client_of "$WORK/$name.json" whole); fi
   # shellcheck disable=SC2086 # $client is a list of --set arguments
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
     --replications 3 --set reads.rate=1000 --set run.arrivals=paced $client "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"

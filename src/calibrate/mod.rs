@@ -102,16 +102,10 @@ struct Metrics {
 }
 
 /// Reads the fz series of a `/metrics` text into per-node measurements.
-fn measure(text: &str, source: &str) -> Result<Metrics, CalibrateError> {
-    let samples = prom::parse(text).map_err(|e| {
-        CalibrateError(format!(
-            "{source}:{}: {}; is this a Prometheus /metrics text?",
-            e.line, e.message
-        ))
-    })?;
+fn measure(samples: &[prom::Sample], source: &str) -> Result<Metrics, CalibrateError> {
     let mut nodes: BTreeMap<String, Measured> = BTreeMap::new();
     let (mut process_cpu, mut other_cpu, mut http_spells) = (None, None, None);
-    for s in &samples {
+    for s in samples {
         match s.name.as_str() {
             "process_cpu_seconds_total" => process_cpu = Some(s.value),
             "fz_other_threads_cpu_seconds_total" => other_cpu = Some(s.value),
@@ -220,7 +214,50 @@ pub fn calibrate(
     text: &str,
     source: &str,
 ) -> Result<Calibration, CalibrateError> {
-    let metrics = measure(text, source)?;
+    let samples = prom::parse(text).map_err(|e| {
+        CalibrateError(format!(
+            "{source}:{}: {}; is this a Prometheus /metrics text?",
+            e.line, e.message
+        ))
+    })?;
+    fit_samples(diagram, diagram_name, &samples, source)
+}
+
+/// Fits a profile to what the service did between two reads of its metrics (`earlier`
+/// from `earlier_source`, then `text` from `source`): its counters and histograms less
+/// their earlier values. A service's first batches (a fresh store's first pages, cold
+/// caches) cost many times a steady batch and come large (what queued while the service
+/// warmed up); counted since the start, a few of them set the slope of every batch fit.
+pub fn calibrate_since(
+    diagram: &Diagram,
+    diagram_name: &str,
+    text: &str,
+    source: &str,
+    earlier: &str,
+    earlier_source: &str,
+) -> Result<Calibration, CalibrateError> {
+    let samples = prom::since(text, earlier, source, earlier_source).map_err(CalibrateError)?;
+    let window = format!("{source}, less {earlier_source}");
+    let c = fit_samples(diagram, diagram_name, &samples, &window)?;
+    let counted = samples
+        .iter()
+        .filter(|s| s.name == "fz_node_seconds_count")
+        .any(|s| s.value > 0.0);
+    if !counted {
+        return Err(CalibrateError(format!(
+            "{window}: no node timed anything between the two reads; was the service under load while they were taken?"
+        )));
+    }
+    Ok(c)
+}
+
+fn fit_samples(
+    diagram: &Diagram,
+    diagram_name: &str,
+    samples: &[prom::Sample],
+    source: &str,
+) -> Result<Calibration, CalibrateError> {
+    let metrics = measure(samples, source)?;
     let measured = &metrics.nodes;
     for (id, m) in measured {
         if diagram.node_index(id).is_none() {

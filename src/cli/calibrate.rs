@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::calibrate::{self, fetch};
 use crate::sim::profile::Profile;
+use crate::sim::time::{format_ns, parse_duration, Nanos};
 
 use super::input;
 
@@ -17,9 +18,34 @@ pub struct CalibrateArgs {
     /// The service's metrics: http://HOST:PORT[/metrics] of a running service, or a saved copy
     #[arg(long)]
     pub from: String,
+    /// An earlier read of the same service's metrics (URL or file): the fit is to what it did
+    /// between the two reads, leaving out its start (first pages, cold caches)
+    #[arg(long, conflicts_with = "window")]
+    pub since: Option<String>,
+    /// With a URL: read `--from` now, again after this long (e.g. 10s), and fit to what
+    /// the service did in between
+    #[arg(long, value_parser = window_arg)]
+    pub window: Option<Nanos>,
     /// The profile to write (`-` or absent: standard output)
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
+}
+
+fn window_arg(s: &str) -> Result<Nanos, String> {
+    match parse_duration(s) {
+        Some(d) if d > 0 => Ok(d),
+        Some(_) => Err("the window must be longer than 0".into()),
+        None => Err(format!(
+            "`{s}` is not a duration; write a number with ns, us, ms or s, e.g. 10s"
+        )),
+    }
+}
+
+fn read(from: &str) -> Result<String, ExitCode> {
+    fetch::read(from).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
 }
 
 pub fn run(args: &CalibrateArgs) -> ExitCode {
@@ -27,14 +53,54 @@ pub fn run(args: &CalibrateArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return e.exit_code(),
     };
-    let text = match fetch::read(&args.from) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+    // What the fit is to: everything since the service started, or a window of it.
+    let earlier = match (&args.since, args.window) {
+        (Some(since), _) => match read(since) {
+            Ok(t) => Some((t, since.clone())),
+            Err(code) => return code,
+        },
+        (None, Some(window)) => {
+            if !matches!(fetch::source(&args.from), Ok(fetch::Source::Url { .. })) {
+                eprintln!(
+                    "error: --window {} reads --from twice, so it needs a running service's URL (http://HOST:PORT/metrics), not `{}`; for saved copies give the earlier one with --since",
+                    format_ns(window as f64),
+                    args.from
+                );
+                return ExitCode::from(2);
+            }
+            let t = match read(&args.from) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            eprintln!(
+                "read {}; reading it again in {}",
+                args.from,
+                format_ns(window as f64)
+            );
+            std::thread::sleep(std::time::Duration::from_nanos(window));
+            Some((
+                t,
+                format!("{} {} earlier", args.from, format_ns(window as f64)),
+            ))
         }
+        (None, None) => None,
     };
-    let c = match calibrate::calibrate(&checked.diagram, &input.name, &text, &args.from) {
+    let text = match read(&args.from) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let fitted = match &earlier {
+        Some((before, before_name)) => calibrate::calibrate_since(
+            &checked.diagram,
+            &input.name,
+            &text,
+            &args.from,
+            before,
+            before_name,
+        ),
+        None => calibrate::calibrate(&checked.diagram, &input.name, &text, &args.from),
+    };
+    let c = match fitted {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -84,25 +84,65 @@ fn parse_args() -> Result<Args, String> {
 
 /// Paces requests: the k-th request is due at start + k / rate (at once in a closed
 /// loop, rate infinite).
+///
+/// An open loop's due times come from a thread of its own, sleeping on the OS timer
+/// and handing one permit a due request to the workers. tokio's timer wheel (1 ms
+/// ticks, fired when a parked worker wakes) sent the requests of a "paced" loop in
+/// bursts in step with the service's own timers: on 2 cores at 1,000 commands/s the
+/// sends came in pairs just after each group commit started, so each waited out the
+/// whole commit rest (a mean wait of 1.29 ms at the writer instead of 0.84 ms), and
+/// the client measured a queue the paced model it is compared with does not have.
 struct Pacer {
-    start: Instant,
-    rate: f64,
-    next: AtomicU64,
     end: Instant,
+    /// `None`: a closed loop, each worker sends as soon as it has its answer.
+    permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Pacer {
+    fn new(start: Instant, rate: f64, end: Instant) -> Result<Pacer, String> {
+        if !rate.is_finite() {
+            return Ok(Pacer { end, permits: None });
+        }
+        let permits = Arc::new(tokio::sync::Semaphore::new(0));
+        let handed = permits.clone();
+        std::thread::Builder::new()
+            .name("pacer".into())
+            .spawn(move || {
+                let due = |k: u64| start + Duration::from_secs_f64(k as f64 / rate);
+                let mut k = 0u64;
+                while due(k) < end {
+                    let now = Instant::now();
+                    if due(k) > now {
+                        std::thread::sleep(due(k) - now);
+                    }
+                    // Every request due by now, in one hand-over when the sleep overran.
+                    let now = Instant::now();
+                    let mut n = 0;
+                    while due(k) <= now && due(k) < end {
+                        k += 1;
+                        n += 1;
+                    }
+                    handed.add_permits(n);
+                }
+                // Workers still waiting: the run is over.
+                handed.close();
+            })
+            .map_err(|e| format!("cannot start the pacing thread: {e}"))?;
+        Ok(Pacer {
+            end,
+            permits: Some(permits),
+        })
+    }
+
+    /// Waits until the next request is due; false once the run is over.
     async fn wait(&self) -> bool {
-        let k = self.next.fetch_add(1, Ordering::Relaxed);
-        if self.rate.is_infinite() {
-            return Instant::now() < self.end;
+        if let Some(permits) = &self.permits {
+            match permits.acquire().await {
+                Ok(p) => p.forget(),
+                Err(_) => return false,
+            }
         }
-        let due = self.start + Duration::from_secs_f64(k as f64 / self.rate);
-        if due >= self.end || Instant::now() >= self.end {
-            return false;
-        }
-        tokio::time::sleep_until(due.into()).await;
-        true
+        Instant::now() < self.end
     }
 }
 
@@ -546,12 +586,14 @@ async fn run() -> std::process::ExitCode {
         .unwrap_or(0);
     let mut tasks = Vec::new();
     if args.rate > 0.0 || args.users.is_some() {
-        let pacer = Arc::new(Pacer {
-            start,
-            rate: if args.users.is_some() { f64::INFINITY } else { args.rate },
-            next: AtomicU64::new(0),
-            end,
-        });
+        let rate = if args.users.is_some() { f64::INFINITY } else { args.rate };
+        let pacer = match Pacer::new(start, rate, end) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                eprintln!("loadgen: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
         if args.users.is_some() {
             tokio::time::sleep_until(start.into()).await;
         }
@@ -572,12 +614,13 @@ async fn run() -> std::process::ExitCode {
     // behind the command workers' JSON and bookkeeping in this process.
     let mut query_thread = None;
     if args.reads > 0.0 {
-        let pacer = Arc::new(Pacer {
-            start,
-            rate: args.reads,
-            next: AtomicU64::new(0),
-            end,
-        });
+        let pacer = match Pacer::new(start, args.reads, end) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                eprintln!("loadgen: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
         let (url, workers, stats) = (args.url.clone(), (args.concurrency / 2).max(1), stats.clone());
         let spawned = std::thread::Builder::new()
             .name("queries".into())
@@ -724,7 +767,43 @@ async fn run() -> std::process::ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::Http;
+    use super::{Http, Pacer};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pacer_sends_each_request_no_sooner_than_due_and_stops_at_the_end() {
+        let (rate, run) = (2000.0, Duration::from_millis(60));
+        let start = Instant::now() + Duration::from_millis(5);
+        let pacer = Arc::new(Pacer::new(start, rate, start + run).expect("pacer"));
+        // More workers than the loop needs, as loadgen runs them: each takes the next
+        // due request, and every one of them is let go when the run ends.
+        let mut workers = Vec::new();
+        for _ in 0..8 {
+            let pacer = pacer.clone();
+            workers.push(tokio::spawn(async move {
+                let mut sent = Vec::new();
+                while pacer.wait().await {
+                    sent.push(Instant::now());
+                }
+                sent
+            }));
+        }
+        let mut sent = Vec::new();
+        for w in workers {
+            sent.extend(w.await.expect("worker"));
+        }
+        sent.sort();
+        // 120 due in the run; one may find the run over by the time its worker wakes.
+        assert!((119..=120).contains(&sent.len()), "{} sent", sent.len());
+        for (k, t) in sent.iter().enumerate() {
+            let due = start + Duration::from_secs_f64(k as f64 / rate);
+            assert!(*t >= due, "request {k} sent {:?} before it was due", due - *t);
+        }
+        // A closed loop has no pacing thread: each wait returns at once.
+        let closed = Pacer::new(Instant::now(), f64::INFINITY, Instant::now() + run).expect("closed");
+        assert!(closed.permits.is_none() && closed.wait().await);
+    }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
