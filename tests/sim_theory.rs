@@ -628,6 +628,38 @@ fn a_client_wakes_only_for_a_send_that_finds_it_asleep() {
     assert!(e.abs() < 0.005, "closed: {:+.3}%", e * 100.0);
 }
 
+/// A request's transit between client and service (`[host] transport`) is a delay off the
+/// cores before it enters: in front of a Poisson stream it leaves the station an M/M/1
+/// (response 2 ms at utilisation 0.5) and adds its mean to end to end (2.5 ms); in a closed
+/// loop it is part of each user's cycle (10 users, 4 ms + 1 ms: 2,000/s).
+#[test]
+fn a_requests_transit_delays_it_off_the_cores() {
+    let open = simulate("transport_mm1", 400, 2, 91);
+    let n2 = open.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let (e_station, e_total) = (
+        rel(n2.response.mean.v(), 2e-3),
+        rel(open.end_to_end.mean.v(), 2.5e-3),
+    );
+    eprintln!(
+        "transport_mm1: station {:.4}ms vs 2ms ({:+.2}%), end to end {:.4}ms vs 2.5ms ({:+.2}%)",
+        n2.response.mean.v() * 1e3,
+        e_station * 100.0,
+        open.end_to_end.mean.v() * 1e3,
+        e_total * 100.0
+    );
+    assert!(e_station.abs() < 0.02, "station {:+.2}%", e_station * 100.0);
+    assert!(e_total.abs() < 0.02, "end to end {:+.2}%", e_total * 100.0);
+    let closed = simulate("transport_closed", 20, 1, 92);
+    let n2 = closed.nodes.iter().find(|n| n.id == "n2").unwrap();
+    let e = rel(n2.throughput.v(), 2_000.0);
+    eprintln!(
+        "transport_closed: {:.1}/s vs 2,000/s ({:+.3}%)",
+        n2.throughput.v(),
+        e * 100.0
+    );
+    assert!(e.abs() < 0.005, "closed: {:+.3}%", e * 100.0);
+}
+
 /// Paced arrivals (a load generator's open loop: the k-th at k / rate) against Poisson ones
 /// at the same rate, into a commit of 0.5 ms that rests 1 ms after each batch: paced every
 /// 2 ms, no arrival meets the 1.5 ms of work and rest, so none waits and every response is

@@ -122,11 +122,37 @@ entry=$(awk '/^\[node\./{gsub(/[\[\]]|node\./,""); print; exit}' "$WORK/$design.
 # lacked; docs/fidelity.md). CLIENT=point gives each point loadgen's own figure for that
 # point (all of it per request; a diagnosis, not a prediction). A report without spells
 # (an older loadgen) is always whole.
+#
+# The transit between loadgen and the service (TRANSPORT=excess, the default; =none leaves
+# it out): loadgen times each request less the service's own time on it (the answer's
+# x-fz-handled-ns), a gap of loopback, both sides' wake-ups and their waits for a core. The
+# model charges the typical gap as CPU (loadgen's above, the HTTP threads' wake-ups), so
+# what it lacks is the gap beyond its median: `host.transport` is that excess, the
+# calibration run's gap distribution less its median (0 for the faster half), a delay off
+# the cores before each request enters.
+# client_of JSON FIT: the --set arguments, one a line.
 client_of() {
-  python3 - "$1" "${2:-whole}" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])).get("client", {})
+  python3 - "$1" "${2:-whole}" "${TRANSPORT:-excess}" <<'PY'
+import json, re, sys
+report = json.load(open(sys.argv[1]))
+c = report.get("client", {})
 cpu, req, s = c.get("cpu_seconds"), c.get("requests"), c.get("spells") or {}
+dist = (report.get("transport") or {}).get("distribution")
+if sys.argv[3] == "excess" and dist:
+    pts = [(float(x), float(p)) for x, p in re.findall(r"(\d+)ns ([0-9.eE-]+)", dist)]
+    # The median, read off the CDF's points (linear between them).
+    med = next(x0 + (x1 - x0) * (0.5 - p0) / (p1 - p0) if p1 > p0 else x1
+               for (x0, p0), (x1, p1) in zip(pts, pts[1:]) if p1 >= 0.5) if pts[0][1] < 0.5 else pts[0][0]
+    out = [(0, 0.5)] + [(round(x - med), p) for x, p in pts if p > 0.5 and x > med]
+    keep = []
+    for x, p in out:
+        if keep and x <= keep[-1][0]:
+            keep[-1] = (keep[-1][0], p)
+        else:
+            keep.append((x, p))
+    if len(keep) > 1 and keep[-1][1] == 1.0:
+        print("--set")
+        print("host.transport=empirical(" + ", ".join(f"{x}ns {p}" for x, p in keep) + ")")
 if cpu is None:
     sys.exit(0)
 per = c.get("cpu_per_request")
@@ -136,21 +162,24 @@ if sys.argv[2] == "split" and req and n >= 10 and var > 0:
     slope = (kt / n - (k / n) * (t / n)) / var * 1e-9
     if 0 < slope < cpu / req:
         wake = (cpu - slope * req) / req
-        print(f"--set host.client=const({slope*1e9:.0f}ns) --set host.client_wakeup=const({wake*1e9:.0f}ns)")
+        print(f"--set\nhost.client=const({slope*1e9:.0f}ns)\n--set\nhost.client_wakeup=const({wake*1e9:.0f}ns)")
         sys.exit(0)
-print(f"--set host.client=const({per*1e9:.0f}ns)")
+print(f"--set\nhost.client=const({per*1e9:.0f}ns)")
 PY
 }
-echo "== the client's CPU at calibration: $(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}") (CLIENT=${CLIENT:-calibration}, CLIENT_FIT=${CLIENT_FIT:-split})"
+echo "== the client at calibration: $(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}" | paste -sd' ') (CLIENT=${CLIENT:-calibration}, CLIENT_FIT=${CLIENT_FIT:-split}, TRANSPORT=${TRANSPORT:-excess})"
 # loadgen paces its open loops (the k-th request due at k / rate), so the model's arrivals
 # at a rate are paced too (run.arrivals = "paced"), not Poisson.
 predict() {
   local name=$1; shift
-  local client
-  if [ "${CLIENT:-calibration}" = calibration ]; then client=$(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}"); else client=$(client_of "$WORK/$name.json" whole); fi
-  # shellcheck disable=SC2086 # $client is a list of --set arguments
+  local client=()
+  if [ "${CLIENT:-calibration}" = calibration ]; then
+    mapfile -t client < <(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}")
+  else
+    mapfile -t client < <(client_of "$WORK/$name.json" whole)
+  fi
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
-    --replications 3 --set reads.rate=1000 --set run.arrivals=paced $client "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
+    --replications 3 --set reads.rate=1000 --set run.arrivals=paced "${client[@]}" "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
 }
 
 if [ -n "$find_slo" ]; then

@@ -587,7 +587,8 @@ impl<'n> Engine<'n> {
     /// A request enters at `station`: at once, or, with a client on the host's cores
     /// (`[host] client`), once the client has spent its CPU sending it (a job on the cores
     /// the request waits for, as it waits for the client in a real run). A client that
-    /// finds no other client job on the cores wakes first (`[host] client_wakeup`).
+    /// finds no other client job on the cores wakes first (`[host] client_wakeup`). Then
+    /// it is in transit for `[host] transport`, off the cores.
     #[inline]
     fn send_request(&mut self, now: Nanos, station: u32, slot: u32) {
         let mut work = match &self.net.host_client {
@@ -604,7 +605,21 @@ impl<'n> Engine<'n> {
                 let (at, gen) = h.admit(now, station, &[slot], work, true, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
-            _ => self.arrive(station, slot, true),
+            _ => match self.transit() {
+                0 => self.arrive(station, slot, true),
+                d => self
+                    .q
+                    .schedule(now.saturating_add(d), Ev::Arrive(station, slot)),
+            },
+        }
+    }
+
+    /// A request's time in transit between its client and the service (`[host] transport`).
+    #[inline]
+    fn transit(&mut self) -> Nanos {
+        match &self.net.transport {
+            Some(d) => d.sample(&mut self.rng),
+            None => 0,
         }
     }
 
@@ -1132,7 +1147,11 @@ impl<'n> Engine<'n> {
             h.clients -= u32::from(job.then_arrive);
             for &m in &job.members {
                 if job.then_arrive {
-                    self.q.schedule(now, Ev::Arrive(job.station, m));
+                    let at = match &self.net.transport {
+                        Some(d) => now.saturating_add(d.sample(&mut self.rng)),
+                        None => now,
+                    };
+                    self.q.schedule(at, Ev::Arrive(job.station, m));
                 } else {
                     let at = now.saturating_add(job.then_wait);
                     self.q.schedule(at, Ev::Depart(job.station, m));

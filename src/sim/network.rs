@@ -211,6 +211,8 @@ pub struct Network {
     pub host_client: Option<Dist>,
     /// CPU added to a request whose client finds no client work on the cores (a wake-up).
     pub host_client_wakeup: Option<Dist>,
+    /// A delay off the cores before each request enters (`[host] transport`).
+    pub transport: Option<Dist>,
 }
 
 pub const DEFAULT_HOP_LIMIT: u32 = 10_000;
@@ -225,6 +227,7 @@ impl Network {
             host_cores: None,
             host_client: None,
             host_client_wakeup: None,
+            transport: None,
         }
     }
 

@@ -68,11 +68,16 @@ pub enum Arrivals {
 /// added to a request whose client finds no other client work on the cores (its threads
 /// were asleep and wake for it): requests sent together, as a closed loop's users answered
 /// by one group commit are, share one wake-up.
+///
+/// `transport = DIST`: time each request spends between its client and the service that
+/// is neither one's CPU (the loopback, the two sides' wake-ups, their waits for a core): a
+/// delay, off the cores, before the request enters. Needs no cores.
 #[derive(Debug, Clone, Default)]
 pub struct HostSection {
     pub cores: Option<f64>,
     pub client: Option<Dist>,
     pub client_wakeup: Option<Dist>,
+    pub transport: Option<Dist>,
     /// Where `client` was given (a client needs cores: checked once the profile is whole).
     pub client_span: Option<Span>,
 }
@@ -188,7 +193,7 @@ const RUN_KEYS: &[&str] = &[
     "hop_limit",
     "arrivals",
 ];
-const HOST_KEYS: &[&str] = &["cores", "client", "client_wakeup"];
+const HOST_KEYS: &[&str] = &["cores", "client", "client_wakeup", "transport"];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
 const NODE_KEYS: &[&str] = &[
@@ -531,6 +536,7 @@ fn parse_host(cx: &Cx<'_>, t: &dyn TableLike) -> Result<HostSection, ProfileErro
                 h.client_wakeup = Some(dist(cx, "host", key, item, &vs)?);
                 client_at = client_at.or(Some(vs.clone()));
             }
+            "transport" => h.transport = Some(dist(cx, "host", key, item, &vs)?),
             _ => return Err(unknown(cx, "host", key, &kspan, HOST_KEYS)),
         }
     }

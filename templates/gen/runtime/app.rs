@@ -420,7 +420,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     });
     let routes = app
         .router()
-        .layer(axum::middleware::map_request(crate::metrics::count_request));
+        .layer(axum::middleware::from_fn(crate::metrics::count_request));
     axum::serve(listener, routes)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -150,10 +150,51 @@ impl Pacer {
 struct Stats {
     command_latency: Mutex<Vec<f64>>,
     query_latency: Mutex<Vec<f64>>,
+    /// Per answered request: what loadgen measured less what the service says it spent.
+    transport: Mutex<Vec<f64>>,
     sent: AtomicU64,
     acknowledged: AtomicU64,
     errors: AtomicU64,
     ids: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    /// Records the time of an answered request that is not the service's: what loadgen
+    /// measured (`elapsed`) less the service's own time on it, where the answer said.
+    fn transport(&self, http: &Http, elapsed: Duration) {
+        if let Some(ns) = http.handled_ns {
+            let gap = elapsed.saturating_sub(Duration::from_nanos(ns));
+            if let Ok(mut t) = self.transport.lock() {
+                t.push(gap.as_secs_f64());
+            }
+        }
+    }
+}
+
+/// The distribution of `v` (seconds) as fz's `empirical(...)` profile syntax: its
+/// quantiles at fixed probabilities, the tail finer than the body.
+fn empirical(v: &mut [f64]) -> Option<String> {
+    if v.len() < 100 {
+        return None;
+    }
+    let probs = [
+        0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995,
+        0.999, 1.0,
+    ];
+    let mut points: Vec<(u64, f64)> = Vec::new();
+    for p in probs {
+        let ns = (quantile(v, p) * 1e9).round() as u64;
+        match points.last_mut() {
+            // The same time at a higher probability: one point, the higher one.
+            Some(last) if last.0 >= ns => last.1 = p,
+            _ => points.push((ns, p)),
+        }
+    }
+    if points.len() < 2 {
+        return None;
+    }
+    let body: Vec<String> = points.iter().map(|(ns, p)| format!("{ns}ns {p}")).collect();
+    Some(format!("empirical({})", body.join(", ")))
 }
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
@@ -183,6 +224,8 @@ struct Http {
     buf: Vec<u8>,
     /// The request being written (reused).
     out: Vec<u8>,
+    /// The service's time on the last answer (its `x-fz-handled-ns` header), if it said.
+    handled_ns: Option<u64>,
 {%- if plan.uses("authorize") %}
     /// `LOADGEN_TOKEN`: the bearer token when the service has a JWT_SECRET.
     token: Option<String>,
@@ -213,6 +256,7 @@ impl Http {
             conn: None,
             buf: Vec::with_capacity(8192),
             out: Vec::with_capacity(512),
+            handled_ns: None,
 {%- if plan.uses("authorize") %}
             token: std::env::var("LOADGEN_TOKEN").ok(),
 {%- endif %}
@@ -294,6 +338,7 @@ impl Http {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| format!("bad status line in {head:?}"))?;
         let (mut length, mut close) = (None, false);
+        self.handled_ns = None;
         for line in lines {
             let Some((k, v)) = line.split_once(':') else {
                 continue;
@@ -301,6 +346,8 @@ impl Http {
             let (k, v) = (k.trim(), v.trim());
             if k.eq_ignore_ascii_case("content-length") {
                 length = v.parse::<usize>().ok();
+            } else if k.eq_ignore_ascii_case({{ plan.crate_name }}::metrics::HANDLED_HEADER) {
+                self.handled_ns = v.parse::<u64>().ok();
             } else if k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close") {
                 close = true;
             } else if k.eq_ignore_ascii_case("transfer-encoding") {
@@ -342,10 +389,12 @@ async fn post(http: &mut Http, path: &str, body: Value, stats: &Stats) -> bool {
         }
     };
     if ok {
+        let elapsed = t.elapsed();
         stats.acknowledged.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut l) = stats.command_latency.lock() {
-            l.push(t.elapsed().as_secs_f64());
+            l.push(elapsed.as_secs_f64());
         }
+        stats.transport(http, elapsed);
     } else {
         stats.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -457,9 +506,11 @@ async fn query_worker(
         let t = Instant::now();
         match http.request("GET", path, None).await {
             Ok((status, _)) if (200..300).contains(&status) || status == 404 => {
+                let elapsed = t.elapsed();
                 if let Ok(mut l) = stats.query_latency.lock() {
-                    l.push(t.elapsed().as_secs_f64());
+                    l.push(elapsed.as_secs_f64());
                 }
+                stats.transport(&http, elapsed);
             }
             Ok((status, _)) => {
                 report_error(&stats, &format!("{path}: {status}"));
@@ -690,6 +741,11 @@ async fn run() -> std::process::ExitCode {
         .lock()
         .map(|v| v.clone())
         .unwrap_or_default();
+    let mut transport = stats
+        .transport
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
     let acknowledged = stats.acknowledged.load(Ordering::Relaxed);
     // Every request sent: the commands and the queries that were answered.
     let requests = stats.sent.load(Ordering::Relaxed) + ql.len() as u64;
@@ -718,6 +774,14 @@ async fn run() -> std::process::ExitCode {
             // Its runtimes' busy spells against the requests each sent: the slope is its
             // CPU per request, the rest of `cpu_seconds` its wake-ups' (docs/fidelity.md).
             "spells": {{ plan.crate_name }}::metrics::spell_sums(),
+        },
+        // Per answered request, loadgen's time less the service's own (its
+        // x-fz-handled-ns): the loopback, both sides' wake-ups, their waits for a core.
+        "transport": {
+            "count": transport.len(),
+            "p50": quantile(&mut transport, 0.5),
+            "p99": quantile(&mut transport, 0.99),
+            "distribution": empirical(&mut transport),
         },
     });
 {%- if plan.uses("notification_websocket") %}
@@ -806,6 +870,21 @@ mod tests {
     }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    #[test]
+    fn the_transport_distribution_is_fz_empirical_syntax_of_the_gaps() {
+        // 1..=1000 µs: quantiles at fixed probabilities, each time once.
+        let mut gaps: Vec<f64> = (1..=1000).map(|us| us as f64 * 1e-6).collect();
+        let d = super::empirical(&mut gaps).expect("a distribution");
+        assert!(d.starts_with("empirical(1000ns 0, 51000ns 0.05, "), "{d}");
+        assert!(d.ends_with(", 999000ns 0.999, 1000000ns 1)"), "{d}");
+        // Equal times merge into one point at the higher probability.
+        let mut flat = vec![0.002; 500];
+        flat.extend(vec![0.004; 500]);
+        assert_eq!(super::empirical(&mut flat).as_deref(), Some("empirical(2000000ns 0.4, 4000000ns 1)"));
+        // Too few to be a distribution.
+        assert_eq!(super::empirical(&mut vec![0.001; 99]), None);
+    }
+
     #[tokio::test]
     async fn the_client_reads_answers_on_one_kept_alive_connection() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -814,7 +893,7 @@ mod tests {
             let (mut s, _) = listener.accept().await.expect("accept");
             let mut seen = Vec::new();
             let mut buf = [0u8; 1024];
-            for answer in ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"] {
+            for answer in ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\nX-Fz-Handled-Ns: 12345\r\n\r\nok", "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"] {
                 let n = s.read(&mut buf).await.expect("read");
                 seen.extend_from_slice(&buf[..n]);
                 s.write_all(answer.as_bytes()).await.expect("write");
@@ -824,8 +903,11 @@ mod tests {
         let mut http = Http::new(&format!("http://{addr}")).expect("client");
         let (status, body) = http.request("POST", "/commands/x", Some(b"{}")).await.expect("first");
         assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+        // The service's own time on it, whatever the header's case; none on an answer without.
+        assert_eq!(http.handled_ns, Some(12345));
         let (status, body) = http.request("GET", "/views/v/1", None).await.expect("second");
         assert_eq!((status, body.len()), (404, 0));
+        assert_eq!(http.handled_ns, None);
         let seen = server.await.expect("server");
         assert!(seen.starts_with("POST /commands/x HTTP/1.1\r\n"), "{seen}");
         assert!(seen.contains("Content-Length: 2\r\n\r\n{}GET /views/v/1 HTTP/1.1\r\n"), "{seen}");

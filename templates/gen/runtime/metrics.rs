@@ -457,10 +457,26 @@ pub fn spell_item() {
     });
 }
 
-/// Counts a request on the thread that serves it (a layer over every route).
-pub async fn count_request(req: axum::extract::Request) -> axum::extract::Request {
+/// The header an answer carries the service's time on its request in (nanoseconds).
+pub const HANDLED_HEADER: &str = "x-fz-handled-ns";
+
+/// Counts a request on the thread that serves it (a layer over every route), and stamps
+/// its answer with the time the service spent on it ([`HANDLED_HEADER`]: from this layer
+/// taking the request to the answer's head). A client that subtracts it from what it
+/// measured has the time that is neither the service's handling nor its own: the
+/// loopback, the two sides' wake-ups, their waits for a core (loadgen's `transport`).
+pub async fn count_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     spell_item();
-    req
+    let start = Instant::now();
+    let mut answer = next.run(req).await;
+    let ns = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+    answer
+        .headers_mut()
+        .insert(HANDLED_HEADER, axum::http::HeaderValue::from(ns));
+    answer
 }
 
 /// Times the busy spells of a runtime's threads ([`spell_item`] counts their requests).
