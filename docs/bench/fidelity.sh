@@ -65,6 +65,9 @@ flag=--release; dir=release
 (cd "$WORK/svc" && cargo build -q $flag --bins)
 mkdir -p "$WORK/bin"
 cp "$CARGO_TARGET_DIR/$dir/$(awk -F'"' '/^name =/{print $2; exit}' "$WORK/svc/Cargo.toml")" "$CARGO_TARGET_DIR/$dir/loadgen" "$WORK/bin/"
+# A build leaves hundreds of MB to write back: flushed during the calibration, it stalls
+# the service's fsyncs and both processes' wake-ups, and the calibration's tails with them.
+sync; sleep "${SETTLE:-5}"
 fi
 crate=$(awk -F'"' '/^name =/{print $2; exit}' "$WORK/svc/Cargo.toml")
 
