@@ -156,6 +156,9 @@ if sys.argv[3] == "excess" and dist:
     if len(keep) > 1 and keep[-1][1] == 1.0:
         print("--set")
         print("host.transport=empirical(" + ", ".join(f"{x}ns {p}" for x, p in keep) + ")")
+if c.get("threads"):
+    # loadgen sends on this many threads: at most that many of its sends compute at once.
+    print(f"--set\nhost.client_threads={c['threads']}")
 if cpu is None:
     sys.exit(0)
 per = c.get("cpu_per_request")

@@ -196,6 +196,9 @@ struct Host {
     gen: u32,
     /// Clients' jobs in service (sending a request): while there is one, the client is awake.
     clients: u32,
+    /// Sends waiting for one of the clients' threads (`[host] client_threads`): station,
+    /// token slot, CPU.
+    client_queue: std::collections::VecDeque<(u32, u32, Nanos)>,
 }
 
 impl Host {
@@ -209,6 +212,7 @@ impl Host {
             free: Vec::new(),
             gen: 0,
             clients: 0,
+            client_queue: std::collections::VecDeque::new(),
         }
     }
 
@@ -600,7 +604,12 @@ impl<'n> Engine<'n> {
                 work = work.saturating_add(d.sample(&mut self.rng));
             }
         }
+        let threads = self.net.host_client_threads;
         match self.host.as_mut() {
+            // Every client thread busy: the send waits for one.
+            Some(h) if work > 0 && threads.is_some_and(|t| h.clients >= t) => {
+                h.client_queue.push_back((station, slot, work));
+            }
             Some(h) if work > 0 => {
                 let (at, gen) = h.admit(now, station, &[slot], work, true, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
@@ -1158,6 +1167,18 @@ impl<'n> Engine<'n> {
                 }
             }
             h.free.push(id);
+        }
+        // Client threads freed: the sends waiting for them start.
+        let threads = self.net.host_client_threads.unwrap_or(u32::MAX);
+        let mut admitted = None;
+        while h.clients < threads {
+            let Some((station, slot, work)) = h.client_queue.pop_front() else {
+                break;
+            };
+            admitted = Some(h.admit(now, station, &[slot], work, true, 0));
+        }
+        if let Some((at, gen)) = admitted {
+            self.q.schedule(at, Ev::HostDone(gen));
         }
         self.batch_scratch = done;
     }

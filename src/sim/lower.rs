@@ -747,6 +747,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
     network.host_client = profile.host.client.clone();
     network.host_client_wakeup = profile.host.client_wakeup.clone();
     network.transport = profile.host.transport.clone().filter(|d| d.mean_ns() > 0.0);
+    network.host_client_threads = profile.host.client_threads;
     network.hop_limit = opts
         .hop_limit
         .or(profile.run.hop_limit)

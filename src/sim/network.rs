@@ -213,6 +213,8 @@ pub struct Network {
     pub host_client_wakeup: Option<Dist>,
     /// A delay off the cores before each request enters (`[host] transport`).
     pub transport: Option<Dist>,
+    /// The threads the clients' sends run on: at most this many on the cores at once.
+    pub host_client_threads: Option<u32>,
 }
 
 pub const DEFAULT_HOP_LIMIT: u32 = 10_000;
@@ -228,6 +230,7 @@ impl Network {
             host_client: None,
             host_client_wakeup: None,
             transport: None,
+            host_client_threads: None,
         }
     }
 

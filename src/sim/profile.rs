@@ -69,6 +69,10 @@ pub enum Arrivals {
 /// were asleep and wake for it): requests sent together, as a closed loop's users answered
 /// by one group commit are, share one wake-up.
 ///
+/// `client_threads = N`: the clients' sends run on N threads (a load generator's runtime
+/// workers): at most N of them compute on the cores at once, the others wait their turn
+/// (first come, first served), rather than each taking a share of the cores of its own.
+///
 /// `transport = DIST`: time each request spends between its client and the service that
 /// is neither one's CPU (the loopback, the two sides' wake-ups, their waits for a core): a
 /// delay, off the cores, before the request enters. Needs no cores.
@@ -77,6 +81,7 @@ pub struct HostSection {
     pub cores: Option<f64>,
     pub client: Option<Dist>,
     pub client_wakeup: Option<Dist>,
+    pub client_threads: Option<u32>,
     pub transport: Option<Dist>,
     /// Where `client` was given (a client needs cores: checked once the profile is whole).
     pub client_span: Option<Span>,
@@ -193,7 +198,13 @@ const RUN_KEYS: &[&str] = &[
     "hop_limit",
     "arrivals",
 ];
-const HOST_KEYS: &[&str] = &["cores", "client", "client_wakeup", "transport"];
+const HOST_KEYS: &[&str] = &[
+    "cores",
+    "client",
+    "client_wakeup",
+    "client_threads",
+    "transport",
+];
 const DEFAULT_KEYS: &[&str] = &["service", "servers", "queue", "rate"];
 const SOURCE_KEYS: &[&str] = &["rate", "interarrival", "key", "users", "think"];
 const NODE_KEYS: &[&str] = &[
@@ -537,6 +548,16 @@ fn parse_host(cx: &Cx<'_>, t: &dyn TableLike) -> Result<HostSection, ProfileErro
                 client_at = client_at.or(Some(vs.clone()));
             }
             "transport" => h.transport = Some(dist(cx, "host", key, item, &vs)?),
+            "client_threads" => {
+                let n = number(cx, "host", key, item, &vs)?;
+                if !((1.0..=1e6).contains(&n) && n.fract() == 0.0) {
+                    return Err(cx.err(
+                        &vs,
+                        format!("[host] client_threads = {n}: the clients send on a whole number of threads, at least 1 (at most 1000000)"),
+                    ));
+                }
+                h.client_threads = Some(n as u32);
+            }
             _ => return Err(unknown(cx, "host", key, &kspan, HOST_KEYS)),
         }
     }

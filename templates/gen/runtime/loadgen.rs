@@ -771,6 +771,10 @@ async fn run() -> std::process::ExitCode {
             "cpu_seconds": client_cpu,
             "cpu_per_request": client_cpu.map(|c| c / requests.max(1) as f64),
             "requests": requests,
+            // The threads its requests are sent on: the command runtime's workers and,
+            // with queries, the query thread (at most this many cores are loadgen's).
+            "threads": tokio::runtime::Handle::current().metrics().num_workers()
+                + usize::from(args.reads > 0.0),
             // Its runtimes' busy spells against the requests each sent: the slope is its
             // CPU per request, the rest of `cpu_seconds` its wake-ups' (docs/fidelity.md).
             "spells": {{ plan.crate_name }}::metrics::spell_sums(),
