@@ -214,12 +214,7 @@ pub fn calibrate(
     text: &str,
     source: &str,
 ) -> Result<Calibration, CalibrateError> {
-    let samples = prom::parse(text).map_err(|e| {
-        CalibrateError(format!(
-            "{source}:{}: {}; is this a Prometheus /metrics text?",
-            e.line, e.message
-        ))
-    })?;
+    let samples = prom::parse_from(text, source).map_err(CalibrateError)?;
     fit_samples(diagram, diagram_name, &samples, source)
 }
 
@@ -238,7 +233,6 @@ pub fn calibrate_since(
 ) -> Result<Calibration, CalibrateError> {
     let samples = prom::since(text, earlier, source, earlier_source).map_err(CalibrateError)?;
     let window = format!("{source}, less {earlier_source}");
-    let c = fit_samples(diagram, diagram_name, &samples, &window)?;
     let counted = samples
         .iter()
         .filter(|s| s.name == "fz_node_seconds_count")
@@ -248,7 +242,7 @@ pub fn calibrate_since(
             "{window}: no node timed anything between the two reads; was the service under load while they were taken?"
         )));
     }
-    Ok(c)
+    fit_samples(diagram, diagram_name, &samples, &window)
 }
 
 fn fit_samples(

@@ -150,6 +150,16 @@ fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     }
 }
 
+/// Parses the exposition read from `source`; an error names the source and the line.
+pub fn parse_from(text: &str, source: &str) -> Result<Vec<Sample>, String> {
+    parse(text).map_err(|e| {
+        format!(
+            "{source}:{}: {}; is this a Prometheus /metrics text?",
+            e.line, e.message
+        )
+    })
+}
+
 /// The kind of each metric family, from the `# TYPE name kind` lines.
 fn families(text: &str) -> BTreeMap<&str, &str> {
     text.lines()
@@ -204,16 +214,8 @@ pub fn since(
     earlier_name: &str,
 ) -> Result<Vec<Sample>, String> {
     let kinds = families(later);
-    let parsed = |text: &str, name: &str| {
-        parse(text).map_err(|e| {
-            format!(
-                "{name}:{}: {}; is this a Prometheus /metrics text?",
-                e.line, e.message
-            )
-        })
-    };
-    let later_samples = parsed(later, later_name)?;
-    let earlier_samples = parsed(earlier, earlier_name)?;
+    let later_samples = parse_from(later, later_name)?;
+    let earlier_samples = parse_from(earlier, earlier_name)?;
     // Per series: (bound, value) pairs; a series without `le` has one pair at +Inf.
     let mut before: HashMap<Series, Vec<(f64, f64)>> = HashMap::new();
     for s in &earlier_samples {

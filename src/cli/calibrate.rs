@@ -60,10 +60,10 @@ pub fn run(args: &CalibrateArgs) -> ExitCode {
             Err(code) => return code,
         },
         (None, Some(window)) => {
+            let window_text = format_ns(window as f64);
             if !matches!(fetch::source(&args.from), Ok(fetch::Source::Url { .. })) {
                 eprintln!(
-                    "error: --window {} reads --from twice, so it needs a running service's URL (http://HOST:PORT/metrics), not `{}`; for saved copies give the earlier one with --since",
-                    format_ns(window as f64),
+                    "error: --window {window_text} reads --from twice, so it needs a running service's URL (http://HOST:PORT/metrics), not `{}`; for saved copies give the earlier one with --since",
                     args.from
                 );
                 return ExitCode::from(2);
@@ -72,16 +72,9 @@ pub fn run(args: &CalibrateArgs) -> ExitCode {
                 Ok(t) => t,
                 Err(code) => return code,
             };
-            eprintln!(
-                "read {}; reading it again in {}",
-                args.from,
-                format_ns(window as f64)
-            );
+            eprintln!("read {}; reading it again in {window_text}", args.from);
             std::thread::sleep(std::time::Duration::from_nanos(window));
-            Some((
-                t,
-                format!("{} {} earlier", args.from, format_ns(window as f64)),
-            ))
+            Some((t, format!("{} {window_text} earlier", args.from)))
         }
         (None, None) => None,
     };

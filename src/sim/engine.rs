@@ -43,6 +43,15 @@ enum Ev {
     HostDone(u32),
 }
 
+/// A request's time in transit between its client and the service (`[host] transport`).
+#[inline]
+fn transit(net: &Network, rng: &mut Pcg64Mcg) -> Nanos {
+    match &net.transport {
+        Some(d) => d.sample(rng),
+        None => 0,
+    }
+}
+
 /// One fan-out in flight whose parts meet at a join.
 #[derive(Debug, Clone, Copy)]
 struct ForkRec {
@@ -614,21 +623,12 @@ impl<'n> Engine<'n> {
                 let (at, gen) = h.admit(now, station, &[slot], work, true, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
-            _ => match self.transit() {
+            _ => match transit(self.net, &mut self.rng) {
                 0 => self.arrive(station, slot, true),
                 d => self
                     .q
                     .schedule(now.saturating_add(d), Ev::Arrive(station, slot)),
             },
-        }
-    }
-
-    /// A request's time in transit between its client and the service (`[host] transport`).
-    #[inline]
-    fn transit(&mut self) -> Nanos {
-        match &self.net.transport {
-            Some(d) => d.sample(&mut self.rng),
-            None => 0,
         }
     }
 
@@ -1156,10 +1156,7 @@ impl<'n> Engine<'n> {
             h.clients -= u32::from(job.then_arrive);
             for &m in &job.members {
                 if job.then_arrive {
-                    let at = match &self.net.transport {
-                        Some(d) => now.saturating_add(d.sample(&mut self.rng)),
-                        None => now,
-                    };
+                    let at = now.saturating_add(transit(self.net, &mut self.rng));
                     self.q.schedule(at, Ev::Arrive(job.station, m));
                 } else {
                     let at = now.saturating_add(job.then_wait);
