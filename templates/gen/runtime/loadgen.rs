@@ -124,7 +124,12 @@ impl Pacer {
                     }
                     handed.add_permits(n);
                 }
-                // Workers still waiting: the run is over.
+                // The last permits stand until the run's end (a worker late by a few µs
+                // still sends what was due); then workers still waiting are let go.
+                let now = Instant::now();
+                if end > now {
+                    std::thread::sleep(end - now);
+                }
                 handed.close();
             })
             .map_err(|e| format!("cannot start the pacing thread: {e}"))?;
@@ -854,20 +859,28 @@ mod tests {
                 while pacer.wait().await {
                     sent.push(Instant::now());
                 }
-                sent
+                (sent, Instant::now())
             }));
         }
-        let mut sent = Vec::new();
+        let (mut sent, mut last_stop) = (Vec::new(), start);
         for w in workers {
-            sent.extend(w.await.expect("worker"));
+            let (s, stopped) = w.await.expect("worker");
+            sent.extend(s);
+            last_stop = last_stop.max(stopped);
         }
         sent.sort();
-        // 120 due in the run; one may find the run over by the time its worker wakes.
-        assert!((119..=120).contains(&sent.len()), "{} sent", sent.len());
+        // 120 due in the run, never more; one may find the run over by the time its worker
+        // wakes. More are lost only where a worker was kept off the cores past the end
+        // (a loaded machine: a send or a stop over 1 ms late), never while they keep up.
+        let late = Duration::from_millis(1);
+        let mut starved = last_stop > start + run + late;
+        assert!(sent.len() <= 120, "{} sent", sent.len());
         for (k, t) in sent.iter().enumerate() {
             let due = start + Duration::from_secs_f64(k as f64 / rate);
             assert!(*t >= due, "request {k} sent {:?} before it was due", due - *t);
+            starved |= *t > due + late;
         }
+        assert!(sent.len() >= 119 || starved, "{} sent, every one on time", sent.len());
         // A closed loop has no pacing thread: each wait returns at once.
         let closed = Pacer::new(Instant::now(), f64::INFINITY, Instant::now() + run).expect("closed");
         assert!(closed.permits.is_none() && closed.wait().await);
