@@ -155,8 +155,10 @@ impl Pacer {
 struct Stats {
     command_latency: Mutex<Vec<f64>>,
     query_latency: Mutex<Vec<f64>>,
-    /// Per answered request: what loadgen measured less what the service says it spent.
-    transport: Mutex<Vec<f64>>,
+    /// Per answered request: what loadgen measured less what the service says it spent,
+    /// commands' and queries' apart (a command's answer leaves with its commit's others).
+    command_transport: Mutex<Vec<f64>>,
+    query_transport: Mutex<Vec<f64>>,
     sent: AtomicU64,
     acknowledged: AtomicU64,
     errors: AtomicU64,
@@ -166,10 +168,15 @@ struct Stats {
 impl Stats {
     /// Records the time of an answered request that is not the service's: what loadgen
     /// measured (`elapsed`) less the service's own time on it, where the answer said.
-    fn transport(&self, http: &Http, elapsed: Duration) {
+    fn transport(&self, http: &Http, elapsed: Duration, query: bool) {
         if let Some(ns) = http.handled_ns {
             let gap = elapsed.saturating_sub(Duration::from_nanos(ns));
-            if let Ok(mut t) = self.transport.lock() {
+            let gaps = if query {
+                &self.query_transport
+            } else {
+                &self.command_transport
+            };
+            if let Ok(mut t) = gaps.lock() {
                 t.push(gap.as_secs_f64());
             }
         }
@@ -399,7 +406,7 @@ async fn post(http: &mut Http, path: &str, body: Value, stats: &Stats) -> bool {
         if let Ok(mut l) = stats.command_latency.lock() {
             l.push(elapsed.as_secs_f64());
         }
-        stats.transport(http, elapsed);
+        stats.transport(http, elapsed, false);
     } else {
         stats.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -515,7 +522,7 @@ async fn query_worker(
                 if let Ok(mut l) = stats.query_latency.lock() {
                     l.push(elapsed.as_secs_f64());
                 }
-                stats.transport(&http, elapsed);
+                stats.transport(&http, elapsed, true);
             }
             Ok((status, _)) => {
                 report_error(&stats, &format!("{path}: {status}"));
@@ -746,11 +753,10 @@ async fn run() -> std::process::ExitCode {
         .lock()
         .map(|v| v.clone())
         .unwrap_or_default();
-    let mut transport = stats
-        .transport
-        .lock()
-        .map(|v| v.clone())
-        .unwrap_or_default();
+    let gaps = |g: &Mutex<Vec<f64>>| g.lock().map(|v| v.clone()).unwrap_or_default();
+    let (mut command_transport, mut query_transport) =
+        (gaps(&stats.command_transport), gaps(&stats.query_transport));
+    let mut transport = [command_transport.as_slice(), query_transport.as_slice()].concat();
     let acknowledged = stats.acknowledged.load(Ordering::Relaxed);
     // Every request sent: the commands and the queries that were answered.
     let requests = stats.sent.load(Ordering::Relaxed) + ql.len() as u64;
@@ -791,6 +797,18 @@ async fn run() -> std::process::ExitCode {
             "p50": quantile(&mut transport, 0.5),
             "p99": quantile(&mut transport, 0.99),
             "distribution": empirical(&mut transport),
+            "commands": {
+                "count": command_transport.len(),
+                "p50": quantile(&mut command_transport, 0.5),
+                "p99": quantile(&mut command_transport, 0.99),
+                "distribution": empirical(&mut command_transport),
+            },
+            "queries": {
+                "count": query_transport.len(),
+                "p50": quantile(&mut query_transport, 0.5),
+                "p99": quantile(&mut query_transport, 0.99),
+                "distribution": empirical(&mut query_transport),
+            },
         },
     });
 {%- if plan.uses("notification_websocket") %}
