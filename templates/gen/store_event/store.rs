@@ -6,12 +6,17 @@
 //! batch is durable. Optimistic concurrency: an append names the version it expects,
 //! and a different current version is a conflict. The committed log is the outbox:
 //! the event bus reads published events from here, never from a handler's memory.
+//!
+//! In SQLite the log is one table in position order with no index by stream: an index
+//! keyed by stream would have each commit write a B-tree leaf page for every event, at
+//! random (most of the writer's I/O; docs/benchmarks.md). Where each stream's events
+//! are is a [`StreamIndex`] in memory instead, built by one scan of the log at open.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -223,6 +228,87 @@ pub struct Stream {
     pub events: Vec<StoredEvent>,
 }
 
+/// Where each stream's events are in the SQLite log: their positions in version order
+/// (version `k` is at `positions[k - 1]`, so a stream's version is its length). Built by
+/// one scan of the log at open and extended by the writer after each commit, before the
+/// commit's callers are answered; the writer is its only writer, so its conflict checks
+/// read it without a query. In memory: 8 bytes an event and about 100 a stream.
+#[derive(Default)]
+pub struct StreamIndex {
+    streams: RwLock<HashMap<String, HashMap<String, Vec<u64>>>>,
+}
+
+impl StreamIndex {
+    /// Indexes the log: every event's position, stream by stream.
+    fn scan(conn: &Connection) -> Result<Self, StoreError> {
+        let mut streams: HashMap<String, HashMap<String, Vec<u64>>> = HashMap::new();
+        let mut stmt =
+            conn.prepare("SELECT position, aggregate_type, aggregate_id, version FROM events ORDER BY position")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let position = r.get::<_, i64>(0)? as u64;
+            let (t, id): (String, String) = (r.get(1)?, r.get(2)?);
+            let version = r.get::<_, i64>(3)? as u64;
+            let positions = streams.entry(t).or_default().entry(id).or_default();
+            if version != positions.len() as u64 + 1 {
+                return Err(StoreError::Db(format!(
+                    "the log is not a sequence of versions: event {position} of {} {} has version {version} after {}",
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    positions.len()
+                )));
+            }
+            positions.push(position);
+        }
+        Ok(StreamIndex {
+            streams: RwLock::new(streams),
+        })
+    }
+
+    /// The stream's current version (0: no such stream).
+    pub fn version(&self, aggregate_type: &str, aggregate_id: &str) -> u64 {
+        self.streams
+            .read()
+            .ok()
+            .and_then(|s| s.get(aggregate_type)?.get(aggregate_id).map(|p| p.len() as u64))
+            .unwrap_or(0)
+    }
+
+    /// Positions of the stream's events after `version`, in version order.
+    fn after(&self, aggregate_type: &str, aggregate_id: &str, version: u64) -> Vec<u64> {
+        self.streams
+            .read()
+            .ok()
+            .and_then(|s| {
+                let p = s.get(aggregate_type)?.get(aggregate_id)?;
+                Some(p.get(version as usize..).unwrap_or_default().to_vec())
+            })
+            .unwrap_or_default()
+    }
+
+    /// Adds one commit's appends: (type, id, positions of its new events).
+    fn extend(&self, appended: Vec<(&str, &str, Vec<u64>)>) {
+        if appended.is_empty() {
+            return;
+        }
+        let Ok(mut streams) = self.streams.write() else {
+            return;
+        };
+        for (t, id, positions) in appended {
+            let by_id = match streams.get_mut(t) {
+                Some(m) => m,
+                None => streams.entry(t.to_string()).or_default(),
+            };
+            match by_id.get_mut(id) {
+                Some(p) => p.extend(positions),
+                None => {
+                    by_id.insert(id.to_string(), positions);
+                }
+            }
+        }
+    }
+}
+
 /// Handle to the event store, shared by the command handlers and the event bus.
 pub struct EventStore {
     writer: Mutex<Option<mpsc::Sender<AppendRequest>>>,
@@ -233,6 +319,8 @@ pub struct EventStore {
     next_reader: AtomicUsize,
     head: Arc<Head>,
     pg: bool,
+    /// Where each stream is in the SQLite log (empty in PostgreSQL, which indexes it).
+    index: Arc<StreamIndex>,
     /// Where the writer records its group commits (set once by [`EventStore::time_with`]).
     metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>>,
 }
@@ -366,7 +454,10 @@ CREATE TABLE IF NOT EXISTS processed_commands (
 
 // `position` is the rowid: without AUTOINCREMENT, SQLite picks the largest + 1, which
 // only differs from AUTOINCREMENT once the last row is deleted, and events never
-// are; AUTOINCREMENT would update `sqlite_sequence` on every insert.
+// are; AUTOINCREMENT would update `sqlite_sequence` on every insert. No index by stream
+// (the [`StreamIndex`] is in memory), so a commit writes the table's last pages only. A
+// store made before 5 December 2026 keeps its UNIQUE (type, id, version) index (SQLite
+// cannot drop a constraint's index): it stays correct, and its commits write that index.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
     position INTEGER PRIMARY KEY,
@@ -375,8 +466,7 @@ CREATE TABLE IF NOT EXISTS events (
     version INTEGER NOT NULL,
     event_type TEXT NOT NULL,
     payload TEXT NOT NULL,
-    recorded_at_us INTEGER NOT NULL,
-    UNIQUE (aggregate_type, aggregate_id, version)
+    recorded_at_us INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     aggregate_type TEXT NOT NULL,
@@ -410,6 +500,7 @@ impl EventStore {
         let mut readers = Vec::new();
         let metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>> = Arc::default();
         let mut checkpointer = None;
+        let mut index = StreamIndex::default();
         let (conn, head_pos) = match database_url {
             Some(url) => {
                 let mut c = pg_connect(url, pg_schema)?;
@@ -443,6 +534,7 @@ impl EventStore {
                     conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
                         r.get(0)
                     })?;
+                index = StreamIndex::scan(&conn)?;
                 for _ in 0..4 {
                     let r = open(&path)?;
                     r.pragma_update(None, "query_only", "ON")?;
@@ -456,10 +548,20 @@ impl EventStore {
         let (tx, rx) = mpsc::channel();
         let writer_head = head.clone();
         let writer_metrics = metrics.clone();
+        let index = Arc::new(index);
+        let writer_index = index.clone();
         let thread = std::thread::Builder::new()
             .name("event-store-writer".into())
             .spawn(move || {
-                writer_loop(conn, rx, writer_head, max_batch, commit_rest, writer_metrics)
+                writer_loop(
+                    conn,
+                    rx,
+                    writer_head,
+                    writer_index,
+                    max_batch,
+                    commit_rest,
+                    writer_metrics,
+                )
             })
             .map_err(|e| StoreError::Db(format!("cannot start writer thread: {e}")))?;
         Ok(Arc::new(EventStore {
@@ -470,6 +572,7 @@ impl EventStore {
             next_reader: AtomicUsize::new(0),
             head,
             pg: database_url.is_some(),
+            index,
             metrics,
         }))
     }
@@ -564,12 +667,16 @@ impl EventStore {
                     })
                     .optional()?;
                 let from = snapshot.as_ref().map(|s| s.0).unwrap_or(0);
+                // Every indexed position is committed: the writer indexes after its commit.
                 let mut stmt = conn.prepare_cached(
                     "SELECT position, aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us
-                     FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND version > ?3 ORDER BY version",
+                     FROM events WHERE position = ?1",
                 )?;
-                let events = stmt
-                    .query_map(params![aggregate_type, aggregate_id, from as i64], row_to_event)?
+                let events = self
+                    .index
+                    .after(aggregate_type, aggregate_id, from)
+                    .into_iter()
+                    .map(|p| stmt.query_row(params![p as i64], row_to_event))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Stream { snapshot, events })
             })
@@ -710,11 +817,13 @@ fn writer_loop(
     mut conn: Db,
     rx: mpsc::Receiver<AppendRequest>,
     head: Arc<Head>,
+    index: Arc<StreamIndex>,
     max_batch: usize,
     commit_rest: Duration,
     metrics: Arc<std::sync::OnceLock<Arc<crate::metrics::Metrics>>>,
 ) {
-    // Known current versions, so most conflict checks need no query.
+    // PostgreSQL: known current versions, so most conflict checks need no query (SQLite's
+    // are all in the stream index).
     let mut versions: HashMap<StreamKey, u64> = HashMap::new();
     let mut last_end = std::time::Instant::now();
     let mut serving = false;
@@ -751,7 +860,7 @@ fn writer_loop(
         let start = std::time::Instant::now();
         let cpu_start = crate::metrics::thread_cpu_ns();
         let committed = match &mut conn {
-            Db::Sqlite(c) => commit_batch(c, &batch, &mut versions),
+            Db::Sqlite(c) => commit_batch(c, &batch, &index),
             Db::Pg(c) => commit_batch_pg(c, &batch, &mut versions),
         };
         if let Some(m) = metrics.get() {
@@ -786,19 +895,18 @@ type BatchResult = (Vec<Result<Appended, StoreError>>, u64);
 fn commit_batch(
     conn: &mut Connection,
     batch: &[AppendRequest],
-    versions: &mut HashMap<StreamKey, u64>,
+    index: &StreamIndex,
 ) -> Result<BatchResult, StoreError> {
     // IMMEDIATE: take the write lock up front (waiting under the busy timeout)
     // rather than upgrading a read transaction, which SQLite may refuse outright.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
-    let mut touched: HashMap<StreamKey, u64> = HashMap::new();
+    // Versions of the streams this batch appended to (the index has them once committed).
+    let mut touched: HashMap<(&str, &str), u64> = HashMap::new();
+    let mut appended: Vec<(&str, &str, Vec<u64>)> = Vec::new();
     let mut last = 0u64;
     let recorded_at = now_us();
     {
-        let mut current_q = tx.prepare_cached(
-            "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
-        )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -827,21 +935,12 @@ fn commit_batch(
                     continue;
                 }
             }
-            let key: StreamKey = (req.aggregate_type, req.aggregate_id.clone());
-            let known = touched.get(&key).or_else(|| versions.get(&key)).copied();
-            // A stream the writer does not know, appended to as a new one, needs no
-            // lookup: the unique (type, id, version) index refuses its first event if
-            // the stream exists after all, and that is a conflict.
-            let assumed_new = known.is_none() && req.expected_version == 0;
-            let current = match known {
-                Some(v) => v,
-                None if assumed_new => 0,
-                None => current_q.query_row(params![req.aggregate_type, req.aggregate_id], |r| {
-                    r.get::<_, i64>(0)
-                })? as u64,
+            let key = (req.aggregate_type, req.aggregate_id.as_str());
+            let current = match touched.get(&key) {
+                Some(v) => *v,
+                None => index.version(req.aggregate_type, &req.aggregate_id),
             };
             if current != req.expected_version {
-                touched.insert(key, current);
                 results.push(Err(StoreError::Conflict {
                     aggregate_id: req.aggregate_id.clone(),
                     expected: req.expected_version,
@@ -850,41 +949,19 @@ fn commit_batch(
                 continue;
             }
             let mut version = current;
-            let mut exists = None;
-            for (k, e) in req.events.iter().enumerate() {
+            let mut positions = Vec::with_capacity(req.events.len());
+            for e in &req.events {
                 version += 1;
-                let inserted = insert.execute(params![
+                insert.execute(params![
                     req.aggregate_type,
                     req.aggregate_id,
                     version as i64,
                     e.event_type,
                     e.payload,
                     recorded_at
-                ]);
-                match inserted {
-                    Ok(_) => last = tx.last_insert_rowid() as u64,
-                    Err(rusqlite::Error::SqliteFailure(f, _))
-                        if k == 0
-                            && assumed_new
-                            && f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        exists = Some(current_q.query_row(
-                            params![req.aggregate_type, req.aggregate_id],
-                            |r| r.get::<_, i64>(0),
-                        )? as u64);
-                        break;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if let Some(actual) = exists {
-                touched.insert(key, actual);
-                results.push(Err(StoreError::Conflict {
-                    aggregate_id: req.aggregate_id.clone(),
-                    expected: req.expected_version,
-                    actual,
-                }));
-                continue;
+                ])?;
+                last = tx.last_insert_rowid() as u64;
+                positions.push(last);
             }
             if let Some(state) = &req.snapshot {
                 snap.execute(params![
@@ -903,6 +980,7 @@ fn commit_batch(
                 ids.insert(cid, last);
             }
             touched.insert(key, version);
+            appended.push((req.aggregate_type, req.aggregate_id.as_str(), positions));
             results.push(Ok(Appended {
                 version,
                 position: last,
@@ -910,7 +988,7 @@ fn commit_batch(
         }
     }
     tx.commit()?;
-    versions.extend(touched);
+    index.extend(appended);
     Ok((results, last))
 }
 
@@ -1132,6 +1210,94 @@ mod tests {
             size("events.db-wal") < 20_000_000,
             "the WAL grew to {} bytes: checkpoints did not keep up",
             size("events.db-wal")
+        );
+    }
+
+    fn event(t: &'static str) -> Vec<NewEvent> {
+        vec![NewEvent {
+            event_type: t,
+            payload: "{}".into(),
+        }]
+    }
+
+    #[tokio::test]
+    async fn the_stream_index_is_rebuilt_from_the_log_when_the_store_opens() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EventStore::open(dir.path(), 64, Duration::ZERO, None, None).expect("open");
+        let two = [event("Opened"), event("Renamed")].concat();
+        store.append("T", "a".into(), 0, two, None).await.expect("a 1-2");
+        store.append("T", "b".into(), 0, event("Opened"), None).await.expect("b 1");
+        store.append("T", "a".into(), 2, event("Closed"), None).await.expect("a 3");
+        store.close();
+        drop(store);
+
+        let store = EventStore::open(dir.path(), 64, Duration::ZERO, None, None).expect("reopen");
+        let a = store.load("T", "a").expect("load a");
+        let seen: Vec<_> = a.events.iter().map(|e| (e.version, e.event_type.as_str())).collect();
+        assert_eq!(seen, [(1, "Opened"), (2, "Renamed"), (3, "Closed")]);
+        assert_eq!(store.load("T", "b").expect("load b").events.len(), 1);
+        assert!(store.load("T", "c").expect("load c").events.is_empty());
+        // The writer knows every stream after the restart: a create of `a` conflicts.
+        match store.append("T", "a".into(), 0, event("Opened"), None).await {
+            Err(StoreError::Conflict { actual: 3, .. }) => {}
+            other => panic!("a create of an existing stream after a restart: {other:?}"),
+        }
+        let next = store.append("T", "a".into(), 3, event("Reopened"), None).await;
+        assert_eq!(next.expect("a 4").version, 4);
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn two_appends_expecting_one_version_in_one_commit_are_one_append_and_one_conflict() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A 50 ms rest after the open: both appends are queued before the first commit.
+        let store = EventStore::open(dir.path(), 64, Duration::from_millis(50), None, None)
+            .expect("open");
+        let (x, y) = tokio::join!(
+            store.append("T", "a".into(), 0, event("Opened"), None),
+            store.append("T", "a".into(), 0, event("Opened"), None)
+        );
+        let conflicts = [&x, &y]
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict { actual: 1, .. })))
+            .count();
+        assert!(x.is_ok() != y.is_ok() && conflicts == 1, "{x:?} {y:?}");
+        assert_eq!(store.load("T", "a").expect("load").events.len(), 1);
+        store.close();
+    }
+
+    #[test]
+    fn the_log_has_no_index_by_stream_and_a_gap_in_a_stream_is_refused_at_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EventStore::open(dir.path(), 64, Duration::ZERO, None, None).expect("open");
+        store.close();
+        drop(store);
+        let conn = Connection::open(dir.path().join("events.db")).expect("open the file");
+        // An index by stream would make each commit write a leaf page per event.
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("indexes");
+        assert_eq!(indexes, 0, "the events table has an index");
+        for v in [1, 3] {
+            conn.execute(
+                "INSERT INTO events (aggregate_type, aggregate_id, version, event_type, payload, recorded_at_us)
+                 VALUES ('T', 'a', ?1, 'E', '{}', 0)",
+                params![v],
+            )
+            .expect("insert");
+        }
+        drop(conn);
+        let err = EventStore::open(dir.path(), 64, Duration::ZERO, None, None)
+            .err()
+            .expect("a gap in a stream is refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("event 2 of T a has version 3 after 1"),
+            "names the event: {text}"
         );
     }
 
