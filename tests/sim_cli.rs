@@ -1176,6 +1176,37 @@ fn batch_station_by_set_and_its_companion_check() {
         "{}",
         stderr(&o)
     );
+    // per_key likewise; with batch, and keys in sequences of four, the run says it.
+    let o = fz_short(&["--set", "node.n9.per_key=const(10us)"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[node.n9] gives per_key without batch"),
+        "{}",
+        stderr(&o)
+    );
+    let v = json(&fz_short(&[
+        "--set",
+        "node.n9.batch=16",
+        "--set",
+        "node.n9.per_key=const(10us)",
+        "--set",
+        "source.n1.key=sequence(4, 8)",
+        "--rate",
+        "900",
+        "--format",
+        "json",
+    ]));
+    assert!(
+        v["nodes"]["n9"]["utilization"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
+    let o = fz_short(&["--set", "source.n1.key=sequence(0)"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("key: sequence: m = `0` must be an integer >= 1"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A view's `read` is what a query's visit takes there; the projector's writes still take

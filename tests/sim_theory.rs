@@ -417,6 +417,32 @@ fn batch_station_with_an_interval_rests_between_batches() {
     );
 }
 
+/// A batch's `per_key` is paid once per distinct key among its tokens. Tokens every 1 ms, a
+/// batch after each 100 ms rest: a batch takes every token since the last one began, the
+/// cycle's C = 100 ms + s of them, each waiting C/2 on average and then the service s, so the
+/// mean response is C/2 + s. With every token its own key, s = 0.1 ms x C/1 ms: s = 11.11 ms,
+/// 66.67 ms. With keys four tokens long (`sequence(4)`), the C tokens hold C/4 keys plus 3/4 of
+/// one for the key a batch's edge splits: s = 0.1 ms x (C/4 + 0.75), s = 2.641 ms, 53.96 ms.
+#[test]
+fn a_batch_pays_per_key_once_for_each_distinct_key() {
+    for (name, s) in [
+        ("batch_per_key_unique", 0.1e-3 * 100.0 / 0.9),
+        ("batch_per_key", 2.575e-3 / 0.975),
+    ] {
+        let r = simulate(name, 500, 2, 29);
+        let n2 = r.nodes.iter().find(|n| n.id == "n2").unwrap();
+        let w = (100e-3 + s) / 2.0 + s;
+        let e = rel(n2.response.mean.v(), w);
+        eprintln!(
+            "{name}: mean response {:.3}ms vs {:.3}ms ({:+.2}%)",
+            n2.response.mean.v() * 1e3,
+            w * 1e3,
+            e * 100.0
+        );
+        assert!(e.abs() < 0.01, "{name}: {:+.2}%", e * 100.0);
+    }
+}
+
 /// A batcher that rests between batches is busy (resting or serving) whenever an item waits
 /// at the end of its rest, at any load above a few per rest; it is unstable only when full
 /// batches cannot keep up (10 items per 5 ms is 2,000/s, against 3,000/s offered).

@@ -176,16 +176,35 @@ PY
 echo "== the client at calibration: $(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}" | paste -sd' ') (CLIENT=${CLIENT:-calibration}, CLIENT_FIT=${CLIENT_FIT:-split}, TRANSPORT=${TRANSPORT:-excess})"
 # loadgen paces its open loops (the k-th request due at k / rate), so the model's arrivals
 # at a rate are paced too (run.arrivals = "paced"), not Poisson.
+# The command source's keys (KEYS=sequence, the default; =profile leaves the profile's):
+# loadgen's workers each run the domain's command sequence on one aggregate, then a fresh
+# one, so the model's keys are `sequence(M, W)`: M commands a key (loadgen's
+# commands.per_aggregate), W workers in turn in an open loop (each user its own in a closed
+# one). A projector pays its `per_key` once for each aggregate of a batch, so how many of
+# a sequence's events share a batch is what its cost follows: none at 1,000/s (a worker's
+# next command is 128 ms later), most at 128 users (about 4 ms later).
+keys_of() {
+  python3 - "$1" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])).get("commands", {})
+m, w = c.get("per_aggregate"), c.get("workers")
+if m and w and round(m) >= 1:
+    print(f"--set\nsource.ENTRY.key=sequence({round(m)}, {int(w)})")
+PY
+}
 predict() {
   local name=$1; shift
-  local client=()
+  local client=() keys=()
+  if [ "${KEYS:-sequence}" = sequence ]; then
+    mapfile -t keys < <(keys_of "$WORK/calibrate.json" | sed "s/ENTRY/$entry/")
+  fi
   if [ "${CLIENT:-calibration}" = calibration ]; then
     mapfile -t client < <(client_of "$WORK/calibrate.json" "${CLIENT_FIT:-split}")
   else
     mapfile -t client < <(client_of "$WORK/$name.json" whole)
   fi
   "$FZ" sim "$fz_file" --profile "$WORK/$design.sim.toml" --duration "${DUR}s" --warmup 2s \
-    --replications 3 --set reads.rate=1000 --set run.arrivals=paced "${client[@]}" "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
+    --replications 3 --set reads.rate=1000 --set run.arrivals=paced "${client[@]}" "${keys[@]}" "${mix[@]}" "$@" --format json >"$WORK/$name.sim.json"
 }
 
 if [ -n "$find_slo" ]; then

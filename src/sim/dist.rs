@@ -9,7 +9,7 @@ use super::time::{format_ns, parse_duration_ns, Nanos};
 pub const DIST_CHOICES: &str =
     "const(x), exp(mean), uniform(a,b), normal(mean,sd), lognormal(mean,sd), erlang(k,mean), empirical(x1 p1, x2 p2, ...)";
 /// The key distribution forms, for error messages.
-pub const KEY_CHOICES: &str = "uniform(n), zipf(n, s), unique";
+pub const KEY_CHOICES: &str = "uniform(n), zipf(n, s), unique, sequence(m), sequence(m, c)";
 
 /// Why a distribution did not parse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -364,6 +364,10 @@ pub enum KeyDist {
     Uniform(u32),
     /// Zipf over `0..n` with exponent `s` (key 0 hottest).
     Zipf(u32, Zipf<f64>, f64),
+    /// Each client sends `m` requests on one key, then moves to a fresh one (a load
+    /// generator that runs a command sequence of `m` steps per aggregate). A closed-loop
+    /// user is a client; an open loop's requests go to `c` clients in turn.
+    Sequence { m: u32, clients: u32 },
 }
 
 impl KeyDist {
@@ -377,14 +381,23 @@ impl KeyDist {
             ))
         };
         let (name, args) = split_call(s).ok_or_else(bad)?;
-        let n = |a: &str| -> Result<u32, DistError> {
+        let count = |what: &str, a: &str| -> Result<u32, DistError> {
             a.parse::<u32>()
                 .ok()
                 .filter(|&n| n >= 1)
-                .ok_or_else(|| DistError(format!("{name}: n = `{a}` must be an integer >= 1")))
+                .ok_or_else(|| DistError(format!("{name}: {what} = `{a}` must be an integer >= 1")))
         };
+        let n = |a: &str| count("n", a);
         match (name, args.as_slice()) {
             ("uniform", [a]) => Ok(KeyDist::Uniform(n(a)?)),
+            ("sequence", [a]) => Ok(KeyDist::Sequence {
+                m: count("m", a)?,
+                clients: 1,
+            }),
+            ("sequence", [a, c]) => Ok(KeyDist::Sequence {
+                m: count("m", a)?,
+                clients: count("c", c)?,
+            }),
             ("zipf", [a, b]) => {
                 let n = n(a)?;
                 let e: f64 = b
@@ -402,15 +415,38 @@ impl KeyDist {
     /// Number of distinct keys, or `None` for [`KeyDist::Unique`].
     pub fn key_space(&self) -> Option<u32> {
         match self {
-            KeyDist::Unique => None,
+            KeyDist::Unique | KeyDist::Sequence { .. } => None,
             KeyDist::Uniform(n) | KeyDist::Zipf(n, _, _) => Some(*n),
         }
     }
 
+    /// The key of a closed-loop user's `nth` request (0-based) among `users`.
+    #[inline]
+    pub fn sample_user<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        serial: u64,
+        user: u32,
+        users: u32,
+        nth: u64,
+    ) -> u32 {
+        match self {
+            KeyDist::Sequence { m, .. } => {
+                (user as u64 + users.max(1) as u64 * (nth / *m as u64)) as u32
+            }
+            _ => self.sample(rng, serial),
+        }
+    }
+
+    /// The key of an open loop's request number `serial`.
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, serial: u64) -> u32 {
         match self {
             KeyDist::Unique => serial as u32,
+            KeyDist::Sequence { m, clients } => {
+                let c = *clients as u64;
+                (serial % c + c * (serial / c / *m as u64)) as u32
+            }
             KeyDist::Uniform(n) => rng.gen_range(0..*n),
             KeyDist::Zipf(n, z, _) => {
                 let k = z.sample(rng) as u32;
@@ -426,6 +462,8 @@ impl std::fmt::Display for KeyDist {
             KeyDist::Unique => write!(f, "unique"),
             KeyDist::Uniform(n) => write!(f, "uniform({n})"),
             KeyDist::Zipf(n, _, s) => write!(f, "zipf({n}, {s})"),
+            KeyDist::Sequence { m, clients: 1 } => write!(f, "sequence({m})"),
+            KeyDist::Sequence { m, clients } => write!(f, "sequence({m}, {clients})"),
         }
     }
 }
@@ -434,6 +472,27 @@ impl std::fmt::Display for KeyDist {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn a_sequence_key_holds_for_m_requests_of_a_client() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+        let k = KeyDist::parse("sequence(3, 2)").unwrap();
+        assert_eq!(k.to_string(), "sequence(3, 2)");
+        assert_eq!(k.key_space(), None);
+        // Two clients in turn: 0 1 0 1 0 1 on keys 0 and 1, then fresh keys 2 and 3.
+        let open: Vec<u32> = (0..8).map(|s| k.sample(&mut rng, s)).collect();
+        assert_eq!(open, [0, 1, 0, 1, 0, 1, 2, 3]);
+        // Closed loop: user 1 of 4, its requests 0..7: key 1 three times, then 5, then 9.
+        let user: Vec<u32> = (0..7)
+            .map(|n| k.sample_user(&mut rng, 0, 1, 4, n))
+            .collect();
+        assert_eq!(user, [1, 1, 1, 5, 5, 5, 9]);
+        assert!(KeyDist::parse("sequence(0)").is_err());
+        assert_eq!(
+            KeyDist::parse("sequence(4)").unwrap().to_string(),
+            "sequence(4)"
+        );
+    }
 
     #[test]
     fn parses_all_forms() {

@@ -149,6 +149,10 @@ pub struct Engine<'n> {
     free_forks: Vec<u32>,
     /// Per closed-loop user: its source.
     users: Vec<u32>,
+    /// Per closed-loop user: requests it has sent (its keys follow them: `sequence(m)`).
+    user_sent: Vec<u64>,
+    /// Scratch for the distinct keys of a batch (`per_key`).
+    key_scratch: Vec<u32>,
     reqs: Vec<ReqRec>,
     free_reqs: Vec<u32>,
     /// Requests are tracked only where a token can have copies or a user waits for it;
@@ -414,6 +418,8 @@ impl<'n> Engine<'n> {
             fast,
             forks: Vec::new(),
             free_forks: Vec::new(),
+            user_sent: vec![0; users.len()],
+            key_scratch: Vec::new(),
             users,
             reqs: Vec::new(),
             free_reqs: Vec::new(),
@@ -686,7 +692,11 @@ impl<'n> Engine<'n> {
         let now = self.q.now();
         let si = self.users[u as usize];
         let src = &self.net.sources[si as usize];
-        let key = src.key.sample(&mut self.rng, self.serial);
+        let nth = self.user_sent[u as usize];
+        self.user_sent[u as usize] += 1;
+        let key = src
+            .key
+            .sample_user(&mut self.rng, self.serial, u, self.users.len() as u32, nth);
         self.serial += 1;
         let mut tok = Token::new(now, key, TokenKind::Message);
         tok.src = si as u16;
@@ -1047,7 +1057,8 @@ impl<'n> Engine<'n> {
     }
 
     /// A free server of batch station `s` takes `slot` and up to `max - 1` more waiting tokens
-    /// and serves them together: one `service` draw plus one `per_item` draw per token; every
+    /// and serves them together: one `service` draw plus one `per_item` draw per token and
+    /// one `per_key` draw per distinct key among them; every
     /// member departs at the end (in the order they queued), and the server is free after the
     /// last.
     fn start_batch(&mut self, s: u32, slot: u32, max: u32, woke: bool) {
@@ -1074,6 +1085,18 @@ impl<'n> Engine<'n> {
         let mut cpu: Nanos = 0;
         for _ in 0..k {
             cpu = cpu.saturating_add(b.per_item.sample(&mut self.rng));
+        }
+        if !b.per_key.is_zero() {
+            // One draw per distinct key among the members: a projector writes each
+            // aggregate of its batch once, however many of its events the batch holds.
+            let keys = &mut self.key_scratch;
+            keys.clear();
+            keys.extend(members.iter().map(|&m| self.toks.v[m as usize].key));
+            keys.sort_unstable();
+            keys.dedup();
+            for _ in 0..keys.len() {
+                cpu = cpu.saturating_add(b.per_key.sample(&mut self.rng));
+            }
         }
         if woke {
             if let Some(w) = &spec.wakeup {

@@ -214,6 +214,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             p.batch.map(|max| crate::sim::network::Batch {
                 max,
                 per_item: p.per_item.clone().unwrap_or(Dist::ZERO),
+                per_key: p.per_key.clone().unwrap_or(Dist::ZERO),
                 interval: p.interval.clone().unwrap_or(Dist::ZERO),
             })
         });
@@ -1126,6 +1127,9 @@ fn explain(
                 " per batch of up to {} + {} per item",
                 b.max, b.per_item
             );
+            if !b.per_key.is_zero() {
+                let _ = write!(svc, " + {} per distinct key", b.per_key);
+            }
             if !b.interval.is_zero() {
                 let _ = write!(svc, ", resting {} after each batch", b.interval);
             }

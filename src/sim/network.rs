@@ -83,7 +83,8 @@ pub struct ClosedLoop {
 }
 
 /// A batch server's rule: it takes up to `max` waiting tokens at once and serves them
-/// together for the station's `service` draw plus one `per_item` draw per token in the batch;
+/// together for the station's `service` draw plus one `per_item` draw per token in the batch
+/// and one `per_key` draw per distinct key among them;
 /// after a batch it rests for one `interval` draw before it takes the next (a projector that
 /// applies at most once per interval), the tokens arriving meanwhile waiting to form the
 /// next batch.
@@ -91,13 +92,16 @@ pub struct ClosedLoop {
 pub struct Batch {
     pub max: u32,
     pub per_item: Dist,
+    /// Time each distinct key of a batch adds (a projector writes an aggregate once a batch).
+    pub per_key: Dist,
     pub interval: Dist,
 }
 
 impl Batch {
-    /// Mean service time of a batch of `k` tokens, in nanoseconds.
+    /// Mean service time of a batch of `k` tokens, in nanoseconds, each its own key (the
+    /// most `per_key` can add).
     pub fn mean_ns(&self, service: &Dist, k: u32) -> f64 {
-        service.mean_ns() + k as f64 * self.per_item.mean_ns()
+        service.mean_ns() + k as f64 * (self.per_item.mean_ns() + self.per_key.mean_ns())
     }
     /// Mean time a server is taken by a batch of `k` tokens, its rest included.
     pub fn cycle_ns(&self, service: &Dist, k: u32) -> f64 {

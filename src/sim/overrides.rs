@@ -113,7 +113,7 @@ pub fn parse_set(arg: &str) -> Result<Set, String> {
         // really there is checked on the whole profile.
         let mut alone = vec![set.clone()];
         let companion = match (set.path[0].as_str(), set.path.last().map(String::as_str)) {
-            ("node", Some("per_item" | "interval")) => Some(("batch", Value::from(1))),
+            ("node", Some("per_item" | "per_key" | "interval")) => Some(("batch", Value::from(1))),
             ("source", Some("think")) => Some(("users", Value::from(1))),
             _ => None,
         };

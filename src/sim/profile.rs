@@ -122,6 +122,9 @@ pub struct NodeProfile {
     pub batch: Option<u32>,
     /// Added to a batch's service time per token in it (batch stations only).
     pub per_item: Option<Dist>,
+    /// Added to a batch's service time per distinct key among its tokens (batch stations
+    /// only): a projector that writes each aggregate of a batch once.
+    pub per_key: Option<Dist>,
     /// A batch server's rest after each batch (batch stations only).
     pub interval: Option<Dist>,
     /// Serves on the `[host]`'s shared cores (default true); false for work that waits
@@ -215,6 +218,7 @@ const NODE_KEYS: &[&str] = &[
     "join_timeout",
     "batch",
     "per_item",
+    "per_key",
     "interval",
     "host",
     "read",
@@ -653,6 +657,7 @@ fn parse_node(
         join_timeout: None,
         batch: None,
         per_item: None,
+        per_key: None,
         interval: None,
         host: None,
         read: None,
@@ -675,6 +680,7 @@ fn parse_node(
             "join_timeout" => n.join_timeout = Some(dist(cx, &sec, key, item, &vs)?),
             "batch" => n.batch = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000_000)? as u32),
             "per_item" => n.per_item = Some(dist(cx, &sec, key, item, &vs)?),
+            "per_key" => n.per_key = Some(dist(cx, &sec, key, item, &vs)?),
             "read" => n.read = Some(dist(cx, &sec, key, item, &vs)?),
             "wakeup" => n.wakeup = Some(dist(cx, &sec, key, item, &vs)?),
             "interval" => n.interval = Some(dist(cx, &sec, key, item, &vs)?),
@@ -713,6 +719,12 @@ fn parse_node(
         return Err(cx.err(
             &n.span,
             format!("[{sec}] gives per_item without batch; per_item is the time each token adds to a batch's service (set batch = B, the most tokens served at once)"),
+        ));
+    }
+    if n.per_key.is_some() && n.batch.is_none() {
+        return Err(cx.err(
+            &n.span,
+            format!("[{sec}] gives per_key without batch; per_key is the time each distinct key adds to a batch's service (set batch = B, the most tokens served at once)"),
         ));
     }
     if n.interval.is_some() && n.batch.is_none() {

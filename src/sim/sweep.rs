@@ -56,6 +56,7 @@ const DURATION_KEYS: &[&str] = &[
     "think",
     "join_timeout",
     "per_item",
+    "per_key",
     "interval",
     "read",
     "wakeup",

@@ -160,6 +160,8 @@ struct Stats {
     command_transport: Mutex<Vec<f64>>,
     query_transport: Mutex<Vec<f64>>,
     sent: AtomicU64,
+    /// Aggregates a command sequence was started on.
+    aggregates: AtomicU64,
     acknowledged: AtomicU64,
     errors: AtomicU64,
     ids: Mutex<Vec<String>>,
@@ -425,6 +427,7 @@ async fn command_worker(
     'outer: loop {
         n += 1;
         let id = format!("lg-{run}-{worker}-{n}");
+        stats.aggregates.fetch_add(1, Ordering::Relaxed);
         let k = n % 100;
         let steps: Vec<(&str, Value)> = {% if plan.aggregates.len() > 1 %}match n % {{ plan.aggregates.len() }} {{ "{" }}{% endif %}
 {%- for a in plan.aggregates %}
@@ -766,6 +769,11 @@ async fn run() -> std::process::ExitCode {
             "sent": stats.sent.load(Ordering::Relaxed),
             "acknowledged": acknowledged,
             "per_second": acknowledged as f64 / elapsed,
+            // Commands sent per aggregate: each worker (or user) runs the domain's command
+            // sequence on one aggregate, then starts a fresh one (fz sim: `sequence(m)` keys).
+            "per_aggregate": stats.sent.load(Ordering::Relaxed) as f64
+                / stats.aggregates.load(Ordering::Relaxed).max(1) as f64,
+            "workers": args.users.unwrap_or(args.concurrency),
             "p50": quantile(&mut cl, 0.5),
             "p99": quantile(&mut cl, 0.99),
         },

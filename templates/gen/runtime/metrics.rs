@@ -357,7 +357,9 @@ impl Timings {
             self.route_fit.render(s, self.ids.event_router);
         }
         for p in &self.projectors {
-            p.batch_fit.render(s, p.apply_batch.node);
+            // Sized by the aggregates each batch wrote, not its events.
+            let labels = format!("node=\"{}\",per=\"key\",", p.apply_batch.node);
+            p.batch_fit.render_as(s, "fz_node_batch_fit", &labels);
         }
         let _ = writeln!(s, "# HELP fz_node_concurrency Servers, batch and queue limits of a diagram node.");
         let _ = writeln!(s, "# TYPE fz_node_concurrency gauge");
