@@ -484,6 +484,36 @@ fn threads_sharing_one_core_are_processor_sharing() {
     );
 }
 
+/// Weighted processor sharing, as CFS weighs nice values: a request (4 ms of work, nice 0)
+/// and an event (4 ms, nice 10: weight 1.25^-10 = 0.107) arrive together every 10 ms on one
+/// core. Together the request gets 1 / 1.107 = 90.3% of it and is done at 4.430 ms; the
+/// event then has the core to itself and is done at 8 ms, when all 8 ms of work are. Shared
+/// equally, both would be done at 8 ms.
+#[test]
+fn a_nice_thread_gets_its_weight_of_a_shared_core() {
+    let r = simulate("ps_nice", 200, 1, 3);
+    let mean = |id: &str| {
+        r.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap()
+            .response
+            .mean
+            .v()
+    };
+    let request = 4e-3 * (1.0 + 1.25f64.powi(-10));
+    let (e2, e5) = (rel(mean("n2"), request), rel(mean("n5"), 8e-3));
+    eprintln!(
+        "ps_nice: request {:.4}ms vs {:.4}ms ({:+.3}%), event {:.4}ms vs 8ms ({:+.3}%)",
+        mean("n2") * 1e3,
+        request * 1e3,
+        e2 * 100.0,
+        mean("n5") * 1e3,
+        e5 * 100.0
+    );
+    assert!(e2.abs() < 0.001 && e5.abs() < 0.001, "{e2} {e5}");
+}
+
 /// Exponential work on 2 shared cores: the number in service falls at min(n, 2) x mu, the
 /// M/M/2 birth-death chain, so the mean response is M/M/2's.
 #[test]

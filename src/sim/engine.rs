@@ -192,18 +192,31 @@ struct HostJob {
     then_wait: Nanos,
 }
 
-/// Processor sharing on `cores` cores: while n jobs are in service, each gets
-/// `min(1, cores / n)` of a core. Exact with one clock of the work each job in service
-/// has received (`v`, in ns of work): a job admitted at `v0` with `w` ns of work is done
-/// when `v` reaches `v0 + w`; the earliest such finish point is the one event in the queue
-/// (a generation number retires the others when n changes).
+/// The jobs of one weight on the host: their clock of the work each has received (`v`, in
+/// ns of work), their finish points and their current speed.
+#[derive(Debug)]
+struct HostClass {
+    weight: f64,
+    v: f64,
+    /// (finish point's bits, job): non-negative f64s order like their bits.
+    finish: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u32)>>,
+    /// ns of work per ns, for each of its jobs.
+    rate: f64,
+}
+
+/// Weighted processor sharing on `cores` cores, as Linux's CFS shares them between threads
+/// of different nice values: while jobs are in service, each gets `cores × its weight / the
+/// weights in service` of a core, at most one (what a job cannot use goes to the others, by
+/// weight). With one weight, each of n jobs gets `min(1, cores / n)`. Exact with one clock
+/// per weight of the work each of its jobs has received: a job admitted at `v0` with `w` ns
+/// of work is done when its class's `v` reaches `v0 + w`; the earliest such finish point is
+/// the one event in the queue (a generation number retires the others when the rates change).
 #[derive(Debug)]
 struct Host {
     cores: f64,
-    v: f64,
     last: Nanos,
-    /// (finish point's bits, job): non-negative f64s order like their bits.
-    finish: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u32)>>,
+    /// By weight, heaviest first.
+    classes: Vec<HostClass>,
     jobs: Vec<HostJob>,
     free: Vec<u32>,
     gen: u32,
@@ -218,9 +231,8 @@ impl Host {
     fn new(cores: f64) -> Host {
         Host {
             cores,
-            v: 0.0,
             last: 0,
-            finish: Default::default(),
+            classes: Vec::new(),
             jobs: Vec::new(),
             free: Vec::new(),
             gen: 0,
@@ -229,30 +241,58 @@ impl Host {
         }
     }
 
-    /// The speed of each job in service, in ns of work per ns.
-    fn rate(&self) -> f64 {
-        let n = self.finish.len() as f64;
-        if n <= self.cores {
-            1.0
-        } else {
-            self.cores / n
+    /// Sets each class's speed: the heaviest first, each job at most one core, the cores
+    /// left shared by weight among the rest.
+    fn set_rates(&mut self) {
+        let in_service =
+            |cs: &[HostClass]| -> f64 { cs.iter().map(|c| c.weight * c.finish.len() as f64).sum() };
+        let mut cores = self.cores;
+        let mut first = 0;
+        // The heaviest classes whose share would be a core or more: a core each.
+        while first < self.classes.len() {
+            let weights = in_service(&self.classes[first..]);
+            let c = &mut self.classes[first];
+            let n = c.finish.len() as f64;
+            if n > 0.0 && cores * c.weight < weights {
+                break;
+            }
+            c.rate = 1.0;
+            cores = (cores - n).max(0.0);
+            first += 1;
+        }
+        // The rest share what is left in proportion to their weights.
+        let weights = in_service(&self.classes[first..]);
+        for c in &mut self.classes[first..] {
+            c.rate = if c.finish.is_empty() || weights <= 0.0 {
+                1.0
+            } else {
+                (cores * c.weight / weights).min(1.0)
+            };
         }
     }
 
     fn advance(&mut self, now: Nanos) {
         if now > self.last {
-            self.v += (now - self.last) as f64 * self.rate();
+            let dt = (now - self.last) as f64;
+            for c in self.classes.iter_mut() {
+                if !c.finish.is_empty() {
+                    c.v += dt * c.rate;
+                }
+            }
             self.last = now;
         }
     }
 
-    /// Admits a job with `work` ns of work at `now`; returns the wake-up to schedule.
+    /// Admits a job with `work` ns of work and `weight` at `now`; returns the wake-up to
+    /// schedule.
+    #[allow(clippy::too_many_arguments)]
     fn admit(
         &mut self,
         now: Nanos,
         station: u32,
         members: &[u32],
         work: Nanos,
+        weight: f64,
         then_arrive: bool,
         then_wait: Nanos,
     ) -> (Nanos, u32) {
@@ -271,30 +311,61 @@ impl Host {
         job.then_wait = then_wait;
         job.members.clear();
         job.members.extend_from_slice(members);
-        let at = self.v + work as f64;
-        self.finish.push(std::cmp::Reverse((at.to_bits(), id)));
+        let ci = match self.classes.iter().position(|c| c.weight == weight) {
+            Some(i) => i,
+            None => {
+                let at = self
+                    .classes
+                    .iter()
+                    .position(|c| c.weight < weight)
+                    .unwrap_or(self.classes.len());
+                self.classes.insert(
+                    at,
+                    HostClass {
+                        weight,
+                        v: 0.0,
+                        finish: Default::default(),
+                        rate: 1.0,
+                    },
+                );
+                at
+            }
+        };
+        let c = &mut self.classes[ci];
+        let at = c.v + work as f64;
+        c.finish.push(std::cmp::Reverse((at.to_bits(), id)));
+        self.set_rates();
         self.wake(now).unwrap_or((now, self.gen))
     }
 
     /// The time the earliest job is done, under a new generation.
     fn wake(&mut self, now: Nanos) -> Option<(Nanos, u32)> {
         self.gen = self.gen.wrapping_add(1);
-        let std::cmp::Reverse((bits, _)) = self.finish.peek()?;
-        let dt = ((f64::from_bits(*bits) - self.v).max(0.0) / self.rate()).ceil();
+        let dt = self
+            .classes
+            .iter()
+            .filter_map(|c| {
+                let std::cmp::Reverse((bits, _)) = c.finish.peek()?;
+                Some(((f64::from_bits(*bits) - c.v).max(0.0) / c.rate).ceil())
+            })
+            .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))))?;
         Some((now.saturating_add(dt as Nanos), self.gen))
     }
 
     /// Takes out the jobs done by now (their ids into `done`).
     fn take_done(&mut self, now: Nanos, done: &mut Vec<u32>) {
         self.advance(now);
-        let tol = self.v * 1e-12 + 1e-6;
-        while let Some(std::cmp::Reverse((bits, id))) = self.finish.peek().copied() {
-            if f64::from_bits(bits) > self.v + tol {
-                break;
+        for c in self.classes.iter_mut() {
+            let tol = c.v * 1e-12 + 1e-6;
+            while let Some(std::cmp::Reverse((bits, id))) = c.finish.peek().copied() {
+                if f64::from_bits(bits) > c.v + tol {
+                    break;
+                }
+                c.finish.pop();
+                done.push(id);
             }
-            self.finish.pop();
-            done.push(id);
         }
+        self.set_rates();
     }
 }
 
@@ -626,7 +697,7 @@ impl<'n> Engine<'n> {
                 h.client_queue.push_back((station, slot, work));
             }
             Some(h) if work > 0 => {
-                let (at, gen) = h.admit(now, station, &[slot], work, true, 0);
+                let (at, gen) = h.admit(now, station, &[slot], work, 1.0, true, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
             _ => match transit(self.net, &mut self.rng) {
@@ -1040,8 +1111,9 @@ impl<'n> Engine<'n> {
             }
         }
         if d > 0 && spec.on_host {
+            let weight = spec.weight;
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &[slot], d, false, 0);
+                let (at, gen) = h.admit(now, s, &[slot], d, weight, false, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
                 return;
             }
@@ -1131,9 +1203,10 @@ impl<'n> Engine<'n> {
                 self.q.schedule(end, Ev::Depart(s, m));
             }
         }
+        let weight = self.net.stations[s as usize].weight;
         if cpu_first {
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &members, cpu, false, wait);
+                let (at, gen) = h.admit(now, s, &members, cpu, weight, false, wait);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
         } else if !spec.on_host {
@@ -1142,7 +1215,7 @@ impl<'n> Engine<'n> {
         if shared {
             // The batch is one job on the shared cores; its members depart together.
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &members, d, false, 0);
+                let (at, gen) = h.admit(now, s, &members, d, weight, false, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
         }
@@ -1153,8 +1226,9 @@ impl<'n> Engine<'n> {
     /// them (its wake-up, its items): a job of its own there, which no token waits for.
     fn off_host_cpu(&mut self, now: Nanos, s: u32, work: Nanos) {
         if work > 0 {
+            let weight = self.net.stations[s as usize].weight;
             if let Some(h) = self.host.as_mut() {
-                let (at, gen) = h.admit(now, s, &[], work, false, 0);
+                let (at, gen) = h.admit(now, s, &[], work, weight, false, 0);
                 self.q.schedule(at, Ev::HostDone(gen));
             }
         }
@@ -1195,7 +1269,7 @@ impl<'n> Engine<'n> {
             let Some((station, slot, work)) = h.client_queue.pop_front() else {
                 break;
             };
-            admitted = Some(h.admit(now, station, &[slot], work, true, 0));
+            admitted = Some(h.admit(now, station, &[slot], work, 1.0, true, 0));
         }
         if let Some((at, gen)) = admitted {
             self.q.schedule(at, Ev::HostDone(gen));
@@ -1603,5 +1677,40 @@ impl Slab {
     #[inline]
     fn free(&mut self, i: u32) {
         self.free.push(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates(h: &Host) -> Vec<(f64, f64)> {
+        h.classes.iter().map(|c| (c.weight, c.rate)).collect()
+    }
+
+    #[test]
+    fn weighted_sharing_gives_no_job_more_than_a_core_and_the_rest_by_weight() {
+        let nice10 = 1.25f64.powi(-10);
+        // Two cores, one job of each weight: each has a core, whatever its weight.
+        let mut h = Host::new(2.0);
+        h.admit(0, 0, &[], 1_000_000, 1.0, false, 0);
+        h.admit(0, 1, &[], 1_000_000, nice10, false, 0);
+        assert_eq!(rates(&h), [(1.0, 1.0), (nice10, 1.0)]);
+        // Three heavy jobs and one light on two cores: 2 / (3 + 0.107) of a core each for
+        // the heavy ones, 0.107 of that for the light one; all of the two cores in use.
+        h.admit(0, 2, &[], 1_000_000, 1.0, false, 0);
+        h.admit(0, 3, &[], 1_000_000, 1.0, false, 0);
+        let share = 2.0 / (3.0 + nice10);
+        let r = rates(&h);
+        assert!((r[0].1 - share).abs() < 1e-12, "{r:?}");
+        assert!((r[1].1 - share * nice10).abs() < 1e-12, "{r:?}");
+        assert!((3.0 * r[0].1 + r[1].1 - 2.0).abs() < 1e-12, "{r:?}");
+        // One heavy and two light on two cores: the heavy one is held to a core, the light
+        // ones share the other.
+        let mut h = Host::new(2.0);
+        h.admit(0, 0, &[], 1_000_000, 1.0, false, 0);
+        h.admit(0, 1, &[], 1_000_000, nice10, false, 0);
+        h.admit(0, 2, &[], 1_000_000, nice10, false, 0);
+        assert_eq!(rates(&h), [(1.0, 1.0), (nice10, 0.5)]);
     }
 }

@@ -219,6 +219,7 @@ pub fn lower(d: &Diagram, profile: &Profile, opts: &LowerOptions) -> Result<Lowe
             })
         });
         st.on_host = np.and_then(|p| p.host).unwrap_or(true);
+        st.weight = 1.25f64.powi(-np.and_then(|p| p.nice).unwrap_or(0));
         st.read_service = np.and_then(|p| p.read.clone());
         st.wakeup = np.and_then(|p| p.wakeup.clone()).filter(|w| !w.is_zero());
         st.lane = node.lane as u32;

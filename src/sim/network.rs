@@ -136,6 +136,9 @@ pub struct Station {
     pub batch: Option<Batch>,
     /// Serves on the network's shared cores, when it has a host (see [`Network::host_cores`]).
     pub on_host: bool,
+    /// Its share of the host's cores against other work, as CFS weighs a thread's nice
+    /// value: 1.25^-nice (1 at nice 0, 0.107 at nice 10).
+    pub weight: f64,
     /// A store's service time for reads (a query's visit); `None`: reads take `service`.
     pub read_service: Option<Dist>,
     /// Added to every start from idle (see `NodeProfile::wakeup`); `None`: waking is free.
@@ -161,6 +164,7 @@ impl Station {
             reads: Vec::new(),
             batch: None,
             on_host: true,
+            weight: 1.0,
             read_service: None,
             wakeup: None,
         }

@@ -130,6 +130,9 @@ pub struct NodeProfile {
     /// Serves on the `[host]`'s shared cores (default true); false for work that waits
     /// rather than computes (an fsync, a remote call).
     pub host: Option<bool>,
+    /// Its threads' nice value (-20..19, default 0): its share of the host's cores against
+    /// other work, as Linux's scheduler weighs it (1.25^-nice).
+    pub nice: Option<i32>,
     /// A store's service time for a read (a query's visit); writes take `service`.
     pub read: Option<Dist>,
     /// The time its thread spends waking for work: added to every start from idle (a token
@@ -221,6 +224,7 @@ const NODE_KEYS: &[&str] = &[
     "per_key",
     "interval",
     "host",
+    "nice",
     "read",
     "wakeup",
 ];
@@ -660,6 +664,7 @@ fn parse_node(
         per_key: None,
         interval: None,
         host: None,
+        nice: None,
         read: None,
         wakeup: None,
     };
@@ -678,6 +683,7 @@ fn parse_node(
                 })?)
             }
             "join_timeout" => n.join_timeout = Some(dist(cx, &sec, key, item, &vs)?),
+            "nice" => n.nice = Some(integer(cx, &sec, key, item, &vs, -20, 19)? as i32),
             "batch" => n.batch = Some(integer(cx, &sec, key, item, &vs, 1, 1_000_000_000)? as u32),
             "per_item" => n.per_item = Some(dist(cx, &sec, key, item, &vs)?),
             "per_key" => n.per_key = Some(dist(cx, &sec, key, item, &vs)?),
