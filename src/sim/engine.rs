@@ -348,7 +348,7 @@ impl Host {
                 let std::cmp::Reverse((bits, _)) = c.finish.peek()?;
                 Some(((f64::from_bits(*bits) - c.v).max(0.0) / c.rate).ceil())
             })
-            .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))))?;
+            .reduce(f64::min)?;
         Some((now.saturating_add(dt as Nanos), self.gen))
     }
 

@@ -617,6 +617,18 @@ fn run_projector(
         }
         let controls = std::mem::take(&mut controls);
         let mut attempt = 0;
+        // The aggregates the batch writes, counted before its CPU is read: the fit below
+        // is over them. A projector writes each once however many of its events the
+        // batch holds (a client's command sequence on one aggregate lands in one batch
+        // under load), so that is what its cost follows (`fz calibrate`: `per_key`).
+        let aggregates = if t.is_some() {
+            let mut ids: Vec<&str> = batch.iter().map(|d| d.event.aggregate_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.len() as u64
+        } else {
+            0
+        };
         let apply_start = Instant::now();
         let cpu_start = crate::metrics::thread_cpu_ns();
         let visible = loop {
@@ -640,14 +652,7 @@ fn run_projector(
             t.apply_batch.time.record(ns);
             t.apply_event.time.record_n(ns / k, k);
             t.batch_size.record(k);
-            // The fit is over the aggregates the batch wrote: a projector writes each once
-            // however many of its events the batch holds (a client's command sequence on
-            // one aggregate lands in one batch under load), so that is what its cost
-            // follows (`fz calibrate` writes it as `per_key`).
-            let mut ids: Vec<&str> = batch.iter().map(|d| d.event.aggregate_id.as_str()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            t.batch_fit.record_with_cpu(ids.len() as u64, ns, cpu_start);
+            t.batch_fit.record_with_cpu(aggregates, ns, cpu_start);
             cycle_ns += ns;
             cycle_batches += 1;
             if visible {

@@ -265,25 +265,28 @@ impl StreamIndex {
         })
     }
 
+    /// The streams, read. A panic elsewhere cannot leave them half written (a commit's
+    /// positions are pushed whole), so a poisoned lock is read as it stands: taken for
+    /// "no such stream", it would let the writer append a version twice.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, HashMap<String, Vec<u64>>>> {
+        self.streams.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The stream's current version (0: no such stream).
     pub fn version(&self, aggregate_type: &str, aggregate_id: &str) -> u64 {
-        self.streams
-            .read()
-            .ok()
-            .and_then(|s| s.get(aggregate_type)?.get(aggregate_id).map(|p| p.len() as u64))
-            .unwrap_or(0)
+        self.read()
+            .get(aggregate_type)
+            .and_then(|s| s.get(aggregate_id))
+            .map_or(0, |p| p.len() as u64)
     }
 
     /// Positions of the stream's events after `version`, in version order.
     fn after(&self, aggregate_type: &str, aggregate_id: &str, version: u64) -> Vec<u64> {
-        self.streams
-            .read()
-            .ok()
-            .and_then(|s| {
-                let p = s.get(aggregate_type)?.get(aggregate_id)?;
-                Some(p.get(version as usize..).unwrap_or_default().to_vec())
-            })
-            .unwrap_or_default()
+        self.read()
+            .get(aggregate_type)
+            .and_then(|s| s.get(aggregate_id))
+            .and_then(|p| p.get(version as usize..))
+            .map_or_else(Vec::new, <[u64]>::to_vec)
     }
 
     /// Adds one commit's appends: (type, id, positions of its new events).
@@ -291,9 +294,8 @@ impl StreamIndex {
         if appended.is_empty() {
             return;
         }
-        let Ok(mut streams) = self.streams.write() else {
-            return;
-        };
+        // Skipped on a poisoned lock, a commit would be missing from the index (see read).
+        let mut streams = self.streams.write().unwrap_or_else(|e| e.into_inner());
         for (t, id, positions) in appended {
             let by_id = match streams.get_mut(t) {
                 Some(m) => m,
